@@ -1,0 +1,1 @@
+"""Benchmarks: pipelines of the zoo and classical baselines measured on a dataset folder."""

@@ -1,0 +1,371 @@
+"""Denoising benchmark: zoo pipelines against the classical baselines, in one run.
+
+Two modes, both returning one row per method (see :func:`bench_denoise`):
+
+* synthetic AWGN (:func:`bench_denoise`) on a folder of clean images, e.g. CBSD68, Kodak24,
+  BSD68, Set12, following the protocol of ``../shared/data/README.md``: add N(0, sigma/255)
+  with numpy seed 0, no clipping of the noisy input, PSNR/SSIM on RGB (or gray) in [0, 1];
+* real camera noise (:func:`bench_denoise_real`) on ``*_real`` / ``*_mean`` pairs (PolyU,
+  Xu et al. 2018).
+
+Baselines: the noisy input itself, OpenCV non-local means (Buades et al., CVPR 2005, in
+OpenCV's fast implementation) and BM3D / CBM3D (Dabov et al., TIP 2007; the ``bm3d`` package
+of Makinen et al. 2020). Nothing here prints; progress goes to an optional callback.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from restore.io import iter_images, read_image
+from restore.metrics import psnr, ssim
+
+#: Baseline keys accepted in ``baselines``.
+BASELINES = ("noisy", "nlm", "bm3d")
+
+# OpenCV NLM parameters, as multiples of sigma (0-255 scale), and window sizes.
+# Found with a sweep on 3 TRAINING images (train/bsds400 files #0, #150, #300 in sorted
+# order: 100007.jpg, 189006.jpg, 35091.jpg; gray = cv2 RGB2GRAY of the same), AWGN
+# sigma 15/25/50 from np.random.RandomState(0), noisy input clipped and rounded to uint8,
+# PSNR against the clean image, averaged over the 3 images:
+# * color (fastNlMeansDenoisingColored, works in 8-bit CIELAB; h for L, hColor for a/b):
+#   h in {0.4..1.2} x sigma and hColor in {0.4..0.9} x sigma. With the 7/21 windows the
+#   OpenCV docs recommend, h=0.6s, hColor=0.75s gave 28.48/25.93/23.78 dB (within 0.05 dB
+#   of the best pair at each sigma; h=hColor=1.0s gave 27.16/25.24/22.80). A 3x3 template
+#   (same search window, same h rule, re-checked best) gave 29.76/27.18/24.04 dB: +1.3,
+#   +1.25, +0.26 dB over 7x7, a clear win, so color uses 3/21.
+# * gray (fastNlMeansDenoising): h in {0.3..1.2} x sigma; below ~0.7s it barely denoises.
+#   With 7/21, h=0.9s gave 30.54/28.04/24.64 dB. A 5x5 template gave 30.92/28.36/24.91 dB
+#   (+0.3 dB; 3x3 was worse at sigma 25/50), so gray uses 5/21 with h=0.9s
+#   (0.8s: 30.26/28.04/24.91, 1.0s: 30.97/28.13/24.73).
+NLM_COLOR_H_PER_SIGMA = 0.6
+NLM_COLOR_HCOLOR_PER_SIGMA = 0.75
+NLM_COLOR_WINDOWS = (3, 21)  # (templateWindowSize, searchWindowSize)
+NLM_GRAY_H_PER_SIGMA = 0.9
+NLM_GRAY_WINDOWS = (5, 21)
+
+_BM3D_HINT = "BM3D baseline needs the bm3d package: pip install -e .[bench]"
+
+Progress = Callable[[str], None] | None
+
+
+def _check_image(noisy: np.ndarray, sigma: float) -> None:
+    if not isinstance(noisy, np.ndarray) or noisy.ndim != 3 or noisy.shape[2] not in (1, 3):
+        shape = getattr(noisy, "shape", type(noisy).__name__)
+        raise ValueError(f"expected an H x W x C array with C = 1 or 3, got {shape}")
+    if not np.issubdtype(noisy.dtype, np.floating):
+        raise ValueError(f"expected a float array in [0, 1], got dtype {noisy.dtype}")
+    if not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma must be a finite number >= 0 (0-255 scale), got {sigma}")
+
+
+def nlm_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """OpenCV fast non-local means (Buades et al., CVPR 2005) with ``h`` tuned to ``sigma``.
+
+    Color uses ``cv2.fastNlMeansDenoisingColored`` (h = 0.6 sigma for luminance,
+    hColor = 0.75 sigma for color, 3x3 template, 21x21 search); gray uses
+    ``cv2.fastNlMeansDenoising`` (h = 0.9 sigma, 5x5 template, 21x21 search). How the
+    rules were found is written beside the ``NLM_*`` constants of this module. OpenCV
+    needs 8 bit, so the input is clipped to [0, 1] and rounded to 256 levels first.
+
+    Args:
+        noisy: ``H x W x C`` float array, nominally in [0, 1] (values outside are
+            clipped), C = 1 (gray) or 3 (RGB).
+        sigma: noise standard deviation on the 0-255 scale; 0 returns the clipped input.
+
+    Returns:
+        ``H x W x C`` float32 array in [0, 1] (multiples of 1/255).
+
+    Raises:
+        ValueError: for another shape, a non-float dtype, or a negative sigma.
+    """
+    _check_image(noisy, sigma)
+    x8 = (np.clip(noisy, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if sigma > 0:
+        if noisy.shape[2] == 3:
+            t, s = NLM_COLOR_WINDOWS
+            x8 = cv2.fastNlMeansDenoisingColored(np.ascontiguousarray(x8), None,
+                                                 NLM_COLOR_H_PER_SIGMA * sigma,
+                                                 NLM_COLOR_HCOLOR_PER_SIGMA * sigma, t, s)
+        else:
+            t, s = NLM_GRAY_WINDOWS
+            x8 = cv2.fastNlMeansDenoising(np.ascontiguousarray(x8[:, :, 0]), None,
+                                          NLM_GRAY_H_PER_SIGMA * sigma, t, s)[:, :, None]
+    return x8.astype(np.float32) / 255.0
+
+
+def _import_bm3d():
+    try:
+        import bm3d
+    except ImportError as e:
+        raise ImportError(_BM3D_HINT) from e
+    return bm3d
+
+
+def bm3d_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """BM3D (Dabov et al., TIP 2007) for gray, CBM3D (Dabov et al., ICIP 2007) for color,
+    from the ``bm3d`` package (Makinen et al., 2020), default ``"np"`` profile, CBM3D in
+    its default opponent color space.
+
+    Slow, and single-threaded: one 481x321 image at sigma 25 took 32 s in color (CBM3D)
+    and 12 s in gray (wall and CPU time alike; bm3d 4.0.3 on one core of a 2-core x86 VM
+    while a training job ran on the other), i.e. about 200 / 80 s per megapixel.
+
+    Args:
+        noisy: ``H x W x C`` float array, nominally in [0, 1], not clipped (BM3D assumes
+            unclipped Gaussian noise), C = 1 (gray) or 3 (RGB).
+        sigma: noise standard deviation on the 0-255 scale; 0 returns the clipped input.
+
+    Returns:
+        ``H x W x C`` float32 array, clipped to [0, 1].
+
+    Raises:
+        ImportError: if ``bm3d`` is not installed (``pip install -e .[bench]``).
+        ValueError: for another shape, a non-float dtype, or a negative sigma.
+    """
+    _check_image(noisy, sigma)
+    bm3d = _import_bm3d()
+    if sigma == 0:
+        return np.clip(noisy, 0.0, 1.0).astype(np.float32)
+    z = noisy.astype(np.float64)
+    if noisy.shape[2] == 3:
+        out = bm3d.bm3d_rgb(z, sigma_psd=sigma / 255.0)
+    else:
+        out = bm3d.bm3d(z[:, :, 0], sigma_psd=sigma / 255.0)
+    out = np.asarray(out).reshape(noisy.shape)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def _to_unit_float(image: np.ndarray) -> np.ndarray:
+    """uint8/uint16 ``H x W x C`` -> float64 in [0, 1]; alpha (C=4) is dropped."""
+    scale = 65535.0 if image.dtype == np.uint16 else 255.0
+    if image.shape[2] == 4:
+        image = image[:, :, :3]
+    return image.astype(np.float64) / scale
+
+
+def find_real_pairs(data: str | Path) -> list[tuple[Path, Path]]:
+    """Pair the ``<prefix>_real.<ext>`` (noisy) and ``<prefix>_mean.<ext>`` (clean) images
+    of a real-noise folder such as PolyU (Xu et al. 2018). Suffixes are matched without
+    regard to case; the extensions of the two files of a pair may differ.
+
+    Returns:
+        ``(noisy_path, clean_path)`` pairs, sorted by prefix.
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist.
+        ValueError: if an image has neither suffix, a prefix lacks its partner, or no pair
+            is found (a benchmark must not silently drop files).
+    """
+    noisy: dict[str, Path] = {}
+    clean: dict[str, Path] = {}
+    stray: list[str] = []
+    for p in iter_images(data):
+        stem = p.stem
+        kind = stem[-5:].lower()
+        if kind == "_real":
+            noisy[stem[:-5]] = p
+        elif kind == "_mean":
+            clean[stem[:-5]] = p
+        else:
+            stray.append(p.name)
+    alone = sorted(set(noisy) ^ set(clean))
+    if stray or alone:
+        msg = []
+        if stray:
+            msg.append(f"not named *_real / *_mean: {', '.join(stray[:5])}")
+        if alone:
+            msg.append(f"without a partner: {', '.join(alone[:5])}")
+        raise ValueError(f"{data}: cannot pair real-noise images ({'; '.join(msg)})")
+    if not noisy:
+        raise ValueError(f"{data}: no *_real / *_mean image pairs found")
+    return [(noisy[k], clean[k]) for k in sorted(noisy)]
+
+
+def _method_names(keys: Sequence[str], color: set[bool]) -> dict[str, str]:
+    """Display names; BM3D is "CBM3D" when every image seen was color."""
+    bm3d_name = {frozenset({True}): "CBM3D", frozenset({False}): "BM3D"}.get(
+        frozenset(color), "BM3D/CBM3D")
+    names = {"noisy": "noisy input", "nlm": "OpenCV NLM", "bm3d": bm3d_name}
+    return {k: names.get(k, f"restore {k[6:]}") for k in keys}
+
+
+def _run(samples: Iterator[tuple[str, np.ndarray, np.ndarray, float, float]], n: int, *,
+         baselines: Sequence[str], models: Sequence[str], device: str, model_sigma,
+         progress: Progress) -> list[dict]:
+    """Shared loop: each sample is (name, clean, noisy, baseline_sigma, baseline_overhead_s);
+    images outer, methods inner, so every method sees the same noisy image."""
+    bad = [b for b in baselines if b not in BASELINES]
+    if bad:
+        raise ValueError(f"unknown baseline(s) {bad}; known: {', '.join(BASELINES)}")
+    if "bm3d" in baselines:
+        _import_bm3d()  # fail before any work
+    keys = list(dict.fromkeys([b for b in BASELINES if b in baselines]
+                              + [f"model:{m}" for m in models]))  # order kept, no repeats
+    pipes: dict[str, Callable] = {}
+    sums = {k: [0.0, 0.0, 0.0] for k in keys}  # psnr, ssim, seconds
+    color: set[bool] = set()
+    mp, count = 0.0, 0
+    for i, (name, clean, noisy, sig, overhead) in enumerate(samples, 1):
+        mp += clean.shape[0] * clean.shape[1] / 1e6
+        count += 1
+        color.add(clean.shape[2] == 3)
+        for key in keys:
+            t0 = time.perf_counter()
+            if key == "noisy":
+                out = noisy
+            elif key == "nlm":
+                out = nlm_denoise(noisy, sig)
+            elif key == "bm3d":
+                out = bm3d_denoise(noisy, sig)
+            else:
+                if key not in pipes:  # the load is timed with the model, once per run
+                    from restore import load_pipeline
+                    pipes[key] = load_pipeline("denoise", model=key[6:], device=device)
+                out = pipes[key](noisy.astype(np.float32), sigma=model_sigma)
+            seconds = time.perf_counter() - t0
+            if key in ("nlm", "bm3d"):
+                seconds += overhead
+            out = np.clip(out, 0.0, 1.0)
+            s = sums[key]
+            s[0] += psnr(clean, out)
+            s[1] += ssim(clean, out)
+            s[2] += 0.0 if key == "noisy" else seconds
+        if progress is not None:
+            names = _method_names(keys, color)
+            done = ", ".join(f"{names[k]} {sums[k][0] / count:.2f}" for k in names)
+            progress(f"[{i}/{n}] {name}: running mean PSNR {done}")
+    if count == 0:
+        raise ValueError("no images to benchmark")
+    names = _method_names(keys, color)
+    return [dict(method=names[k], psnr=s[0] / count, ssim=s[1] / count,
+                 s_per_mp=s[2] / mp, images=count) for k, s in sums.items()]
+
+
+def _models(models: Iterable[str] | None) -> list[str]:
+    if models is None:
+        from restore.zoo import list_models
+        return list_models("denoise")
+    if isinstance(models, str):
+        return [models]
+    return list(models)
+
+
+def bench_denoise(data: str | Path, *, sigma: float, models: Iterable[str] | None,
+                  device: str = "auto", baselines: Sequence[str] = ("noisy", "nlm", "bm3d"),
+                  limit: int | None = None, seed: int = 0,
+                  progress: Progress = None) -> list[dict]:
+    """Synthetic-AWGN denoising benchmark of zoo models and baselines on a folder.
+
+    Protocol (``../shared/data/README.md``): each image of ``data`` (sorted, the first
+    ``limit`` if given; alpha dropped; 8 or 16 bit scaled to [0, 1]) gets
+    ``clean + sigma/255 * N(0, 1)``, not clipped. The noise comes from one
+    ``np.random.RandomState(seed)`` created per call and drawn image after image in sorted
+    order with ``standard_normal(clean.shape)`` -- the same numbers as
+    ``np.random.seed(seed)`` followed by ``np.random.randn(*clean.shape)`` per image, but
+    without touching numpy's global state. The first ``limit`` images get the same noise
+    as in a full run. Gray images (C=1, e.g. BSD68) run gray throughout.
+
+    PSNR (dB, data range 1) and SSIM are computed per image on the method output clipped
+    to [0, 1] (for "noisy input", the noisy image clipped to [0, 1]) against the clean
+    image, then averaged over images. ``s_per_mp`` is the method's total wall time over
+    all images divided by the total megapixels; for a zoo model it includes loading the
+    pipeline (once per run, at its first image). "noisy input" has s_per_mp 0.
+
+    Args:
+        data: folder of clean images.
+        sigma: noise standard deviation on the 0-255 scale, > 0; models and baselines
+            are given the true sigma.
+        models: zoo denoise model names, each a row ``"restore <name>"``; ``[]`` for
+            baselines only; ``None`` for every model of ``restore.zoo.list_models("denoise")``.
+        device: device for the zoo pipelines ("auto", "cpu", "cuda", ...).
+        baselines: any of "noisy", "nlm", "bm3d", listed in that order in the result.
+        limit: only the first ``limit`` images.
+        seed: seed of the noise RNG (the protocol uses 0).
+        progress: optional ``callable(str)`` called once per image.
+
+    Returns:
+        One dict per method, baselines first then models:
+        ``dict(method=str, psnr=float, ssim=float, s_per_mp=float, images=int)``; the
+        BM3D row is named "CBM3D" when every image is color.
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist.
+        ValueError: for sigma <= 0, an unknown baseline, or no images.
+        ImportError: if "bm3d" is asked for and the bm3d package is missing.
+    """
+    if isinstance(sigma, str) or not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"sigma must be a number > 0 on the 0-255 scale, got {sigma!r}")
+    models = _models(models)
+    paths = list(iter_images(data))[:limit]
+
+    def samples():
+        rng = np.random.RandomState(seed)
+        for p in paths:
+            clean = _to_unit_float(read_image(p))
+            noisy = clean + rng.standard_normal(clean.shape) * (sigma / 255.0)
+            yield p.name, clean, noisy, float(sigma), 0.0
+
+    return _run(samples(), len(paths), baselines=baselines, models=models, device=device,
+                model_sigma=float(sigma), progress=progress)
+
+
+def bench_denoise_real(data: str | Path, *, models: Iterable[str] | None, device: str = "auto",
+                       baselines: Sequence[str] = ("noisy", "nlm", "bm3d"),
+                       limit: int | None = None, progress: Progress = None) -> list[dict]:
+    """Real-noise denoising benchmark on ``*_real`` (noisy) / ``*_mean`` (clean) pairs,
+    e.g. PolyU (Xu et al. 2018); pairs as :func:`find_real_pairs`, the first ``limit``.
+
+    Zoo models run with ``sigma="auto"``. NLM and BM3D need a level: it is estimated per
+    image with ``skimage.restoration.estimate_sigma(noisy, channel_axis=-1,
+    average_sigmas=True) * 255`` (wavelet MAD estimate of Donoho & Johnstone, 1994,
+    averaged over channels) and the same estimate is given to both; its time is added to
+    each of them. Metrics and timing as in :func:`bench_denoise`.
+
+    Args:
+        data: folder of image pairs.
+        models, device, baselines, limit, progress: as in :func:`bench_denoise`.
+
+    Returns:
+        One dict per method, as in :func:`bench_denoise`.
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist.
+        ValueError: for an unknown baseline, unpaired files, a pair whose sizes differ,
+            or no pairs.
+        ImportError: if "bm3d" is asked for and the bm3d package is missing.
+    """
+    from skimage.restoration import estimate_sigma
+
+    models = _models(models)
+    pairs = find_real_pairs(data)[:limit]
+
+    def samples():
+        for noisy_path, clean_path in pairs:
+            noisy = _to_unit_float(read_image(noisy_path))
+            clean = _to_unit_float(read_image(clean_path))
+            if noisy.shape != clean.shape:
+                raise ValueError(f"{noisy_path.name} is {noisy.shape}, {clean_path.name} "
+                                 f"is {clean.shape}")
+            t0 = time.perf_counter()
+            est = 255.0 * float(estimate_sigma(noisy, channel_axis=-1, average_sigmas=True))
+            yield noisy_path.name, clean, noisy, est, time.perf_counter() - t0
+
+    return _run(samples(), len(pairs), baselines=baselines, models=models, device=device,
+                model_sigma="auto", progress=progress)
+
+
+def format_table(rows: Sequence[dict], title: str | None = None) -> str:
+    """Markdown table ``method | PSNR (dB) | SSIM | s/MP`` of benchmark rows (PSNR to 2
+    decimals, SSIM to 4, s/MP to 2), optionally preceded by ``title`` and a blank line.
+    Returns the string without a trailing newline."""
+    lines = [title, ""] if title else []
+    lines += ["| method | PSNR (dB) | SSIM | s/MP |", "|---|---:|---:|---:|"]
+    lines += [f"| {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['s_per_mp']:.2f} |"
+              for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,232 @@
+"""Image files in and out: the only module of ``restore`` that touches the file system.
+
+Arrays at this edge are ``H x W x C`` numpy arrays in RGB(A) channel order, C in {1, 3, 4}
+(1 = gray, 4 = RGBA), dtype uint8 or uint16 as stored in the file. Decoding and encoding
+use OpenCV; Pillow only reads the EXIF orientation tag, which is applied on read.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+#: File extensions read and written, lower case, mapped to the canonical format name.
+FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".tif": "tif", ".tiff": "tif",
+           ".bmp": "bmp", ".webp": "webp"}
+#: Formats that can hold an alpha channel / 16-bit samples.
+ALPHA_FORMATS = {"png", "tif", "webp"}
+DEEP_FORMATS = {"png", "tif"}
+#: Names that are never images even with an image extension (OS thumbnails, metadata).
+IGNORED_NAMES = {"thumbs.db", ".ds_store", "desktop.ini"}
+
+# EXIF orientation (tag 0x0112, values 1-8) as (rotate code, flip) applied after decoding.
+_EXIF_ORIENTATION_TAG = 0x0112
+_ORIENT = {2: (None, 1), 3: (cv2.ROTATE_180, None), 4: (None, 0), 5: (cv2.ROTATE_90_CLOCKWISE, 1),
+           6: (cv2.ROTATE_90_CLOCKWISE, None), 7: (cv2.ROTATE_90_COUNTERCLOCKWISE, 1),
+           8: (cv2.ROTATE_90_COUNTERCLOCKWISE, None)}
+
+
+class ImageReadError(ValueError):
+    """A file could not be read as an image (missing, empty, corrupt, truncated)."""
+
+
+class ImageWriteError(ValueError):
+    """An image could not be encoded or written."""
+
+
+def is_image_path(path: str | Path) -> bool:
+    """True if ``path`` has an image extension and is not a known OS metadata file."""
+    p = Path(path)
+    return (p.suffix.lower() in FORMATS and p.name.lower() not in IGNORED_NAMES
+            and not p.name.startswith("._"))
+
+
+def iter_images(root: str | Path, recursive: bool = False) -> Iterator[Path]:
+    """Yield the image files under ``root`` in sorted order.
+
+    Args:
+        root: a folder, or a single file (yielded as is if it has an image extension).
+        recursive: also descend into sub-folders (hidden folders are skipped).
+
+    Raises:
+        FileNotFoundError: if ``root`` does not exist.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"input not found: {root}")
+    if root.is_file():
+        if is_image_path(root):
+            yield root
+        return
+    walker = root.rglob("*") if recursive else root.iterdir()
+    for p in sorted(walker):
+        if any(part.startswith(".") for part in p.relative_to(root).parts[:-1]):
+            continue
+        if p.is_file() and is_image_path(p):
+            yield p
+
+
+def _exif_orientation(path: Path) -> int:
+    try:
+        from PIL import Image as PILImage
+        with PILImage.open(path) as im:
+            return int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1) or 1)
+    except Exception:
+        return 1
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file.
+
+    EXIF orientation is applied; alpha is kept; bit depth is kept (8 or 16 bit).
+
+    Returns:
+        ``H x W x C`` uint8 or uint16 array, RGB(A) order, C in {1, 3, 4}.
+
+    Raises:
+        ImageReadError: if the file is missing, empty, not a decodable image, or a
+            truncated JPEG/PNG. The message names the file.
+    """
+    path = Path(path)
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise ImageReadError(f"{path}: cannot read file ({e.strerror or e})") from None
+    if raw.size == 0:
+        raise ImageReadError(f"{path}: empty file (0 bytes)")
+    head, tail = raw[:8].tobytes(), raw[-16:].tobytes()
+    if head.startswith(b"\xff\xd8") and b"\xff\xd9" not in tail:
+        raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
+    if head.startswith(b"\x89PNG") and b"IEND" not in tail:
+        raise ImageReadError(f"{path}: truncated PNG (no IEND chunk)")
+    img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        raise ImageReadError(f"{path}: not a decodable image")
+    if img.dtype not in (np.uint8, np.uint16):
+        if img.dtype == np.float32:
+            img = (np.clip(img, 0, 1) * 65535 + 0.5).astype(np.uint16)
+        else:
+            raise ImageReadError(f"{path}: unsupported sample type {img.dtype}")
+    if img.ndim == 2:
+        img = img[:, :, None]
+    elif img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
+    elif img.shape[2] == 2:  # gray + alpha
+        img = np.ascontiguousarray(img[:, :, [0, 0, 0, 1]])
+    orientation = _exif_orientation(path) if head.startswith(b"\xff\xd8") or FORMATS.get(path.suffix.lower()) in ("tif", "webp") else 1
+    if orientation in _ORIENT:
+        rot, flip = _ORIENT[orientation]
+        if flip is not None:
+            img = cv2.flip(img, flip)
+        if rot is not None:
+            img = cv2.rotate(img, rot)
+        if img.ndim == 2:
+            img = img[:, :, None]
+    return np.ascontiguousarray(img)
+
+
+def output_format(path: str | Path, image: np.ndarray, requested: str | None = None) -> str:
+    """The format to write ``image`` in: ``requested`` (e.g. "png", "jpg") or the one of
+    ``path``'s extension; an image with alpha asked to be written to a format without
+    alpha (jpg, bmp) goes to png instead, as Real-ESRGAN does, so the alpha is not lost.
+
+    Raises:
+        ValueError: for an unknown format.
+    """
+    fmt = (requested or Path(path).suffix).lower().lstrip(".")
+    fmt = FORMATS.get("." + fmt)
+    if fmt is None:
+        raise ValueError(f"unknown image format {requested or Path(path).suffix!r}; "
+                         f"known: {', '.join(sorted(set(FORMATS.values())))}")
+    if image.ndim == 3 and image.shape[2] == 4 and fmt not in ALPHA_FORMATS:
+        fmt = "png"
+    return fmt
+
+
+def encode_image(image: np.ndarray, fmt: str, quality: int | None = None) -> bytes:
+    """Encode an ``H x W x C`` RGB(A) array (uint8, uint16, or float32 in [0, 1]) to bytes.
+
+    16-bit data is kept for png/tif and reduced to 8 bit for the other formats;
+    float32 is written as 16 bit where the format allows it, else 8 bit.
+    ``quality`` (1-100) applies to jpg and webp (default 95).
+
+    Raises:
+        ImageWriteError: if the array has an unsupported shape or encoding fails.
+    """
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ImageWriteError(f"cannot write an array of shape {image.shape}: expected H x W x 1/3/4")
+    deep = fmt in DEEP_FORMATS
+    if image.dtype == np.float32 or image.dtype == np.float64:
+        scale = 65535 if deep else 255
+        image = (np.clip(image, 0, 1) * scale + 0.5).astype(np.uint16 if deep else np.uint8)
+    elif image.dtype == np.uint16 and not deep:
+        image = (image.astype(np.uint32) * 255 + 32767) // 65535
+        image = image.astype(np.uint8)
+    elif image.dtype not in (np.uint8, np.uint16):
+        raise ImageWriteError(f"unsupported dtype {image.dtype}")
+    if image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    elif image.shape[2] == 4:
+        if fmt not in ALPHA_FORMATS:
+            raise ImageWriteError(f"format {fmt} cannot hold an alpha channel")
+        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    q = 95 if quality is None else int(quality)
+    params = {"jpg": [cv2.IMWRITE_JPEG_QUALITY, q], "webp": [cv2.IMWRITE_WEBP_QUALITY, q]}.get(fmt, [])
+    ok, buf = cv2.imencode("." + fmt, image, params)
+    if not ok:
+        raise ImageWriteError(f"OpenCV could not encode the image as {fmt}")
+    return buf.tobytes()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_image(path: str | Path, image: np.ndarray, *, fmt: str | None = None,
+                quality: int | None = None) -> Path:
+    """Write ``image`` atomically (temporary file in the same folder, then rename).
+
+    Args:
+        path: destination; its extension is replaced when ``fmt`` (or alpha, see
+            :func:`output_format`) asks for another format. Parent folders are created.
+        image: ``H x W x C`` array, see :func:`encode_image`.
+        fmt: output format name (png, jpg, tif, bmp, webp); default from ``path``.
+        quality: jpg/webp quality 1-100.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ImageWriteError: if encoding or writing fails; no partial file is left.
+        ValueError: for an unknown format.
+    """
+    path = Path(path)
+    fmt = output_format(path, image, fmt)
+    if FORMATS.get(path.suffix.lower()) != fmt:
+        path = path.with_suffix("." + fmt)
+    data = encode_image(image, fmt, quality)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise ImageWriteError(f"{path}: cannot write ({e.strerror or e})") from None
+    return path

@@ -1,0 +1,1 @@
+"""Pure tensor functions shared by the pipelines: color, tiling, degradations."""

@@ -1,0 +1,1 @@
+"""Task pipelines (one class per task) and the shared folder runner."""

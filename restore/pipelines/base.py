@@ -1,0 +1,189 @@
+"""The Pipeline base class: model loading, input/output kinds, alpha, gray, tiling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from restore.ops.tiling import run_tiled
+from restore.zoo.registry import ModelSpec, default_model, load_model, resolve_device
+
+
+@dataclass
+class Prepared:
+    """An input converted to the tensor contract, and how to convert the result back.
+
+    Attributes:
+        x: (B, C, H, W) float32, C in {1, 3}; [0, 1] for integer inputs, float inputs
+            are taken as they are (a noisy float image may leave [0, 1]).
+        alpha: (B, 1, H, W) float32 alpha in [0, 1], or None.
+        finish: maps the (B, C, H', W') result in [0, 1] back to the caller's kind
+            (numpy/PIL/tensor, same dtype, alpha re-attached).
+    """
+
+    x: torch.Tensor
+    alpha: torch.Tensor | None
+    finish: Callable[[torch.Tensor, torch.Tensor | None], Any]
+
+
+def _numpy_to_tensor(a: np.ndarray) -> tuple[torch.Tensor, float | None]:
+    if a.dtype == np.uint8:
+        scale = 255.0
+    elif a.dtype == np.uint16:
+        scale = 65535.0
+    elif a.dtype in (np.float32, np.float64):
+        scale = None
+    else:
+        raise TypeError(f"unsupported image dtype {a.dtype}; use uint8, uint16 or float32")
+    t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    if scale is not None:
+        t = t / scale
+    return t.permute(2, 0, 1).unsqueeze(0), scale
+
+
+def _tensor_to_numpy(t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    a = t[0].permute(1, 2, 0).detach().float().cpu().numpy()
+    if dtype == np.uint8:
+        return (np.clip(a, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+    if dtype == np.uint16:
+        return (np.clip(a, 0, 1) * 65535.0 + 0.5).astype(np.uint16)
+    return np.clip(a, 0, 1).astype(dtype)
+
+
+def prepare(image: Any) -> Prepared:
+    """Convert a numpy array, PIL image or tensor to the tensor contract.
+
+    Accepted: numpy ``H x W`` or ``H x W x C`` (C in 1, 2, 3, 4; 2 and 4 carry alpha),
+    uint8, uint16 or float32/64; PIL images (L, LA, RGB, RGBA, I;16, P); tensors
+    (C, H, W) or (B, C, H, W) with C in 1, 3, 4, float in [0, 1].
+
+    Raises:
+        TypeError: for another kind or dtype.
+        ValueError: for an unsupported shape or an empty image.
+    """
+    try:
+        from PIL import Image as PILImage
+    except ImportError:  # pragma: no cover
+        PILImage = None
+    if PILImage is not None and isinstance(image, PILImage.Image):
+        mode = image.mode
+        conv = {"P": "RGBA" if "transparency" in image.info else "RGB", "1": "L", "CMYK": "RGB",
+                "YCbCr": "RGB", "I": "I;16", "F": "I;16"}
+        if mode in conv:
+            image = image.convert(conv[mode]) if conv[mode] != "I;16" else image
+            mode = image.mode
+        arr = np.array(image)
+        if mode in ("I", "I;16", "I;16B", "F"):
+            arr = np.clip(arr, 0, 65535).astype(np.uint16)
+        inner = prepare(arr)
+
+        def finish_pil(y: torch.Tensor, alpha: torch.Tensor | None) -> Any:
+            out = inner.finish(y, alpha)
+            return PILImage.fromarray(out[..., 0] if out.shape[2] == 1 else out)
+
+        return Prepared(inner.x, inner.alpha, finish_pil)
+    if isinstance(image, np.ndarray):
+        if image.ndim == 2:
+            image = image[:, :, None]
+            squeeze = True
+        else:
+            squeeze = False
+        if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
+            raise ValueError(f"image has shape {image.shape}; expected H x W or H x W x C with C in 1-4")
+        if image.shape[0] == 0 or image.shape[1] == 0:
+            raise ValueError(f"image is empty: shape {image.shape}")
+        dtype = image.dtype
+        t, _ = _numpy_to_tensor(image)
+        c = t.shape[1]
+        x, alpha = (t[:, : c - 1], t[:, c - 1:]) if c in (2, 4) else (t, None)
+
+        def finish_np(y: torch.Tensor, a: torch.Tensor | None) -> np.ndarray:
+            if a is not None:
+                y = torch.cat([y, a.to(y.device, y.dtype)], 1)
+            out = _tensor_to_numpy(y, dtype)
+            return out[..., 0] if squeeze else out
+
+        return Prepared(x, alpha, finish_np)
+    if isinstance(image, torch.Tensor):
+        batched = image.ndim == 4
+        t = image if batched else image.unsqueeze(0)
+        if t.ndim != 4 or t.shape[1] not in (1, 3, 4):
+            raise ValueError(f"tensor has shape {tuple(image.shape)}; expected (B, C, H, W) with C in 1, 3, 4")
+        t = t.float()
+        x, alpha = (t[:, :3], t[:, 3:]) if t.shape[1] == 4 else (t, None)
+
+        def finish_t(y: torch.Tensor, a: torch.Tensor | None) -> torch.Tensor:
+            if a is not None:
+                y = torch.cat([y, a.to(y.device, y.dtype)], 1)
+            y = y.to(image.device, image.dtype if image.is_floating_point() else torch.float32)
+            return y if batched else y[0]
+
+        return Prepared(x, alpha, finish_t)
+    raise TypeError(f"unsupported image type {type(image).__name__}; pass a numpy array, PIL image or tensor")
+
+
+class Pipeline:
+    """Base of the task pipelines: holds the model, its spec, the device and tiling.
+
+    Subclasses set ``task`` and implement ``__call__``; construct them with
+    :meth:`from_pretrained`.
+    """
+
+    task: str = ""
+
+    def __init__(self, model: torch.nn.Module, spec: ModelSpec, device: torch.device, *,
+                 tile: int | None = 512, overlap: int = 32, half: bool = False) -> None:
+        self.model, self.spec, self.device = model, spec, device
+        self.tile, self.overlap = tile, overlap
+        self.dtype = torch.float16 if half else torch.float32
+
+    @classmethod
+    def from_pretrained(cls, model: str | None = None, device: str = "auto", *, tile: int | None = 512,
+                        overlap: int = 32, half: bool | None = None):
+        """Load a zoo model for this task.
+
+        Args:
+            model: zoo name (``restore models`` lists them); default: the task's default.
+            device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
+            tile: tile side in input pixels for large images; ``None``/0 = whole image.
+            overlap: tile overlap in input pixels.
+            half: fp16 inference; default: on when the device is CUDA and the spec allows it.
+
+        Raises:
+            KeyError: unknown model or a model of another task.
+            WeightsError: missing or corrupt weights.
+            ValueError: unknown or unavailable device.
+        """
+        name = model or default_model(cls.task)
+        dev = resolve_device(device)
+        from restore.zoo.registry import get_spec
+        spec = get_spec(name)
+        if spec.task != cls.task:
+            raise KeyError(f"model {name!r} is a {spec.task} model, not {cls.task}")
+        use_half = (dev.type == "cuda" and spec.supports_half) if half is None else bool(half)
+        if use_half and not (dev.type == "cuda" and spec.supports_half):
+            raise ValueError(f"fp16 needs CUDA and a model that supports it ({name}: "
+                             f"supports_half={spec.supports_half}, device {dev})")
+        net, spec = load_model(spec, dev, torch.float16 if use_half else None)
+        return cls(net, spec, dev, tile=tile, overlap=overlap, half=use_half)
+
+    def run_model(self, x: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        """Run the network over ``x`` (B, C, H, W) with tiling and padding per the spec.
+
+        ``extra`` tensors of shape (B, k, 1, 1) (e.g. a noise level) are passed to the
+        network after the image. Returns float32 on the input's device, not clamped.
+        """
+        dev, dtype = self.device, self.dtype
+        extra = tuple(e.to(dev, dtype) for e in extra)
+        cl = torch.channels_last if dev.type == "cpu" else torch.contiguous_format
+
+        def fn(t: torch.Tensor) -> torch.Tensor:
+            t = t.to(dev, dtype).contiguous(memory_format=cl)
+            return self.model(t, *extra).float()
+
+        with torch.inference_mode():
+            return run_tiled(fn, x, tile=self.tile if self.spec.tiling else None, overlap=self.overlap,
+                             scale=self.spec.scale, multiple_of=self.spec.multiple_of).to(x.device)

@@ -1,0 +1,139 @@
+"""The folder runner shared by every task: files in, files out, errors per file.
+
+Orchestration only: reading and writing go through :mod:`restore.io`, the work through a
+``process`` callable (a pipeline call). Nothing here prints; the CLI reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from restore.io import FORMATS, ImageReadError, iter_images, output_format, read_image, write_image
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """What a folder run did.
+
+    Attributes:
+        written: (input, output) paths written.
+        skipped: inputs skipped because their output existed (``skip_existing``).
+        failed: (input, reason) for every file that could not be processed.
+    """
+
+    written: list[tuple[Path, Path]] = dataclasses.field(default_factory=list)
+    skipped: list[Path] = dataclasses.field(default_factory=list)
+    failed: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 if every file was written or skipped, 1 if any failed."""
+        return 1 if self.failed else 0
+
+    def summary(self) -> str:
+        """One line: counts, then the failed files and why."""
+        line = f"{len(self.written)} written, {len(self.skipped)} skipped, {len(self.failed)} failed"
+        return line + "".join(f"\n  failed: {p}: {why}" for p, why in self.failed)
+
+
+def plan_outputs(inputs: list[Path], root: Path, output_dir: Path, fmt: str | None) -> list[Path]:
+    """The output path of each input: ``output_dir`` / path relative to ``root`` (the input
+    folder; for a single input file, its name), extension changed when ``fmt`` is given."""
+    outs = []
+    for p in inputs:
+        rel = Path(p.name) if root.is_file() else p.relative_to(root)
+        out = output_dir / rel
+        if fmt:
+            out = out.with_suffix("." + FORMATS["." + fmt.lower().lstrip(".")])
+        outs.append(out)
+    return outs
+
+
+def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.ndarray]], input_path: str | Path,
+              output_dir: str | Path, *, recursive: bool = False, skip_existing: bool = False,
+              overwrite: bool = False, fmt: str | None = None, quality: int | None = None,
+              progress: bool = True, on_error: Callable[[Path, str], Any] | None = None) -> BatchResult:
+    """Run ``process`` over every image of ``input_path`` and write the results.
+
+    Args:
+        process: ``(image, input path) -> result``; the image is ``H x W x C`` uint8/uint16
+            as read by :func:`restore.io.read_image`; the result is an array, or a dict of
+            arrays keyed by a file-name suffix (``""`` is the main output, e.g.
+            ``{"": out, "_mask": mask}`` writes ``name.png`` and ``name_mask.png``).
+        input_path: an image file or a folder.
+        output_dir: folder for the outputs (created); the input tree is mirrored when
+            ``recursive``.
+        recursive: descend into sub-folders.
+        skip_existing: leave files whose output already exists.
+        overwrite: replace existing outputs. With neither flag an existing output is an
+            error for that file, so nothing is replaced by accident.
+        fmt: output format (png, jpg, tif, bmp, webp); default: the input's. An image with
+            alpha asked for jpg/bmp is written as png instead.
+        quality: jpg/webp quality 1-100.
+        progress: show a tqdm bar.
+        on_error: called with (path, reason) as each file fails (e.g. to print it).
+
+    Returns:
+        A :class:`BatchResult`. A file whose output would be an input file is refused.
+
+    Raises:
+        FileNotFoundError: if ``input_path`` does not exist.
+        ValueError: for ``skip_existing`` with ``overwrite``, or an unknown ``fmt``.
+    """
+    if skip_existing and overwrite:
+        raise ValueError("--skip-existing and --overwrite exclude each other")
+    if fmt is not None and "." + fmt.lower().lstrip(".") not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(set(FORMATS.values())))}")
+    root, output_dir = Path(input_path), Path(output_dir)
+    inputs = list(iter_images(root, recursive=recursive))
+    out_resolved = output_dir.resolve()
+    if root.is_dir() and out_resolved.is_relative_to(root.resolve()) and out_resolved != root.resolve():
+        inputs = [p for p in inputs if not p.resolve().is_relative_to(out_resolved)]
+    input_set = {p.resolve() for p in inputs}
+    outputs = plan_outputs(inputs, root, output_dir, fmt)
+    result = BatchResult()
+    from tqdm.auto import tqdm
+
+    def fail(path: Path, reason: str) -> None:
+        result.failed.append((path, reason))
+        if on_error is not None:
+            on_error(path, reason)
+
+    for src, dst in tqdm(list(zip(inputs, outputs)), disable=not progress, unit="img", desc="restore"):
+        if dst.exists():
+            if skip_existing:
+                result.skipped.append(src)
+                continue
+            if not overwrite:
+                fail(src, f"output {dst} exists (use --overwrite or --skip-existing)")
+                continue
+        try:
+            image = read_image(src)
+            out = process(image, src)
+            parts = out if isinstance(out, dict) else {"": out}
+            targets = []
+            for suffix, arr in parts.items():
+                target = dst.with_name(dst.stem + suffix + dst.suffix)
+                final = target.with_suffix("." + output_format(target, arr, fmt))
+                if final.resolve() in input_set:
+                    raise ValueError(f"refusing to write over the input file {final}")
+                if final != dst and final.exists() and not overwrite:
+                    raise ValueError(f"output {final} exists (use --overwrite or --skip-existing)")
+                targets.append((target, arr))
+            for target, arr in targets:
+                written = write_image(target, arr, fmt=fmt, quality=quality)
+                if not suffix_of(target, dst):
+                    result.written.append((src, written))
+        except (ImageReadError, ValueError, TypeError, RuntimeError, OSError, MemoryError) as e:
+            fail(src, str(e) or type(e).__name__)
+    return result
+
+
+def suffix_of(target: Path, dst: Path) -> str:
+    """The suffix a side output adds to the main output's stem ("" for the main output)."""
+    return target.stem[len(dst.stem):]

@@ -1,0 +1,1 @@
+"""Training loops and datasets. Never imported by ``import restore``."""

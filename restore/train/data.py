@@ -1,0 +1,88 @@
+"""Training data: clean images held in memory, random crops with flips and rotations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from restore.io import iter_images, read_image
+
+
+def load_folder(data: str | Path | list, *, min_side: int, limit: int | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """Read every image under ``data`` (a folder or a list of folders, recursively) as
+    H x W x 3 uint8 RGB.
+
+    Images smaller than ``min_side`` on either side are skipped; gray images are
+    replicated to three channels. Returns the arrays and their relative paths, sorted
+    by path so that a seed fixes the split.
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist or holds no usable image.
+    """
+    if isinstance(data, (list, tuple)):
+        images, names = [], []
+        for d in data:
+            i, n = load_folder(d, min_side=min_side, limit=limit)
+            images += i
+            names += [f"{Path(d).name}/{x}" for x in n]
+        return images, names
+    root = Path(data)
+    if not root.exists():
+        raise FileNotFoundError(f"training data folder not found: {root}")
+    images, names = [], []
+    for path in sorted(iter_images(root, recursive=True)):
+        try:
+            img = read_image(path)
+        except Exception:
+            continue
+        if img.dtype != np.uint8:
+            img = (img.astype(np.float32) / np.iinfo(img.dtype).max * 255 + 0.5).astype(np.uint8)
+        img = img[..., :3] if img.shape[2] >= 3 else np.repeat(img[..., :1], 3, axis=2)
+        if min(img.shape[:2]) < min_side:
+            continue
+        images.append(np.ascontiguousarray(img))
+        names.append(str(path.relative_to(root)))
+        if limit and len(images) >= limit:
+            break
+    if not images:
+        raise FileNotFoundError(f"no usable images (min side {min_side}) under {root}")
+    return images, names
+
+
+def split_train_val(images: list, names: list[str], n_val: int, seed: int = 0):
+    """Deterministic split: ``n_val`` images (chosen with ``seed``) are held out."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(images))
+    val_idx, train_idx = set(order[:n_val].tolist()), order[n_val:]
+    train = [images[i] for i in sorted(train_idx)]
+    val = [images[i] for i in sorted(val_idx)]
+    val_names = [names[i] for i in sorted(val_idx)]
+    return train, val, val_names
+
+
+def random_crops(images: list[np.ndarray], batch: int, patch: int, rng: np.random.Generator) -> np.ndarray:
+    """Sample ``batch`` random ``patch`` x ``patch`` crops with a random flip and a random
+    90-degree rotation each. Returns (batch, 3, patch, patch) float32 in [0, 1]."""
+    out = np.empty((batch, patch, patch, 3), dtype=np.uint8)
+    for i in range(batch):
+        img = images[rng.integers(len(images))]
+        y = rng.integers(img.shape[0] - patch + 1)
+        x = rng.integers(img.shape[1] - patch + 1)
+        crop = img[y:y + patch, x:x + patch]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        out[i] = np.rot90(crop, k=int(rng.integers(4)))
+    return out.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+
+
+def center_crops(images: list[np.ndarray], size: int) -> np.ndarray:
+    """Center crops of every image: (N, 3, size, size) float32 in [0, 1]."""
+    out = []
+    for img in images:
+        h, w = img.shape[:2]
+        s = min(size, h, w)
+        y, x = (h - s) // 2, (w - s) // 2
+        out.append(img[y:y + s, x:x + s])
+    s = min(o.shape[0] for o in out)
+    return np.stack([o[:s, :s] for o in out]).transpose(0, 3, 1, 2).astype(np.float32) / 255.0

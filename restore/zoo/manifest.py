@@ -1,0 +1,85 @@
+"""The zoo as a markdown table (``restore models``) and recording of bench figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from restore.zoo.registry import build_model, get_spec, list_models, read_manifest, write_manifest
+
+
+def _bench_cell(bench: dict[str, Any]) -> str:
+    if not bench:
+        return "not measured"
+    return "; ".join(f"{k}: {v['psnr']:.2f} dB / {v['ssim']:.4f} @ {v['s_per_mp']:.2f} s/MP"
+                     for k, v in sorted(bench.items()))
+
+
+def models_table(task: str | None = None) -> str:
+    """A markdown table of the zoo: name, task, parameters, weights size, device advice,
+    license, training data, and the figures ``restore bench --record`` stored."""
+    rows = ["| model | task | params | size | device | license | trained on | benchmarks (PSNR / SSIM @ s/MP) |",
+            "|---|---|---|---|---|---|---|---|"]
+    defaults = {}
+    from restore.zoo.registry import default_model
+    for name in list_models(task):
+        spec = get_spec(name)
+        if spec.task not in defaults:
+            defaults[spec.task] = default_model(spec.task)
+        params = sum(p.numel() for p in build_model(spec).parameters())
+        path = spec.weights_path
+        size = f"{path.stat().st_size / 2**20:.1f} MiB" if path.exists() else "missing"
+        label = name + (" (default)" if defaults[spec.task] == name else "")
+        rows.append(f"| {label} | {spec.task} | {params / 1e6:.2f} M | {size} | {spec.device_advice} | "
+                    f"{spec.license} | {spec.trained_on} | {_bench_cell(spec.bench)} |")
+    return "\n".join(rows)
+
+
+def record_bench(rows: list[dict], key: str, limit: int | None = None) -> list[str]:
+    """Store the figures of the ``restore <model>`` rows of a bench run in the manifest
+    under ``bench[key]`` (skipped for partial runs with ``limit``). Returns the models updated."""
+    if limit:
+        return []
+    manifest = read_manifest()
+    updated = []
+    for row in rows:
+        name = row["method"].removeprefix("restore ")
+        if row["method"].startswith("restore ") and name in manifest:
+            manifest[name].setdefault("bench", {})[key] = {
+                "psnr": round(row["psnr"], 2), "ssim": round(row["ssim"], 4),
+                "s_per_mp": round(row["s_per_mp"], 2), "images": row["images"]}
+            updated.append(name)
+    write_manifest(manifest)
+    return updated
+
+
+def publish_weights(name: str, src: str, *, sidecar: str | None = None) -> dict[str, Any]:
+    """Copy a trained weights file (and its .json sidecar) into the weights folder as
+    ``<spec.weights>`` and record its sha256 and size in the manifest.
+
+    Raises:
+        KeyError: unknown model.
+        FileNotFoundError: ``src`` missing.
+    """
+    import json
+    import shutil
+    from pathlib import Path
+
+    from restore.zoo.registry import WEIGHTS_DIR, sha256_file
+
+    spec = get_spec(name)
+    src_p = Path(src)
+    if not src_p.exists():
+        raise FileNotFoundError(src_p)
+    dst = WEIGHTS_DIR / spec.weights
+    shutil.copyfile(src_p, dst)
+    side = Path(sidecar) if sidecar else src_p.with_suffix(".json")
+    entry = {"file": spec.weights, "sha256": sha256_file(dst), "bytes": dst.stat().st_size, "task": spec.task}
+    if side.exists():
+        shutil.copyfile(side, dst.with_suffix(".json"))
+        info = json.loads(side.read_text())
+        entry["training"] = {k: info[k] for k in ("steps_done", "seconds", "device", "validation") if k in info}
+    manifest = read_manifest()
+    entry["bench"] = {}  # figures belong to the old weights; re-run restore bench --record
+    manifest[name] = entry
+    write_manifest(manifest)
+    return entry
