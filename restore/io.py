@@ -80,6 +80,20 @@ def _exif_orientation(path: Path) -> int:
         return 1
 
 
+#: The PNG end chunk: length 0, type IEND, its fixed CRC.
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _decodes_fully(path: Path) -> bool:
+    try:
+        from PIL import Image as PILImage
+        with PILImage.open(path) as im:
+            im.load()  # raises on a truncated file (unless ImageFile.LOAD_TRUNCATED_IMAGES)
+        return True
+    except Exception:
+        return False
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file.
 
@@ -100,9 +114,12 @@ def read_image(path: str | Path) -> np.ndarray:
     if raw.size == 0:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
     head, tail = raw[:8].tobytes(), raw[-16:].tobytes()
-    if head.startswith(b"\xff\xd8") and b"\xff\xd9" not in tail:
+    # No end marker at the very end: truncated, or data after it (camera padding, the video
+    # of a motion photo). For JPEG a full decode by Pillow, which fails on truncation, tells
+    # which (0xFFD9 also ends an embedded thumbnail); for PNG the whole IEND chunk is unique.
+    if head.startswith(b"\xff\xd8") and b"\xff\xd9" not in tail and not _decodes_fully(path):
         raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
-    if head.startswith(b"\x89PNG") and b"IEND" not in tail:
+    if head.startswith(b"\x89PNG") and b"IEND" not in tail and _PNG_IEND not in raw.tobytes():
         raise ImageReadError(f"{path}: truncated PNG (no IEND chunk)")
     img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:

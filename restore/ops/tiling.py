@@ -54,8 +54,8 @@ def _ramp(length: int, overlap: int, left: bool, right: bool, device, dtype) -> 
     return w
 
 
-def run_tiled(model_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, tile: int | None = 512,
-              overlap: int = 32, scale: int = 1, multiple_of: int = 1, min_tile: int = 64) -> torch.Tensor:
+def run_tiled(model_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, tile: int | None = 768,
+              overlap: int = 64, scale: int = 1, multiple_of: int = 1, min_tile: int = 64) -> torch.Tensor:
     """Run ``model_fn`` over ``x`` whole or tile by tile, and stitch the outputs.
 
     Args:
@@ -87,13 +87,12 @@ def run_tiled(model_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
             out = _run(model_fn, xp, tile, overlap, scale, m)
             return out[..., : h * scale, : w * scale]
         except torch.cuda.OutOfMemoryError:
-            if x.device.type != "cuda":
-                raise
             current = tile or max(xp.shape[-2:])
             if current // 2 < min_tile:
                 raise
             tile = current // 2
-            torch.cuda.empty_cache()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
             log.warning("restore: CUDA out of memory, retrying with tile %d", tile)
 
 

@@ -135,14 +135,14 @@ class Pipeline:
     task: str = ""
 
     def __init__(self, model: torch.nn.Module, spec: ModelSpec, device: torch.device, *,
-                 tile: int | None = 512, overlap: int = 32, half: bool = False) -> None:
+                 tile: int | None = 768, overlap: int = 64, half: bool = False) -> None:
         self.model, self.spec, self.device = model, spec, device
         self.tile, self.overlap = tile, overlap
         self.dtype = torch.float16 if half else torch.float32
 
     @classmethod
-    def from_pretrained(cls, model: str | None = None, device: str = "auto", *, tile: int | None = 512,
-                        overlap: int = 32, half: bool | None = None):
+    def from_pretrained(cls, model: str | None = None, device: str = "auto", *, tile: int | None = 768,
+                        overlap: int = 64, half: bool | None = None):
         """Load a zoo model for this task.
 
         Args:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from restore.io import FORMATS, ImageReadError, iter_images, output_format, read_image, write_image
+from restore.io import FORMATS, ImageReadError, is_image_path, iter_images, output_format, read_image, write_image
 
 
 @dataclasses.dataclass
@@ -90,6 +90,12 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
     if fmt is not None and "." + fmt.lower().lstrip(".") not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(set(FORMATS.values())))}")
     root, output_dir = Path(input_path), Path(output_dir)
+    if root.is_file() and not is_image_path(root):
+        raise ValueError(f"{root} is not an image file (known extensions: {', '.join(sorted(FORMATS))})")
+    source_dir = root.parent if root.is_file() else root
+    if output_dir.resolve() == source_dir.resolve():
+        raise ValueError(f"the output folder {output_dir} is the input folder; choose another one "
+                         "(inputs are never overwritten)")
     inputs = list(iter_images(root, recursive=recursive))
     out_resolved = output_dir.resolve()
     if root.is_dir() and out_resolved.is_relative_to(root.resolve()) and out_resolved != root.resolve():
@@ -100,6 +106,7 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
     from tqdm.auto import tqdm
 
     def fail(path: Path, reason: str) -> None:
+        reason = reason.removeprefix(f"{path}: ")
         result.failed.append((path, reason))
         if on_error is not None:
             on_error(path, reason)
@@ -114,6 +121,11 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
                 continue
         try:
             image = read_image(src)
+            # an image with alpha asked for jpg/bmp is written as png: its earlier output is that png
+            alt = dst.with_suffix("." + output_format(dst, image, fmt))
+            if skip_existing and alt != dst and alt.exists():
+                result.skipped.append(src)
+                continue
             out = process(image, src)
             parts = out if isinstance(out, dict) else {"": out}
             targets = []

@@ -1,0 +1,60 @@
+"""Shared fixtures: the repo root on sys.path (for ``import cli``), the shared data folder,
+and one cached denoise pipeline for the CLI tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+#: ``../shared/data`` beside the repository folder (see its README).
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# The tests run tiny images, where intra-op threads buy nothing and only compete with
+# whatever else the machine runs (2 cores in CI).
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder; skips the test when it is absent."""
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA} (see ../shared/data/README.md)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def cbsd68(shared_data: Path) -> Path:
+    """The CBSD68 benchmark folder; skips the test when it is absent."""
+    path = shared_data / "bench" / "denoise" / "CBSD68"
+    if not path.is_dir() or not any(path.glob("*.png")):
+        pytest.skip(f"benchmark images not found at {path} (see ../shared/data/README.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cached_pipelines():
+    """Make ``restore.load_pipeline`` load each (task, model, device, options) once per
+    session: the CLI loads its model on every invocation (checksum + build, ~2 s), which
+    would dominate the CLI tests. Behaviour is unchanged, the same object is reused."""
+    import restore
+
+    real = restore.load_pipeline
+    cache: dict = {}
+
+    def load_pipeline(task, model=None, device="auto", **kwargs):
+        key = (task, model, device, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = real(task, model=model, device=device, **kwargs)
+        return cache[key]
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(restore, "load_pipeline", load_pipeline)
+    yield cache
+    mp.undo()

@@ -1,0 +1,30 @@
+"""Shared test helpers: where the shared data is, and small real images from it."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CBSD68 = SHARED_DATA / "bench" / "denoise" / "CBSD68"
+
+
+def require_data(path: Path = CBSD68) -> Path:
+    """Skip the calling test with a clear message when the shared data is absent."""
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path} (expected ../shared/data beside the repo)")
+    return path
+
+
+def real_image(h: int, w: int, index: int = 0) -> np.ndarray:
+    """A centre crop h x w of the index-th CBSD68 image, H x W x 3 uint8."""
+    from restore.io import iter_images, read_image
+    img = read_image(sorted(iter_images(require_data()))[index])
+    y0, x0 = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
+    return np.ascontiguousarray(img[y0:y0 + h, x0:x0 + w, :3])
+
+
+def real_image_tensor(h: int, w: int, index: int = 0) -> torch.Tensor:
+    """The same crop as a (1, 3, h, w) float32 tensor in [0, 1]."""
+    return torch.from_numpy(real_image(h, w, index)).permute(2, 0, 1)[None].float() / 255

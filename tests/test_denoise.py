@@ -1,0 +1,96 @@
+"""The denoise pipeline: kinds, dtypes and channels are kept; PSNR goes up; errors are clear."""
+
+import numpy as np
+import pytest
+import torch
+
+from restore import load_pipeline
+from restore.metrics import psnr
+from restore.pipelines.denoise import DenoisePipeline, estimate_sigma
+
+from helpers import real_image
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return load_pipeline("denoise", device="cpu")
+
+
+def noisy_pair(sigma=25.0, h=96, w=128, seed=0):
+    clean = real_image(h, w).astype(np.float32) / 255
+    noisy = clean + np.random.RandomState(seed).standard_normal(clean.shape).astype(np.float32) * sigma / 255
+    return clean, noisy
+
+
+def test_psnr_goes_up_color(pipe):
+    clean, noisy = noisy_pair()
+    out = pipe(noisy, sigma=25)
+    assert out.shape == noisy.shape and out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1
+    assert psnr(clean, out) > psnr(clean, np.clip(noisy, 0, 1)) + 5
+
+
+def test_psnr_goes_up_gray_and_stays_gray(pipe):
+    clean, noisy = noisy_pair()
+    g_clean, g_noisy = clean.mean(2), noisy.mean(2) + 0  # H x W
+    g_noisy = g_clean + np.random.RandomState(1).standard_normal(g_clean.shape).astype(np.float32) * 25 / 255
+    out = pipe(g_noisy, sigma=25)
+    assert out.shape == g_noisy.shape
+    assert psnr(g_clean, out) > psnr(g_clean, np.clip(g_noisy, 0, 1)) + 4
+
+
+def test_sigma_auto_estimates_and_denoises(pipe):
+    clean, noisy = noisy_pair(sigma=15)
+    est = estimate_sigma(torch.from_numpy(noisy).permute(2, 0, 1)[None])
+    assert 10 < est < 20
+    out = pipe(noisy, sigma="auto")
+    assert psnr(clean, out) > psnr(clean, np.clip(noisy, 0, 1)) + 3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_dtypes_and_alpha_kept(pipe, dtype):
+    clean, noisy = noisy_pair(h=40, w=56)
+    top = np.iinfo(dtype).max
+    rgb = (np.clip(noisy, 0, 1) * top + 0.5).astype(dtype)
+    alpha = (np.linspace(0, 1, 40 * 56).reshape(40, 56, 1) * top).astype(dtype)
+    out = pipe(np.concatenate([rgb, alpha], 2), sigma=25)
+    assert out.dtype == dtype and out.shape == (40, 56, 4)
+    assert np.array_equal(out[..., 3:], alpha)
+
+
+def test_pil_and_tensor_in_same_kind_out(pipe):
+    from PIL import Image
+    clean, noisy = noisy_pair(h=32, w=48)
+    im = Image.fromarray((np.clip(noisy, 0, 1) * 255 + 0.5).astype(np.uint8))
+    out = pipe(im, sigma=25)
+    assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == (48, 32)
+    t = torch.from_numpy(noisy).permute(2, 0, 1)[None].repeat(2, 1, 1, 1)
+    y = pipe(t, sigma=25)
+    assert isinstance(y, torch.Tensor) and y.shape == t.shape and y.dtype == torch.float32
+
+
+def test_tiny_and_odd_sizes(pipe):
+    for h, w in [(1, 1), (3, 17), (9, 8)]:
+        x = np.random.RandomState(0).randint(0, 256, (h, w, 3)).astype(np.uint8)
+        assert pipe(x, sigma=10).shape == (h, w, 3)
+
+
+def test_errors_are_clear(pipe):
+    x = np.zeros((16, 16, 3), np.uint8)
+    with pytest.raises(ValueError, match="outside"):
+        pipe(x, sigma=80)
+    with pytest.raises(ValueError, match="too small to estimate"):
+        pipe(np.zeros((4, 4, 3), np.uint8), sigma="auto")
+    with pytest.raises(ValueError, match="'auto'"):
+        pipe(x, sigma="high")
+    with pytest.raises(TypeError, match="dtype"):
+        pipe(x.astype(np.int32), sigma=10)
+    with pytest.raises(ValueError, match="shape"):
+        pipe(np.zeros((4, 4, 5), np.uint8), sigma=10)
+    with pytest.raises(KeyError, match="unknown task"):
+        load_pipeline("sharpen")
+
+
+def test_from_pretrained_is_the_same_as_load_pipeline():
+    p = DenoisePipeline.from_pretrained(device="cpu", tile=64)
+    assert p.spec.name == "dae-s" and p.tile == 64 and p.device.type == "cpu"

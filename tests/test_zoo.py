@@ -1,0 +1,93 @@
+"""The model zoo: every registered arch builds and runs; shipped weights match the manifest."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from restore.zoo import WeightsError, build_model, get_spec, list_models, load_model
+from restore.zoo.registry import WEIGHTS_DIR, read_manifest, save_weights, sha256_file
+
+
+def small_kwargs(spec):
+    """Tiny widths so every arch runs in milliseconds on CPU."""
+    kw = dict(spec.arch_kwargs)
+    if "width" in kw:
+        kw["width"] = 8
+    return kw
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_small(name):
+    spec = get_spec(name)
+    net = build_model(spec, **small_kwargs(spec)).eval()
+    m = spec.multiple_of
+    x = torch.rand(2, spec.in_channels, 4 * m, 3 * m)
+    extra = (torch.full((2, 1, 1, 1), 25 / 255),) if spec.task == "denoise" else ()
+    with torch.no_grad():
+        y = net(x, *extra)
+    assert y.shape == (2, spec.out_channels, 4 * m * spec.scale, 3 * m * spec.scale)
+    assert y.dtype == torch.float32 and torch.isfinite(y).all()
+
+
+def test_every_task_default_is_registered():
+    from restore.zoo import default_model
+    assert default_model("denoise") in list_models("denoise")
+
+
+@pytest.mark.parametrize("name", sorted(read_manifest()))
+def test_manifest_entry_file_and_sha256(name):
+    entry = read_manifest()[name]
+    path = WEIGHTS_DIR / entry["file"]
+    assert path.exists(), f"{path} listed in the manifest is missing"
+    assert sha256_file(path) == entry["sha256"]
+    assert path.stat().st_size == entry["bytes"]
+    assert path.stat().st_size < 50 * 2**20, "weights files stay small (tens of MB at most)"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_registered_model_has_weights_and_loads(name):
+    net, spec = load_model(name, device="cpu")
+    assert not net.training and all(not p.requires_grad for p in net.parameters())
+
+
+def _spec_with(tmp_path, monkeypatch, net, sha):
+    spec = get_spec("dae-s")
+    monkeypatch.setattr("restore.zoo.registry.WEIGHTS_DIR", tmp_path)
+    return dataclasses.replace(spec, sha256=sha, arch_kwargs={**spec.arch_kwargs, "width": 8})
+
+
+def test_save_load_round_trip(tmp_path, monkeypatch):
+    spec = get_spec("dae-s")
+    net = build_model(spec, width=8)
+    path = save_weights(net, tmp_path / spec.weights, metadata={"config": json.dumps({"a": 1})})
+    spec2 = _spec_with(tmp_path, monkeypatch, net, sha256_file(path))
+    loaded, _ = load_model(spec2, device="cpu")
+    for (k, a), (k2, b) in zip(net.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+
+
+def test_sha256_mismatch_is_a_clear_error(tmp_path, monkeypatch):
+    spec = get_spec("dae-s")
+    net = build_model(spec, width=8)
+    save_weights(net, tmp_path / spec.weights)
+    spec2 = _spec_with(tmp_path, monkeypatch, net, "0" * 64)
+    with pytest.raises(WeightsError, match="sha256 mismatch.*dae-s.safetensors"):
+        load_model(spec2, device="cpu")
+
+
+def test_missing_weights_is_a_clear_error(tmp_path, monkeypatch):
+    spec2 = _spec_with(tmp_path, monkeypatch, None, "0" * 64)
+    with pytest.raises(WeightsError, match="not found.*dae-s.safetensors"):
+        load_model(spec2, device="cpu")
+
+
+def test_unknown_model_and_device():
+    from restore.zoo import resolve_device
+    with pytest.raises(KeyError, match="unknown model"):
+        get_spec("no-such-model")
+    with pytest.raises(ValueError):
+        resolve_device("tpu")
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    assert resolve_device("cpu") == torch.device("cpu")
