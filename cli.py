@@ -116,6 +116,8 @@ def bench_denoise_cmd(
         data: Path = typer.Option(..., "--data", help="Folder of clean images (or polyu pairs with --real).", exists=True),
         sigma: list[float] = typer.Option([25.0], "--sigma", "-s", help="AWGN level(s), 0-255 scale; repeatable."),
         real: bool = typer.Option(False, "--real", help="Real-noise pairs (*_real / *_mean): models use sigma auto."),
+        files: bool = typer.Option(False, "--files", help="Also time the user's path: noisy 8-bit PNG files "
+                                   "denoised by a folder run (model load included)."),
         model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Zoo models to run (default: all denoise models)."),
         baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="noisy, nlm, bm3d (default: all)."),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
@@ -124,7 +126,7 @@ def bench_denoise_cmd(
         quiet: bool = QuietOpt) -> None:
     """Print a markdown table: PSNR, SSIM and seconds per megapixel of each method, from one run."""
     _setup_logging(quiet)
-    from restore.bench.denoise import bench_denoise, bench_denoise_real, format_table
+    from restore.bench.denoise import bench_denoise, bench_denoise_files, bench_denoise_real, format_table
     from restore.zoo.registry import list_models as zoo_models
     models_ = list(model) if model else zoo_models("denoise")
     baselines = tuple(baseline) if baseline else ("noisy", "nlm", "bm3d")
@@ -140,6 +142,9 @@ def bench_denoise_cmd(
                 rows = bench_denoise(data, sigma=s, models=models_, device=device, baselines=baselines,
                                      limit=limit, progress=progress)
                 title = f"{data.name}, AWGN sigma {s:g}"
+                if files:
+                    rows += bench_denoise_files(data, sigma=s, models=models_, device=device, limit=limit,
+                                                progress=progress)
         except (KeyError, ValueError, FileNotFoundError, ImportError) as e:
             raise _usage_error(str(e)) from None
         typer.echo(format_table(rows, title=title))

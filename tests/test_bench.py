@@ -154,3 +154,16 @@ def test_format_table():
     assert table[2] == "| noisy input | 20.17 | 0.4123 | 0.00 |"
     assert table[3] == "| CBM3D | 30.50 | 0.9000 | 201.46 |"
     assert format_table(rows).splitlines()[0].startswith("| method")
+
+
+def test_bench_denoise_files_real_model(tmp_path):
+    """The user's path (8-bit PNG files, folder run) with the shipped default model."""
+    from helpers import real_image
+
+    from restore.bench.denoise import bench_denoise_files
+    for i in range(2):
+        write_image(tmp_path / f"c{i}.png", real_image(48, 64, index=i))
+    rows = bench_denoise_files(tmp_path, sigma=25, models=["dae-s"], device="cpu")
+    assert [r["method"] for r in rows] == ["noisy input (8-bit PNG)", "restore dae-s (8-bit PNG, folder run)"]
+    assert rows[1]["psnr"] > rows[0]["psnr"] + 4 and rows[1]["s_per_mp"] > 0
+    assert all(r["images"] == 2 for r in rows)

@@ -321,11 +321,9 @@ def bench_denoise_real(data: str | Path, *, models: Iterable[str] | None, device
     """Real-noise denoising benchmark on ``*_real`` (noisy) / ``*_mean`` (clean) pairs,
     e.g. PolyU (Xu et al. 2018); pairs as :func:`find_real_pairs`, the first ``limit``.
 
-    Zoo models run with ``sigma="auto"``. NLM and BM3D need a level: it is estimated per
-    image with ``skimage.restoration.estimate_sigma(noisy, channel_axis=-1,
-    average_sigmas=True) * 255`` (wavelet MAD estimate of Donoho & Johnstone, 1994,
-    averaged over channels) and the same estimate is given to both; its time is added to
-    each of them. Metrics and timing as in :func:`bench_denoise`.
+    Zoo models run with ``sigma="auto"``. NLM and BM3D need a level: they get the same
+    per-image estimate as the models' ``"auto"`` (:func:`restore.pipelines.denoise.estimate_sigma`,
+    a two-scale wavelet MAD estimate); its time is added to each of them. Metrics and timing as in :func:`bench_denoise`.
 
     Args:
         data: folder of image pairs.
@@ -340,7 +338,9 @@ def bench_denoise_real(data: str | Path, *, models: Iterable[str] | None, device
             or no pairs.
         ImportError: if "bm3d" is asked for and the bm3d package is missing.
     """
-    from skimage.restoration import estimate_sigma
+    import torch
+
+    from restore.pipelines.denoise import estimate_sigma
 
     models = _models(models)
     pairs = find_real_pairs(data)[:limit]
@@ -353,7 +353,7 @@ def bench_denoise_real(data: str | Path, *, models: Iterable[str] | None, device
                 raise ValueError(f"{noisy_path.name} is {noisy.shape}, {clean_path.name} "
                                  f"is {clean.shape}")
             t0 = time.perf_counter()
-            est = 255.0 * float(estimate_sigma(noisy, channel_axis=-1, average_sigmas=True))
+            est = estimate_sigma(torch.from_numpy(noisy).permute(2, 0, 1)[None])
             yield noisy_path.name, clean, noisy, est, time.perf_counter() - t0
 
     return _run(samples(), len(pairs), baselines=baselines, models=models, device=device,
@@ -369,3 +369,77 @@ def format_table(rows: Sequence[dict], title: str | None = None) -> str:
     lines += [f"| {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['s_per_mp']:.2f} |"
               for r in rows]
     return "\n".join(lines)
+
+
+def bench_denoise_files(data: str | Path, *, sigma: float, models: Iterable[str] | None,
+                        device: str = "auto", limit: int | None = None, seed: int = 0,
+                        progress: Progress = None) -> list[dict]:
+    """The user's path: noisy images saved as 8-bit PNG files, denoised by a folder run.
+
+    The noise is the protocol's (as in :func:`bench_denoise`, same seed, same numbers),
+    then clipped and rounded to 8 bit and written as PNG to a temporary folder. Each
+    model denoises that folder with the shared batch runner
+    (:func:`restore.pipelines.batch.run_batch`, tiling on, the model loaded inside the
+    timed region), exactly as ``restore denoise IN OUT --sigma S`` does; the 8-bit outputs
+    are read back and scored against the clean images.
+
+    Returns:
+        Rows as in :func:`bench_denoise`: "noisy input (8-bit PNG)" and
+        "restore <name> (8-bit PNG, folder run)"; s/MP covers the whole folder run
+        (model load, reading, denoising, writing).
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist.
+        ValueError: for sigma <= 0 or no images.
+        RuntimeError: if a file of the folder run failed.
+    """
+    import tempfile
+
+    from restore import load_pipeline
+    from restore.io import write_image
+    from restore.pipelines.batch import run_batch
+
+    if isinstance(sigma, str) or not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"sigma must be a number > 0 on the 0-255 scale, got {sigma!r}")
+    models = _models(models)
+    paths = list(iter_images(data))[:limit]
+    if not paths:
+        raise ValueError(f"no images in {data}")
+    rng = np.random.RandomState(seed)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="restore-bench-") as tmp:
+        noisy_dir, cleans, names, mp = Path(tmp) / "noisy", [], [], 0.0
+        noisy_scores = []
+        for p in paths:
+            clean = _to_unit_float(read_image(p))
+            noisy = clean + rng.standard_normal(clean.shape) * (sigma / 255.0)
+            noisy8 = (np.clip(noisy, 0, 1) * 255 + 0.5).astype(np.uint8)
+            name = p.stem + ".png"
+            write_image(noisy_dir / name, noisy8)
+            cleans.append(clean)
+            names.append(name)
+            mp += clean.shape[0] * clean.shape[1] / 1e6
+            n01 = noisy8.astype(np.float64) / 255
+            noisy_scores.append((psnr(clean, n01), ssim(clean, n01)))
+        rows.append(dict(method="noisy input (8-bit PNG)", psnr=float(np.mean([s[0] for s in noisy_scores])),
+                         ssim=float(np.mean([s[1] for s in noisy_scores])), s_per_mp=0.0, images=len(paths)))
+        for name in models:
+            out_dir = Path(tmp) / f"out-{name}"
+            t0 = time.perf_counter()
+            pipe = load_pipeline("denoise", model=name, device=device)
+            result = run_batch(lambda image, path: pipe(image, sigma=float(sigma)), noisy_dir, out_dir,
+                               progress=False)
+            seconds = time.perf_counter() - t0
+            if result.failed:
+                raise RuntimeError(f"folder run of {name} failed: {result.summary()}")
+            scores = []
+            for clean, fname in zip(cleans, names):
+                out = _to_unit_float(read_image(out_dir / fname))
+                scores.append((psnr(clean, out), ssim(clean, out)))
+            rows.append(dict(method=f"restore {name} (8-bit PNG, folder run)",
+                             psnr=float(np.mean([s[0] for s in scores])),
+                             ssim=float(np.mean([s[1] for s in scores])), s_per_mp=seconds / mp,
+                             images=len(paths)))
+            if progress is not None:
+                progress(f"{name}: folder run of {len(paths)} files in {seconds:.1f} s")
+    return rows

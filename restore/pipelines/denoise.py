@@ -19,27 +19,40 @@ AUTO_CROP = 1024
 
 
 def estimate_sigma(x: torch.Tensor) -> float:
-    """Estimate the AWGN level of an image, on the 0-255 scale.
+    """Estimate the noise level of an image, on the 0-255 scale.
 
-    Uses the wavelet-domain median absolute deviation of Donoho & Johnstone (1994) as
-    implemented by ``skimage.restoration.estimate_sigma``, averaged over channels, on a
-    centre crop of at most 1024 x 1024.
+    The wavelet-domain median absolute deviation of Donoho & Johnstone (1994)
+    (``skimage.restoration.estimate_sigma``, averaged over channels) is taken on the
+    image and on its 2x2 area-downsampled version (times 2, which is the same level for
+    white noise), and the larger is returned. The finest scale alone sees only white
+    noise; real camera noise is correlated between neighbouring pixels (demosaicing,
+    JPEG) and reads far too low there (about 0.5 where the noise std is 3-5 on PolyU
+    pairs), while the 2x scale catches most of it. Measured on AWGN over training
+    images: within about 1.5 of the true sigma from 15 up, about 7.5 at sigma 5, about 4
+    on clean images. Runs on a centre crop of at most 1024 x 1024, for speed.
 
     Args:
         x: (1, C, H, W) float image in [0, 1].
 
+    Returns:
+        The estimate, clipped to [0, 75].
+
     Raises:
         ValueError: if the image is smaller than 8 pixels on a side.
     """
-    from skimage.restoration import estimate_sigma as sk_estimate
+    import cv2
+    from skimage.restoration import estimate_sigma as mad_sigma
 
     h, w = x.shape[-2:]
     if min(h, w) < MIN_SIDE_FOR_AUTO:
         raise ValueError(f"image is {w}x{h}: too small to estimate the noise level; pass sigma explicitly")
     y0, x0 = max(0, (h - AUTO_CROP) // 2), max(0, (w - AUTO_CROP) // 2)
-    a = x[0, :, y0:y0 + AUTO_CROP, x0:x0 + AUTO_CROP].permute(1, 2, 0).double().cpu().numpy()
-    s = sk_estimate(a, channel_axis=-1, average_sigmas=True)
-    return float(np.clip(s * 255.0, *SIGMA_RANGE))
+    a = x[0, :, y0:y0 + AUTO_CROP, x0:x0 + AUTO_CROP].permute(1, 2, 0).float().cpu().numpy()
+    fine = mad_sigma(a, channel_axis=-1, average_sigmas=True)
+    half = cv2.resize(a, (a.shape[1] // 2, a.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    half = half[:, :, None] if half.ndim == 2 else half
+    coarse = 2 * mad_sigma(half, channel_axis=-1, average_sigmas=True) if min(half.shape[:2]) >= 4 else 0.0
+    return float(np.clip(max(fine, coarse) * 255.0, *SIGMA_RANGE))
 
 
 class DenoisePipeline(Pipeline):
