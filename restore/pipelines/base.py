@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from restore.ops.tiling import run_tiled
-from restore.zoo.registry import ModelSpec, default_model, load_model, resolve_device
+from restore.zoo.registry import ModelSpec, default_model, get_spec, load_model, resolve_device
 
 
 @dataclass
@@ -159,7 +159,6 @@ class Pipeline:
         """
         name = model or default_model(cls.task)
         dev = resolve_device(device)
-        from restore.zoo.registry import get_spec
         spec = get_spec(name)
         if spec.task != cls.task:
             raise KeyError(f"model {name!r} is a {spec.task} model, not {cls.task}")

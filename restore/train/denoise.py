@@ -25,13 +25,7 @@ from restore.train.data import center_crops, load_folder, random_crops, split_tr
 from restore.zoo.archs.unet import NoiseLevelUNet
 from restore.zoo.registry import resolve_device, save_weights
 
-from restore.ops.color import BT601_LUMA as BT601
-
-
-def make_gray(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) RGB -> (B, 3, H, W) with the BT.601 luma in all three channels."""
-    w = torch.tensor(BT601, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True).expand_as(x).contiguous()
+from restore.ops.color import gray_to_rgb, rgb_to_gray
 
 
 def synthesize(clean: torch.Tensor, sigma: torch.Tensor, gray: torch.Tensor, quantize: torch.Tensor,
@@ -47,7 +41,7 @@ def synthesize(clean: torch.Tensor, sigma: torch.Tensor, gray: torch.Tensor, qua
     Returns:
         ``(clean, noisy)``, both (B, 3, H, W).
     """
-    clean = torch.where(gray.view(-1, 1, 1, 1), make_gray(clean), clean)
+    clean = torch.where(gray.view(-1, 1, 1, 1), gray_to_rgb(rgb_to_gray(clean)), clean)
     noise = add_awgn(torch.zeros_like(clean), sigma, generator=generator)
     noise = torch.where(gray.view(-1, 1, 1, 1), noise[:, :1].expand_as(noise), noise)
     noisy = clean + noise
