@@ -13,8 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-#: ``../shared/data`` beside the repository folder (see its README).
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from helpers import SHARED_DATA as DATA  # noqa: E402
 
 # The tests run tiny images, where intra-op threads buy nothing and only compete with
 # whatever else the machine runs (2 cores in CI).

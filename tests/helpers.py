@@ -1,11 +1,14 @@
-"""Shared test helpers: where the shared data is, and small real images from it."""
+"""Shared test helpers: where the shared data is, small real images from it, JPEG bytes."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+#: ``../shared/data`` beside the repository folder (see its README).
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CBSD68 = SHARED_DATA / "bench" / "denoise" / "CBSD68"
 
@@ -28,3 +31,19 @@ def real_image(h: int, w: int, index: int = 0) -> np.ndarray:
 def real_image_tensor(h: int, w: int, index: int = 0) -> torch.Tensor:
     """The same crop as a (1, 3, h, w) float32 tensor in [0, 1]."""
     return torch.from_numpy(real_image(h, w, index)).permute(2, 0, 1)[None].float() / 255
+
+
+#: EXIF tag of the image orientation (1-8).
+EXIF_ORIENTATION = 0x0112
+
+
+def jpeg_bytes(image: np.ndarray, orientation: int | None = None, quality: int = 95) -> bytes:
+    """Encode an RGB/L uint8 array as JPEG with Pillow, optionally with an EXIF orientation."""
+    buf = io.BytesIO()
+    kw = {}
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[EXIF_ORIENTATION] = orientation
+        kw["exif"] = exif
+    Image.fromarray(image.squeeze()).save(buf, "JPEG", quality=quality, **kw)
+    return buf.getvalue()

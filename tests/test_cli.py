@@ -18,9 +18,11 @@ import cli
 from restore.io import read_image, write_image
 from restore.metrics import psnr
 
+from helpers import EXIF_ORIENTATION, jpeg_bytes
+
 pytestmark = pytest.mark.usefixtures("cached_pipelines")
 
-EXIF_ORIENTATION = 0x0112
+
 SUMMARY = re.compile(r"^(\d+) written, (\d+) skipped, (\d+) failed$", re.M)
 
 
@@ -65,17 +67,6 @@ def smooth(h: int, w: int, c: int = 3, dtype=np.uint8, seed: int = 0) -> np.ndar
     img = np.clip(0.15 + 0.7 * base + rng.normal(0, 0.05, base.shape), 0, 1)
     top = np.iinfo(dtype).max
     return (img * top + 0.5).astype(dtype)
-
-
-def jpeg_bytes(image: np.ndarray, orientation: int | None = None) -> bytes:
-    buf = io.BytesIO()
-    kw = {}
-    if orientation is not None:
-        exif = Image.Exif()
-        exif[EXIF_ORIENTATION] = orientation
-        kw["exif"] = exif
-    Image.fromarray(image.squeeze()).save(buf, "JPEG", quality=95, **kw)
-    return buf.getvalue()
 
 
 def listing(folder: Path) -> dict[str, bytes]:

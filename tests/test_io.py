@@ -16,7 +16,9 @@ from restore import io as rio
 from restore.io import ImageReadError, ImageWriteError, iter_images, read_image, write_image
 from restore.metrics import psnr
 
-EXIF_ORIENTATION = 0x0112
+from helpers import EXIF_ORIENTATION, jpeg_bytes
+
+
 
 
 def smooth_rgb(h: int = 48, w: int = 64, dtype=np.uint8) -> np.ndarray:
@@ -30,18 +32,6 @@ def smooth_rgb(h: int = 48, w: int = 64, dtype=np.uint8) -> np.ndarray:
 def noise(shape, dtype=np.uint8, seed: int = 0) -> np.ndarray:
     """Random samples over the whole range of ``dtype`` (catches any lossy step)."""
     return np.random.default_rng(seed).integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
-
-
-def jpeg_bytes(image: np.ndarray, orientation: int | None = None, quality: int = 95) -> bytes:
-    """Encode an RGB/L uint8 array as JPEG with Pillow, optionally with an EXIF orientation."""
-    buf = io.BytesIO()
-    kw = {}
-    if orientation is not None:
-        exif = Image.Exif()
-        exif[EXIF_ORIENTATION] = orientation
-        kw["exif"] = exif
-    Image.fromarray(image.squeeze()).save(buf, "JPEG", quality=quality, **kw)
-    return buf.getvalue()
 
 
 def files_in(folder: Path) -> set[str]:

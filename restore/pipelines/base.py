@@ -180,9 +180,8 @@ class Pipeline:
         cl = torch.channels_last if dev.type == "cpu" else torch.contiguous_format
 
         def fn(t: torch.Tensor) -> torch.Tensor:
-            t = t.to(dev, dtype).contiguous(memory_format=cl)
-            return self.model(t, *extra).float()
+            return self.model(t.contiguous(memory_format=cl), *extra).float()
 
-        with torch.inference_mode():
-            return run_tiled(fn, x, tile=self.tile if self.spec.tiling else None, overlap=self.overlap,
-                             scale=self.spec.scale, multiple_of=self.spec.multiple_of).to(x.device)
+        with torch.inference_mode():  # the image moves to the device once, not tile by tile
+            return run_tiled(fn, x.to(dev, dtype), tile=self.tile if self.spec.tiling else None, overlap=self.overlap,
+                             scale=self.spec.scale, multiple_of=self.spec.multiple_of).to(x.device, torch.float32)
