@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Image restoration with deep generative models: denoise (more tasks to come).")
+                  help="Image restoration with deep generative models: denoise, upscale (more tasks to come).")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmark a task's zoo models against classical baselines.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a task's model on a folder of clean images.")
 app.add_typer(bench_app, name="bench")
@@ -59,11 +59,12 @@ def _run_folder(process, input_path: Path, output: Path, *, recursive: bool, ski
         raise typer.Exit(FAILED)
 
 
-def _load(task: str, model: Optional[str], device: str, tile: int, overlap: int):
+def _load(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int]):
     from restore import load_pipeline
     from restore.zoo import WeightsError
     try:
-        return load_pipeline(task, model=model, device=device, tile=tile or None, overlap=overlap)
+        return load_pipeline(task, model=model, device=device, tile="auto" if tile is None else (tile or None),
+                             overlap=overlap)
     except (KeyError, ValueError) as e:
         raise _usage_error(str(e).strip("'\"")) from None
     except WeightsError as e:
@@ -76,8 +77,10 @@ InputArg = typer.Argument(..., help="An image file or a folder of images.", exis
 OutputArg = typer.Argument(..., help="Output folder (created).")
 ModelOpt = typer.Option(None, "--model", "-m", help="Zoo model (see `restore models`); default: the task's default.")
 DeviceOpt = typer.Option("auto", "--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps.")
-TileOpt = typer.Option(768, "--tile", help="Tile side in pixels for large images; 0 = whole image at once.")
-OverlapOpt = typer.Option(64, "--overlap", help="Overlap between tiles in pixels.")
+TileOpt = typer.Option(None, "--tile", min=0,
+                       help="Tile side in input pixels for large images; 0 = whole image at once "
+                            "(default: the task's, 768 for denoise, 192 for upscale).")
+OverlapOpt = typer.Option(None, "--overlap", min=0, help="Overlap between tiles in input pixels (default: 64, upscale 32).")
 RecursiveOpt = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders, mirroring the tree.")
 SkipOpt = typer.Option(False, "--skip-existing", help="Skip files whose output exists.")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Replace existing outputs (never an input).")
@@ -85,13 +88,32 @@ FormatOpt = typer.Option(None, "--format", "-f", help="Output format: png, jpg, 
 QualityOpt = typer.Option(None, "--quality", "-q", min=1, max=100, help="JPEG/WebP quality 1-100 (default 95).")
 QuietOpt = typer.Option(False, "--quiet", help="No progress bar or info messages.")
 
+# Shared options of the training commands.
+TrainDataOpt = typer.Option(..., "--data", help="Folder(s) of clean training images; repeatable.", exists=True)
+TrainOutOpt = typer.Option(..., "--out", help="Weights file to write (*.safetensors); a .json sidecar goes beside it.")
+ValEveryOpt = typer.Option(250, "--val-every", help="Validate and checkpoint every N steps.")
+SeedOpt = typer.Option(0, "--seed")
+MaxMinutesOpt = typer.Option(None, "--max-minutes", help="Stop early after this much training time (CPU budgets).")
+ResumeOpt = typer.Option(False, "--resume", help="Continue from <out>.ckpt.safetensors.")
+
+
+def _train(train_fn, out: Path, **kwargs) -> None:
+    """Run a training function with the CLI's logging and usage errors."""
+    _setup_logging(False)
+    if out.suffix != ".safetensors":
+        raise _usage_error("--out must end in .safetensors")
+    try:
+        train_fn(out=out, log=typer.echo, **kwargs)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise _usage_error(str(e).strip("'\"")) from None
+
 
 @app.command()
 def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             sigma: str = typer.Option("auto", "--sigma", "-s",
                                       help="Noise level on the 0-255 scale (0-75), or 'auto' to estimate it per image."),
-            model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: int = TileOpt,
-            overlap: int = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
+            model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
+            overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
             quiet: bool = QuietOpt) -> None:
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
@@ -101,6 +123,34 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
         raise _usage_error(f"--sigma {s} is outside the models' range 0-75 (0-255 scale)")
     pipe = _load("denoise", model, device, tile, overlap)
     _run_folder(lambda image, path: pipe(image, sigma=s), input_path, output, recursive=recursive,
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+
+
+@app.command()
+def upscale(input_path: Path = InputArg, output: Path = OutputArg,
+            scale: Optional[int] = typer.Option(None, "--scale", "-s",
+                                                help="Model scale: picks the default model of that scale (4)."),
+            outscale: Optional[float] = typer.Option(None, "--outscale",
+                                                     help="Final size as a multiple of the input (default: the model's scale)."),
+            model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
+            overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
+            overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
+            quiet: bool = QuietOpt) -> None:
+    """Upscale the images in INPUT_PATH with SRGAN / SRResNet and write them to OUTPUT."""
+    _setup_logging(quiet)
+    from restore.zoo.registry import default_model, get_spec, list_models as zoo_models
+    if outscale is not None and outscale <= 0:
+        raise _usage_error(f"--outscale must be > 0, got {outscale}")
+    if model is None and scale is not None:
+        matching = [m for m in zoo_models("upscale") if get_spec(m).scale == scale]
+        if not matching:
+            scales = sorted({get_spec(m).scale for m in zoo_models("upscale")})
+            raise _usage_error(f"no upscale model of scale {scale}; scales in the zoo: {scales}")
+        model = default_model("upscale") if default_model("upscale") in matching else matching[0]
+    pipe = _load("upscale", model, device, tile, overlap)
+    if scale is not None and pipe.scale != scale:
+        raise _usage_error(f"model {pipe.spec.name} is x{pipe.scale}, not x{scale} (use --outscale for other sizes)")
+    _run_folder(lambda image, path: pipe(image, outscale=outscale), input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
 
 
@@ -155,29 +205,97 @@ def bench_denoise_cmd(
             record_bench(rows, key, limit=limit)
 
 
+@bench_app.command("upscale")
+def bench_upscale_cmd(
+        data: list[Path] = typer.Option(..., "--data", help="Folder of *_HR / *_LR pairs (Set5, Set14); repeatable.", exists=True),
+        model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Zoo models (default: all of the pairs' scale)."),
+        baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="bicubic, lanczos (default: both)."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N pairs."),
+        picture: Optional[Path] = typer.Option(None, "--picture", help="Write a comparison grid (HR | bicubic | models) of the "
+                                               "most detailed 96 px crop of each image of the first --data folder."),
+        device: str = DeviceOpt,
+        record: bool = typer.Option(False, "--record", help="Store the zoo models' figures in weights/manifest.json."),
+        quiet: bool = QuietOpt) -> None:
+    """Print a markdown table per folder: PSNR-Y, SSIM-Y, HF ratio and seconds per output megapixel."""
+    _setup_logging(quiet)
+    from restore.bench.upscale import bench_upscale, comparison_picture, format_table
+    progress = None if quiet else (lambda msg: typer.echo(msg, err=True))
+    baselines = tuple(baseline) if baseline else ("bicubic", "lanczos")
+    for i, folder in enumerate(data):
+        outputs: dict | None = {} if picture is not None and i == 0 else None
+        try:
+            rows = bench_upscale(folder, models=list(model) if model else None, device=device, baselines=baselines,
+                                 limit=limit, progress=progress, keep_outputs=outputs)
+        except (KeyError, ValueError, FileNotFoundError) as e:
+            raise _usage_error(str(e).strip("'\"")) from None
+        typer.echo(format_table(rows, title=f"{folder.name}, x{_scale_of(folder)}, given LR inputs; Y channel, "
+                                             f"border {_scale_of(folder)} px cropped"))
+        typer.echo("")
+        if outputs is not None:
+            from restore.io import write_image
+            methods = ["HR"] + [r["method"] for r in rows if not r["method"].startswith("lanczos")]
+            from restore.bench.upscale import detail_crop
+            crops = [(name, *detail_crop(hr)) for name, hr in outputs["HR"].items()]
+            write_image(picture, comparison_picture(outputs, methods, crops))
+            typer.echo(f"wrote {picture}", err=True)
+        if record:
+            from restore.zoo.manifest import record_bench
+            record_bench(rows, f"{folder.name} x{_scale_of(folder)}", limit=limit)
+
+
+def _scale_of(folder: Path) -> int:
+    from restore.bench.upscale import find_sr_pairs
+    name, hr, lr = find_sr_pairs(folder)[0]
+    from restore.io import read_image
+    return read_image(hr).shape[0] // read_image(lr).shape[0]
+
+
 @train_app.command("denoise")
 def train_denoise_cmd(
-        data: list[Path] = typer.Option(..., "--data", help="Folder(s) of clean training images; repeatable.", exists=True),
-        out: Path = typer.Option(..., "--out", help="Weights file to write (*.safetensors); a .json sidecar goes beside it."),
+        data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
         steps: int = typer.Option(5000, "--steps"), batch: int = typer.Option(16, "--batch"),
         patch: int = typer.Option(96, "--patch"), lr: float = typer.Option(8e-4, "--lr"),
         width: int = typer.Option(32, "--width"), levels: int = typer.Option(4, "--levels"),
         blocks: int = typer.Option(1, "--blocks"), sigma_max: float = typer.Option(75.0, "--sigma-max"),
-        val_every: int = typer.Option(250, "--val-every"), seed: int = typer.Option(0, "--seed"),
-        max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop early after this much training time."),
-        device: str = DeviceOpt, resume: bool = typer.Option(False, "--resume", help="Continue from <out>.ckpt.safetensors."),
+        val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
+        device: str = DeviceOpt, resume: bool = ResumeOpt,
 ) -> None:
     """Train the noise-level-conditioned denoising autoencoder (AWGN synthesized on the fly)."""
-    _setup_logging(False)
-    if out.suffix != ".safetensors":
-        raise _usage_error("--out must end in .safetensors")
     from restore.train.denoise import train_denoise
-    try:
-        train_denoise(data=[str(d) for d in data], out=out, steps=steps, batch=batch, patch=patch, lr=lr,
-                      width=width, levels=levels, blocks=blocks, sigma_max=sigma_max, val_every=val_every,
-                      seed=seed, device=device, resume=resume, max_minutes=max_minutes, log=typer.echo)
-    except (FileNotFoundError, ValueError) as e:
-        raise _usage_error(str(e)) from None
+    _train(train_denoise, out, data=[str(d) for d in data], steps=steps, batch=batch, patch=patch, lr=lr,
+           width=width, levels=levels, blocks=blocks, sigma_max=sigma_max, val_every=val_every, seed=seed,
+           device=device, resume=resume, max_minutes=max_minutes)
+
+
+@train_app.command("upscale")
+def train_upscale_cmd(
+        data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
+        stage: str = typer.Option("psnr", "--stage", help="psnr: SRResNet with L1; gan: SRGAN fine-tuning from --init."),
+        init: Optional[Path] = typer.Option(None, "--init", help="Generator weights to start from (needed for --stage gan).", exists=True),
+        scale: int = typer.Option(4, "--scale", help="2, 3 or 4."),
+        width: int = typer.Option(64, "--width"), blocks: int = typer.Option(16, "--blocks"),
+        edge_kernel: int = typer.Option(9, "--edge-kernel", help="Kernel of the first and last conv (paper: 9)."),
+        bicubic_skip: bool = typer.Option(False, "--bicubic-skip/--no-bicubic-skip", help="Learn the residual over bicubic."),
+        d_width: int = typer.Option(64, "--d-width", help="Discriminator width (gan stage)."),
+        steps: int = typer.Option(100000, "--steps"), batch: int = typer.Option(16, "--batch"),
+        patch: int = typer.Option(24, "--patch", help="Low-resolution crop side."),
+        lr: float = typer.Option(2e-4, "--lr"), d_lr: Optional[float] = typer.Option(None, "--d-lr"),
+        w_pixel: float = typer.Option(1.0, "--w-pixel"), w_fm: float = typer.Option(1.0, "--w-fm"),
+        w_fft: float = typer.Option(0.0, "--w-fft"), w_adv: float = typer.Option(5e-3, "--w-adv"),
+        w_vgg: float = typer.Option(0.0, "--w-vgg"),
+        vgg19: Optional[Path] = typer.Option(None, "--vgg19", exists=True,
+                                             help="Your torchvision VGG19 features weights as safetensors, for the paper's content loss."),
+        val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
+        snapshots: bool = typer.Option(False, "--snapshots", help="Keep the generator of every validation (<out>.step<N>.safetensors)."),
+        device: str = DeviceOpt, resume: bool = ResumeOpt,
+) -> None:
+    """Train SRResNet (--stage psnr) or fine-tune it adversarially as SRGAN (--stage gan)."""
+    from restore.train.upscale import train_upscale
+    _train(train_upscale, out, data=[str(d) for d in data], stage=stage, init=init, scale=scale, width=width,
+           blocks=blocks, edge_kernel=edge_kernel, bicubic_skip=bicubic_skip, d_width=d_width, steps=steps,
+           batch=batch, patch=patch, lr=lr, d_lr=d_lr, w_pixel=w_pixel, w_fm=w_fm, w_fft=w_fft, w_adv=w_adv,
+           w_vgg=w_vgg, vgg19=vgg19, val_every=val_every, seed=seed, device=device, resume=resume,
+           max_minutes=max_minutes, snapshots=snapshots)
 
 
 def main() -> None:  # pragma: no cover

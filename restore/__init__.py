@@ -5,6 +5,7 @@ Public API::
     from restore import load_pipeline, list_models
     pipe = load_pipeline("denoise")            # default model, device "auto"
     clean = pipe(noisy, sigma=25)              # numpy/PIL/tensor in -> same kind out
+    big = load_pipeline("upscale", "srgan-x4")(image)   # 4x the size
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ def _pipeline_class(task: str):
     if task == "denoise":
         from restore.pipelines.denoise import DenoisePipeline
         return DenoisePipeline
+    if task == "upscale":
+        from restore.pipelines.super_resolve import UpscalePipeline
+        return UpscalePipeline
     if task in TASKS:
         raise NotImplementedError(f"the {task} pipeline is not in this version of restore yet")
     raise KeyError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
@@ -27,7 +31,7 @@ def load_pipeline(task: str, model: str | None = None, device: str = "auto", **k
     """Load the pipeline of ``task`` with a zoo model.
 
     Args:
-        task: ``denoise`` (``colorize``, ``upscale``, ``inpaint``, ``unwatermark`` to come).
+        task: ``denoise`` or ``upscale`` (``colorize``, ``inpaint``, ``unwatermark`` to come).
         model: zoo model name; default: the task's default (see :func:`list_models`).
         device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
         **kwargs: passed to ``from_pretrained`` (``tile``, ``overlap``, ``half``).

@@ -34,6 +34,7 @@ def test_forward_small(name):
 def test_every_task_default_is_registered():
     from restore.zoo import default_model
     assert default_model("denoise") in list_models("denoise")
+    assert default_model("upscale") in list_models("upscale")
 
 
 @pytest.mark.parametrize("name", sorted(read_manifest()))

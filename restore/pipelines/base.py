@@ -133,6 +133,9 @@ class Pipeline:
     """
 
     task: str = ""
+    #: Tile side and overlap (input pixels) used when ``from_pretrained`` gets ``tile="auto"``.
+    default_tile: int = 768
+    default_overlap: int = 64
 
     def __init__(self, model: torch.nn.Module, spec: ModelSpec, device: torch.device, *,
                  tile: int | None = 768, overlap: int = 64, half: bool = False) -> None:
@@ -141,15 +144,16 @@ class Pipeline:
         self.dtype = torch.float16 if half else torch.float32
 
     @classmethod
-    def from_pretrained(cls, model: str | None = None, device: str = "auto", *, tile: int | None = 768,
-                        overlap: int = 64, half: bool | None = None):
+    def from_pretrained(cls, model: str | None = None, device: str = "auto", *, tile: int | str | None = "auto",
+                        overlap: int | None = None, half: bool | None = None):
         """Load a zoo model for this task.
 
         Args:
             model: zoo name (``restore models`` lists them); default: the task's default.
             device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
-            tile: tile side in input pixels for large images; ``None``/0 = whole image.
-            overlap: tile overlap in input pixels.
+            tile: tile side in input pixels for large images; ``None``/0 = whole image;
+                ``"auto"`` = the pipeline's ``default_tile``.
+            overlap: tile overlap in input pixels; default: the pipeline's ``default_overlap``.
             half: fp16 inference; default: on when the device is CUDA and the spec allows it.
 
         Raises:
@@ -166,8 +170,17 @@ class Pipeline:
         if use_half and not (dev.type == "cuda" and spec.supports_half):
             raise ValueError(f"fp16 needs CUDA and a model that supports it ({name}: "
                              f"supports_half={spec.supports_half}, device {dev})")
+        if tile == "auto":
+            tile = cls.default_tile
+        elif isinstance(tile, str):
+            raise ValueError(f"tile must be a number of pixels, 0/None or 'auto', got {tile!r}")
+        if tile is not None and tile < 0:
+            raise ValueError(f"tile must be >= 0, got {tile}")
+        overlap = cls.default_overlap if overlap is None else overlap
+        if overlap < 0:
+            raise ValueError(f"overlap must be >= 0, got {overlap}")
         net, spec = load_model(spec, dev, torch.float16 if use_half else None)
-        return cls(net, spec, dev, tile=tile, overlap=overlap, half=use_half)
+        return cls(net, spec, dev, tile=tile or None, overlap=overlap, half=use_half)
 
     def run_model(self, x: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
         """Run the network over ``x`` (B, C, H, W) with tiling and padding per the spec.

@@ -10,7 +10,6 @@ file on disk would be. Loss: L1. Optimiser: Adam with a cosine learning-rate dec
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -19,13 +18,13 @@ import numpy as np
 import torch
 
 from restore.metrics import batch_psnr
+from restore.ops.color import gray_to_rgb, rgb_to_gray
 from restore.ops.degrade import add_awgn, quantize_8bit
 from restore.train.checkpoint import load_checkpoint, save_checkpoint
 from restore.train.data import center_crops, load_folder, random_crops, split_train_val
+from restore.train.loop import cosine_lr, set_lr, update
 from restore.zoo.archs.unet import NoiseLevelUNet
 from restore.zoo.registry import resolve_device, save_weights
-
-from restore.ops.color import gray_to_rgb, rgb_to_gray
 
 
 def synthesize(clean: torch.Tensor, sigma: torch.Tensor, gray: torch.Tensor, quantize: torch.Tensor,
@@ -130,12 +129,8 @@ def train_denoise(*, data: str | Path | list, out: str | Path, steps: int = 5000
     warmup = min(200, steps // 10)
     for step in range(start + 1, steps + 1):
         seconds = elapsed_before + time.time() - t0
-        frac = step / steps
-        if max_minutes is not None:
-            frac = max(frac, seconds / (max_minutes * 60))
-        cur_lr = lr * min(1.0, step / max(1, warmup)) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.99 + 0.01)
-        for gr in opt.param_groups:
-            gr["lr"] = cur_lr
+        cur_lr, frac = cosine_lr(step, steps, lr, seconds=seconds, max_minutes=max_minutes, warmup=warmup)
+        set_lr(opt, cur_lr)
         clean = torch.from_numpy(random_crops(train_images, batch, patch, rng))
         sigma = torch.rand(batch, generator=gen) * sigma_max
         gray = torch.rand(batch, generator=gen) < gray_prob
@@ -146,10 +141,7 @@ def train_denoise(*, data: str | Path | list, out: str | Path, steps: int = 5000
             noisy = noisy.contiguous(memory_format=torch.channels_last)
         smap = (sigma / 255.0).view(-1, 1, 1, 1).to(dev)
         loss = (net(noisy, smap) - clean).abs().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
+        update(opt, net, loss)
         out_of_time = frac >= 1.0 and step < steps
         if step % val_every == 0 or step == steps or out_of_time:
             val = validate(net, cases, dev)

@@ -44,9 +44,11 @@ def record_bench(rows: list[dict], key: str, limit: int | None = None) -> list[s
     for row in rows:
         name = row["method"].removeprefix("restore ")
         if row["method"].startswith("restore ") and name in manifest:
-            manifest[name].setdefault("bench", {})[key] = {
-                "psnr": round(row["psnr"], 2), "ssim": round(row["ssim"], 4),
-                "s_per_mp": round(row["s_per_mp"], 2), "images": row["images"]}
+            fig = {"psnr": round(row["psnr"], 2), "ssim": round(row["ssim"], 4)}
+            if "hf_ratio" in row:
+                fig["hf_ratio"] = round(row["hf_ratio"], 3)
+            fig.update(s_per_mp=round(row["s_per_mp"], 2), images=row["images"])
+            manifest[name].setdefault("bench", {})[key] = fig
             updated.append(name)
     write_manifest(manifest)
     return updated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from restore.zoo.archs.srresnet import SRResNet
 from restore.zoo.archs.unet import NoiseLevelUNet
 from restore.zoo.registry import ModelSpec, register_model
 
@@ -17,3 +18,28 @@ def dae_s() -> ModelSpec:
         license="MIT (weights trained by restore)", trained_on=_DENOISE_DATA,
         description="noise-level-conditioned U-Net autoencoder, CPU-sized (trained on 2 CPU cores)",
         device_advice="CPU ok")
+
+
+_SR_DATA = ("bsds400 + imagenet-samples (../shared/data/train), x4 MATLAB-style bicubic downsampling "
+            "rounded to 8 bit, synthesized")
+#: The CPU-sized SRResNet shared by srresnet-x4 and srgan-x4 (see docs/models.md).
+_SR_X4 = dict(channels=3, width=48, blocks=8, scale=4, batch_norm=False, bicubic_skip=True, edge_kernel=3)
+
+
+def _sr_x4(name: str, description: str) -> ModelSpec:
+    return ModelSpec(
+        name=name, task="upscale", arch=SRResNet, arch_kwargs=dict(_SR_X4), weights=f"{name}.safetensors",
+        scale=4, multiple_of=1, tiling=True, supports_half=True, license="MIT (weights trained by restore)",
+        trained_on=_SR_DATA, description=description, device_advice="CPU ok")
+
+
+@register_model(default=True)
+def srresnet_x4() -> ModelSpec:
+    return _sr_x4("srresnet-x4", "SRResNet x4 (L1, PSNR-oriented), CPU-sized: 8 blocks, width 48 "
+                                 "(trained on 2 CPU cores)")
+
+
+@register_model()
+def srgan_x4() -> ModelSpec:
+    return _sr_x4("srgan-x4", "SRGAN x4: srresnet-x4 fine-tuned with a GAN and a VGG-free content loss "
+                              "(sharper, lower PSNR)")

@@ -1,0 +1,322 @@
+"""Super-resolution: networks, degradation, metric, pipeline (shapes, gray, alpha, 16-bit,
+tiling, outscale), the CLI on Set5, the benchmark and the training loop (tiny runs)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import cli
+from restore.bench.upscale import bench_upscale, find_sr_pairs, format_table, sr_scores
+from restore.io import read_image, write_image
+from restore.metrics import high_frequency_ratio
+from restore.ops.degrade import bicubic_down
+from restore.zoo.archs.srresnet import SRGANDiscriminator, SRResNet
+
+from helpers import SHARED_DATA, real_image, real_image_tensor, require_data
+from test_cli import invoke, summary
+
+SET5 = SHARED_DATA / "bench" / "sr" / "Set5"
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from restore import load_pipeline
+    return load_pipeline("upscale", "srresnet-x4", device="cpu")
+
+
+def _set5_pair(index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    _, hr, lr = find_sr_pairs(require_data(SET5))[index]
+    return read_image(hr), read_image(lr)
+
+
+# --- networks -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_srresnet_output_shape(scale):
+    net = SRResNet(width=8, blocks=1, scale=scale).eval()
+    with torch.no_grad():
+        y = net(torch.rand(2, 3, 7, 5))
+    assert y.shape == (2, 3, 7 * scale, 5 * scale) and y.dtype == torch.float32
+
+
+def test_srresnet_rejects_other_scales():
+    with pytest.raises(ValueError, match="scale"):
+        SRResNet(scale=8)
+
+
+def test_bicubic_skip_starts_close_to_bicubic():
+    torch.manual_seed(0)
+    net = SRResNet(width=8, blocks=2, scale=4, bicubic_skip=True, edge_kernel=3).eval()
+    x = real_image_tensor(24, 32)
+    with torch.no_grad():
+        y = net(x)
+    bic = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+    assert (y - bic).abs().mean() < 0.02
+
+
+def test_discriminator_takes_any_patch_size_and_gives_features():
+    d = SRGANDiscriminator(width=8).eval()
+    for side in (32, 96, 50):
+        logits, feats = d(torch.rand(3, 3, side, side), features=True)
+        assert logits.shape == (3, 1) and len(feats) == 8
+    assert feats[-1].shape[1] == 64  # 8 * width
+
+
+# --- degradation and metric ---------------------------------------------------------------
+
+def test_bicubic_down_reproduces_the_set5_low_resolution_inputs():
+    hr, lr = _set5_pair(0)
+    x = torch.from_numpy(hr).permute(2, 0, 1)[None].float() / 255
+    y = (bicubic_down(x, 4).clamp(0, 1) * 255).round()[0].permute(1, 2, 0).numpy()
+    rmse = np.sqrt(((y - lr.astype(np.float64)) ** 2).mean())
+    assert y.shape == lr.shape and rmse < 1.0  # gray levels; MATLAB's border padding differs
+
+
+def test_bicubic_down_checks_sizes():
+    with pytest.raises(ValueError, match="multiples"):
+        bicubic_down(torch.rand(1, 3, 10, 12), 4)
+
+
+def test_high_frequency_ratio_ranks_blur_below_the_original():
+    x = real_image_tensor(96, 96)
+    blurred = F.interpolate(F.interpolate(x, scale_factor=0.25, mode="area"), scale_factor=4, mode="bicubic")
+    assert torch.allclose(high_frequency_ratio(x, x), torch.ones(1))
+    r = float(high_frequency_ratio(blurred.clamp(0, 1), x))
+    assert 0 < r < 0.3
+    noisy = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
+    assert float(high_frequency_ratio(noisy, x)) > 1.0
+
+
+# --- pipeline -----------------------------------------------------------------------------
+
+def test_pipeline_beats_bicubic_on_a_set5_image(pipe):
+    hr, lr = _set5_pair(2)  # 256 x 256 butterfly... whichever is third, small
+    sr = pipe(lr)
+    assert sr.shape == hr.shape and sr.dtype == np.uint8
+    import cv2
+    bic = cv2.resize(lr, (lr.shape[1] * 4, lr.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+    assert sr_scores(hr, sr, 4)["psnr"] > sr_scores(hr, bic, 4)["psnr"] + 0.5
+
+
+def test_gray_in_gray_out(pipe):
+    gray = real_image(20, 24)[..., 1]
+    out = pipe(gray)
+    assert out.shape == (80, 96) and out.dtype == np.uint8
+    out3 = pipe(real_image(20, 24)[..., 1:2])
+    assert out3.shape == (80, 96, 1)
+
+
+def test_alpha_is_upscaled_separately(pipe):
+    rgb = real_image(16, 20)
+    alpha = np.zeros((16, 20, 1), np.uint8)
+    alpha[:, 10:] = 255
+    out = pipe(np.concatenate([rgb, alpha], 2))
+    assert out.shape == (64, 80, 4)
+    a = out[..., 3].astype(int)
+    assert (a[:, :36] == 0).all() and (a[:, 44:] == 255).all()  # bicubic edge stays at the edge
+    # The color channels do not depend on alpha.
+    assert np.array_equal(out[..., :3], pipe(rgb))
+
+
+def test_uint16_and_float_stay_their_dtype(pipe):
+    rgb = real_image(12, 12)
+    out16 = pipe(rgb.astype(np.uint16) * 257)
+    assert out16.dtype == np.uint16 and out16.shape == (48, 48, 3)
+    outf = pipe(rgb.astype(np.float32) / 255)
+    assert outf.dtype == np.float32 and 0 <= outf.min() and outf.max() <= 1
+    assert np.abs(outf * 255 - out16 / 257).max() < 1.0
+
+
+def test_outscale_resizes_the_model_output(pipe):
+    rgb = real_image(20, 30)
+    assert pipe(rgb, outscale=2).shape == (40, 60, 3)
+    assert pipe(rgb, outscale=3.5).shape == (70, 105, 3)
+    with pytest.raises(ValueError, match="outscale"):
+        pipe(rgb, outscale=0)
+
+
+def test_tiled_matches_untiled_within_1e3():
+    from restore import load_pipeline
+    x = real_image_tensor(96, 112)
+    whole = load_pipeline("upscale", "srresnet-x4", device="cpu", tile=0)(x)
+    tiled_pipe = load_pipeline("upscale", "srresnet-x4", device="cpu", tile=48, overlap=32)
+    tiled = tiled_pipe(x)
+    assert tiled.shape == whole.shape == (1, 3, 384, 448)
+    assert (tiled - whole).abs().max() < 1e-3
+
+
+def test_both_zoo_models_sharpen_over_bicubic():
+    from restore import load_pipeline
+    hr, lr = _set5_pair(2)
+    import cv2
+    bic = cv2.resize(lr, (lr.shape[1] * 4, lr.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+    hf_bic = sr_scores(hr, bic, 4)["hf_ratio"]
+    hf = {m: sr_scores(hr, load_pipeline("upscale", m, device="cpu")(lr), 4)["hf_ratio"]
+          for m in ("srresnet-x4", "srgan-x4")}
+    assert hf_bic < hf["srresnet-x4"] < hf["srgan-x4"]
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def set5_lr(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("set5_lr")
+    for _, _, lr in find_sr_pairs(require_data(SET5)):
+        shutil.copy(lr, folder / lr.name)
+    return folder
+
+
+@pytest.mark.usefixtures("cached_pipelines")
+def test_cli_upscales_set5_better_than_bicubic(set5_lr, tmp_path):
+    import cv2
+    code, text = invoke("upscale", set5_lr, tmp_path / "out", "--scale", "4", "--quiet")
+    assert code == 0, text
+    assert summary(text)[0] == (5, 0, 0)
+    gains = []
+    for name, hr_path, lr_path in find_sr_pairs(SET5):
+        hr, lr = read_image(hr_path), read_image(lr_path)
+        out = read_image(tmp_path / "out" / lr_path.name)
+        assert out.shape == hr.shape and out.dtype == np.uint8
+        bic = cv2.resize(lr, (lr.shape[1] * 4, lr.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+        gains.append(sr_scores(hr, out, 4)["psnr"] - sr_scores(hr, bic, 4)["psnr"])
+    assert min(gains) > 0 and np.mean(gains) > 1.0
+
+
+@pytest.mark.usefixtures("cached_pipelines")
+def test_cli_outscale_gray_alpha_and_a_corrupt_file(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_image(src / "gray.png", real_image(16, 20)[..., :1])
+    write_image(src / "rgba.png", np.dstack([real_image(16, 20), np.full((16, 20), 128, np.uint8)]))
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    code, text = invoke("upscale", src, tmp_path / "out", "--outscale", "2", "--model", "srgan-x4", "--quiet")
+    assert code == 1
+    counts, tail = summary(text)
+    assert counts == (2, 0, 1) and "broken.png" in tail
+    assert read_image(tmp_path / "out" / "gray.png").shape == (32, 40, 1)
+    rgba = read_image(tmp_path / "out" / "rgba.png")
+    assert rgba.shape == (32, 40, 4) and np.abs(rgba[..., 3].astype(int) - 128).max() <= 1
+
+
+@pytest.mark.usefixtures("cached_pipelines")
+def test_cli_usage_errors(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_image(src / "a.png", real_image(8, 8))
+    code, text = invoke("upscale", src, tmp_path / "out", "--scale", "3")
+    assert code == 2 and "scale 3" in text
+    code, text = invoke("upscale", src, tmp_path / "out", "--scale", "2", "--model", "srgan-x4")
+    assert code == 2
+    code, text = invoke("upscale", src, tmp_path / "out", "--outscale", "-1")
+    assert code == 2 and "outscale" in text
+
+
+# --- benchmark ----------------------------------------------------------------------------
+
+def test_bench_upscale_rows_and_table():
+    kept: dict = {}
+    rows = bench_upscale(require_data(SET5), models=["srresnet-x4"], device="cpu", limit=2, keep_outputs=kept)
+    methods = [r["method"] for r in rows]
+    assert methods == ["bicubic (OpenCV)", "lanczos (OpenCV)", "restore srresnet-x4"]
+    by = {r["method"]: r for r in rows}
+    assert by["restore srresnet-x4"]["psnr"] > by["bicubic (OpenCV)"]["psnr"]
+    assert by["restore srresnet-x4"]["hf_ratio"] > by["bicubic (OpenCV)"]["hf_ratio"]
+    assert all(r["images"] == 2 and r["s_per_mp"] > 0 for r in rows)
+    table = format_table(rows, title="Set5")
+    assert table.count("\n") == 6 and "| restore srresnet-x4 |" in table
+    from restore.bench.upscale import comparison_picture
+    pic = comparison_picture(kept, ["HR"] + methods, [(n, 0, 0, 32) for n in kept["HR"]], cell=64)
+    assert pic.dtype == np.uint8 and pic.shape[1] == 4 * 64 + 3 * 4
+
+
+def test_bench_cli_prints_the_table_and_writes_the_picture(tmp_path):
+    code, text = invoke("bench", "upscale", "--data", require_data(SET5), "--limit", "1", "--model", "srresnet-x4",
+                        "--baseline", "bicubic", "--picture", tmp_path / "cmp.png", "--device", "cpu", "--quiet")
+    assert code == 0, text
+    assert "| method | PSNR-Y (dB) | SSIM-Y | HF ratio | s/MP |" in text
+    assert read_image(tmp_path / "cmp.png").shape[2] == 3
+
+
+# --- training -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_train_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sr_train")
+    for i in range(5):
+        write_image(folder / f"{i}.png", real_image(256, 256, index=i))
+    return folder
+
+
+def test_train_psnr_then_gan_stage_and_resume(tiny_train_folder, tmp_path):
+    from restore.train.upscale import train_upscale
+    kw = dict(data=tiny_train_folder, width=8, blocks=1, edge_kernel=3, bicubic_skip=True, batch=2, patch=8,
+              n_val=1, val_every=2, log=lambda s: None)
+    side = train_upscale(out=tmp_path / "g.safetensors", steps=2, **kw)
+    assert side["steps_done"] == 2 and np.isfinite(side["validation"]["psnr_y"])
+    assert (tmp_path / "g.ckpt.safetensors").exists()
+    side = train_upscale(out=tmp_path / "g.safetensors", steps=4, resume=True, **kw)
+    assert side["steps_done"] == 4 and len(side["history"]) == 2
+    gan = train_upscale(out=tmp_path / "gan.safetensors", stage="gan", init=tmp_path / "g.safetensors", steps=2,
+                        d_width=8, w_fft=0.1, **kw)
+    assert gan["stage"] == "gan" and {"pix", "fm", "adv", "fft", "d"} <= set(gan["history"][-1])
+    assert json.loads((tmp_path / "gan.json").read_text())["init"].endswith("g.safetensors")
+
+
+def test_train_gan_needs_init_and_vgg_file_is_checked(tiny_train_folder, tmp_path):
+    from restore.train.upscale import VGG19Features, train_upscale
+    with pytest.raises(ValueError, match="init"):
+        train_upscale(data=tiny_train_folder, out=tmp_path / "x.safetensors", stage="gan")
+    with pytest.raises(FileNotFoundError):
+        VGG19Features(tmp_path / "missing.safetensors")
+    from safetensors.torch import save_file
+    save_file({"features.0.weight": torch.zeros(64, 3, 3, 3)}, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(KeyError, match="VGG19"):
+        VGG19Features(tmp_path / "bad.safetensors")
+
+
+def test_vgg19_loads_a_torchvision_style_state_dict(tmp_path):
+    from safetensors.torch import save_file
+
+    from restore.train.upscale import VGG19Features
+    ref = torch.nn.Sequential()
+    c, i = 3, 0
+    sd = {}
+    for v in VGG19Features.CFG:
+        if v == "M":
+            i += 1
+            continue
+        sd[f"features.{i}.weight"] = torch.randn(v, c, 3, 3) * 0.01
+        sd[f"features.{i}.bias"] = torch.zeros(v)
+        c, i = v, i + 2
+    save_file(sd, str(tmp_path / "vgg19.safetensors"))
+    vgg = VGG19Features(tmp_path / "vgg19.safetensors")
+    assert vgg(torch.rand(1, 3, 32, 32)).shape == (1, 512, 2, 2)
+
+
+@pytest.mark.slow
+def test_a_1000x800_image_upscales_x4_with_tiling():
+    import resource
+
+    from restore import load_pipeline
+    rgb = np.ascontiguousarray(np.tile(real_image(200, 250), (4, 4, 1)))
+    assert rgb.shape == (800, 1000, 3)
+    out = load_pipeline("upscale", "srresnet-x4", device="cpu")(rgb)
+    assert out.shape == (3200, 4000, 3)
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    assert peak_gib < 8
+
+
+def test_detail_crop_finds_the_textured_region():
+    from restore.bench.upscale import detail_crop
+    img = np.full((160, 200, 3), 120, np.uint8)
+    rng = np.random.default_rng(0)
+    img[64:128, 112:176] = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    y, x, side = detail_crop(img, side=64, stride=16)
+    assert (y, x, side) == (64, 112, 64)
