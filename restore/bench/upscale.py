@@ -76,7 +76,8 @@ def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, devi
 
     Args:
         data: folder of ``*_HR`` / ``*_LR`` pairs (Set5, Set14).
-        models: zoo model names; None = every upscale model.
+        models: zoo model names; None = every upscale model of the pairs' scale, the
+            task's default first.
         baselines: subset of :data:`BASELINES`.
         limit: only the first N pairs.
         keep_outputs: if a dict is given, ``keep_outputs[method][name]`` receives each
@@ -111,7 +112,12 @@ def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, devi
     if len(scales) != 1:
         raise ValueError(f"pairs of several scales in {data}: {sorted(scales)}")
     scale = scales.pop()
-    names = list(models) if models is not None else [m for m in list_models("upscale") if get_spec(m).scale == scale]
+    if models is None:  # the default (PSNR-oriented) model first, then the others by name
+        from restore.zoo.registry import default_model
+        names = sorted((m for m in list_models("upscale") if get_spec(m).scale == scale),
+                       key=lambda m: (m != default_model("upscale"), m))
+    else:
+        names = list(models)
     for m in names:
         if get_spec(m).scale != scale:
             raise ValueError(f"model {m} is x{get_spec(m).scale}, the pairs in {data} are x{scale}")
