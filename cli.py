@@ -218,9 +218,10 @@ def bench_upscale_cmd(
         quiet: bool = QuietOpt) -> None:
     """Print a markdown table per folder: PSNR-Y, SSIM-Y, HF ratio and seconds per output megapixel."""
     _setup_logging(quiet)
-    from restore.bench.upscale import bench_upscale, comparison_picture, format_table
+    from restore.bench.upscale import BASELINES, bench_upscale, comparison_picture, detail_crop, format_table
+    from restore.io import write_image
     progress = None if quiet else (lambda msg: typer.echo(msg, err=True))
-    baselines = tuple(baseline) if baseline else ("bicubic", "lanczos")
+    baselines = tuple(baseline) if baseline else BASELINES
     for i, folder in enumerate(data):
         outputs: dict | None = {} if picture is not None and i == 0 else None
         try:
@@ -228,26 +229,18 @@ def bench_upscale_cmd(
                                  limit=limit, progress=progress, keep_outputs=outputs)
         except (KeyError, ValueError, FileNotFoundError) as e:
             raise _usage_error(str(e).strip("'\"")) from None
-        typer.echo(format_table(rows, title=f"{folder.name}, x{_scale_of(folder)}, given LR inputs; Y channel, "
-                                             f"border {_scale_of(folder)} px cropped"))
+        scale = rows[0]["scale"]
+        typer.echo(format_table(rows, title=f"{folder.name}, x{scale}, given LR inputs; Y channel, "
+                                             f"border {scale} px cropped"))
         typer.echo("")
         if outputs is not None:
-            from restore.io import write_image
             methods = ["HR"] + [r["method"] for r in rows if not r["method"].startswith("lanczos")]
-            from restore.bench.upscale import detail_crop
             crops = [(name, *detail_crop(hr)) for name, hr in outputs["HR"].items()]
             write_image(picture, comparison_picture(outputs, methods, crops))
             typer.echo(f"wrote {picture}", err=True)
         if record:
             from restore.zoo.manifest import record_bench
-            record_bench(rows, f"{folder.name} x{_scale_of(folder)}", limit=limit)
-
-
-def _scale_of(folder: Path) -> int:
-    from restore.bench.upscale import find_sr_pairs
-    name, hr, lr = find_sr_pairs(folder)[0]
-    from restore.io import read_image
-    return read_image(hr).shape[0] // read_image(lr).shape[0]
+            record_bench(rows, f"{folder.name} x{scale}", limit=limit)
 
 
 @train_app.command("denoise")

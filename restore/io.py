@@ -149,6 +149,14 @@ def read_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
+def to_rgb8(image: np.ndarray) -> np.ndarray:
+    """An H x W x C image as read by :func:`read_image` -> H x W x 3 uint8 RGB: 16-bit is
+    scaled to 8 bit (rounded), gray is replicated to three channels, alpha is dropped."""
+    if image.dtype != np.uint8:
+        image = (image.astype(np.float32) / np.iinfo(image.dtype).max * 255 + 0.5).astype(np.uint8)
+    return image[..., :3] if image.shape[2] >= 3 else np.repeat(image[..., :1], 3, axis=2)
+
+
 def output_format(path: str | Path, image: np.ndarray, requested: str | None = None) -> str:
     """The format to write ``image`` in: ``requested`` (e.g. "png", "jpg") or the one of
     ``path``'s extension; an image with alpha asked to be written to a format without

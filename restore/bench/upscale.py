@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from restore.io import read_image
+from restore.io import read_image, to_rgb8
 from restore.metrics import high_frequency_ratio, psnr, ssim
 from restore.ops.color import rgb_to_y
 
@@ -53,12 +53,6 @@ def find_sr_pairs(data: str | Path) -> list[tuple[str, Path, Path]]:
     return pairs
 
 
-def _rgb8(a: np.ndarray) -> np.ndarray:
-    if a.dtype != np.uint8:
-        a = (a.astype(np.float64) / np.iinfo(a.dtype).max * 255 + 0.5).astype(np.uint8)
-    return np.repeat(a[..., :1], 3, axis=2) if a.shape[2] < 3 else a[..., :3]
-
-
 def sr_scores(hr8: np.ndarray, sr8: np.ndarray, border: int) -> dict[str, float]:
     """PSNR-Y, SSIM-Y (``border`` pixels cropped) and the high-frequency ratio of an 8-bit
     result ``sr8`` against ``hr8`` (both H x W x 3 uint8, same shape)."""
@@ -86,7 +80,7 @@ def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, devi
 
     Returns:
         One row per method: ``method``, ``psnr`` (dB, Y), ``ssim`` (Y), ``hf_ratio``,
-        ``s_per_mp`` (seconds per output megapixel, upscaling only), ``images``.
+        ``s_per_mp`` (seconds per output megapixel, upscaling only), ``images``, ``scale``.
         Every method runs on the same images; the scale is read from the pairs and each
         model must have it.
 
@@ -104,7 +98,7 @@ def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, devi
     pairs = find_sr_pairs(data)[:limit] if limit else find_sr_pairs(data)
     images = []
     for name, hr_path, lr_path in pairs:
-        hr, lr = _rgb8(read_image(hr_path)), _rgb8(read_image(lr_path))
+        hr, lr = to_rgb8(read_image(hr_path)), to_rgb8(read_image(lr_path))
         scale = hr.shape[0] // lr.shape[0]
         hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
         images.append((name, hr, lr, scale))
@@ -141,7 +135,7 @@ def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, devi
             scores.append(sr_scores(hr, out, border=scale))
             if keep_outputs is not None:
                 keep_outputs.setdefault(label, {})[name] = out
-        row = dict(method=label, images=len(images), s_per_mp=seconds / mpix,
+        row = dict(method=label, images=len(images), scale=scale, s_per_mp=seconds / mpix,
                    **{k: float(np.mean([s[k] for s in scores])) for k in ("psnr", "ssim", "hf_ratio")})
         rows.append(row)
         if progress:

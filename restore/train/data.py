@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from restore.io import iter_images, read_image
+from restore.io import iter_images, read_image, to_rgb8
 
 
 def load_folder(data: str | Path | list, *, min_side: int, limit: int | None = None) -> tuple[list[np.ndarray], list[str]]:
@@ -36,9 +36,7 @@ def load_folder(data: str | Path | list, *, min_side: int, limit: int | None = N
             img = read_image(path)
         except Exception:
             continue
-        if img.dtype != np.uint8:
-            img = (img.astype(np.float32) / np.iinfo(img.dtype).max * 255 + 0.5).astype(np.uint8)
-        img = img[..., :3] if img.shape[2] >= 3 else np.repeat(img[..., :1], 3, axis=2)
+        img = to_rgb8(img)
         if min(img.shape[:2]) < min_side:
             continue
         images.append(np.ascontiguousarray(img))
