@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Image restoration with deep generative models: denoise, upscale (more tasks to come).")
+                  help="Image restoration with deep generative models: denoise, upscale, unwatermark (more tasks to come).")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmark a task's zoo models against classical baselines.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a task's model on a folder of clean images.")
 app.add_typer(bench_app, name="bench")
@@ -79,7 +79,7 @@ ModelOpt = typer.Option(None, "--model", "-m", help="Zoo model (see `restore mod
 DeviceOpt = typer.Option("auto", "--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps.")
 TileOpt = typer.Option(None, "--tile", min=0,
                        help="Tile side in input pixels for large images; 0 = whole image at once "
-                            "(default: the task's, 768 for denoise, 192 for upscale).")
+                            "(default: the task's, 768 for denoise, 192 for upscale, 512 for unwatermark).")
 OverlapOpt = typer.Option(None, "--overlap", min=0, help="Overlap between tiles in input pixels (default: 64, upscale 32).")
 RecursiveOpt = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders, mirroring the tree.")
 SkipOpt = typer.Option(False, "--skip-existing", help="Skip files whose output exists.")
@@ -153,6 +153,32 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
     _run_folder(lambda image, path: pipe(image, outscale=outscale), input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
 
+
+@app.command()
+def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
+                save_mask: bool = typer.Option(False, "--save-mask",
+                                               help="Also write the predicted watermark mask as <name>_mask.<ext>."),
+                refine: str = typer.Option("telea", "--refine",
+                                           help="Fill opaque parts of the mark: telea (OpenCV inpainting) or none."),
+                model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
+                overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
+                overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
+                quiet: bool = QuietOpt) -> None:
+    """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
+    _setup_logging(quiet)
+    from restore.pipelines.watermark import REFINE
+    if refine not in REFINE:
+        raise _usage_error(f"--refine must be one of {', '.join(REFINE)}, got {refine!r}")
+    pipe = _load("unwatermark", model, device, tile, overlap)
+
+    def process(image, path):
+        if not save_mask:
+            return pipe(image, refine=refine)
+        out, mask = pipe(image, refine=refine, return_mask=True)
+        return {"": out, "_mask": mask}
+
+    _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
+                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
 
 @app.command()
 def models(task: Optional[str] = typer.Option(None, "--task", help="Only this task's models.")) -> None:
@@ -243,6 +269,49 @@ def bench_upscale_cmd(
             record_bench(rows, f"{folder.name} x{scale}", limit=limit)
 
 
+@bench_app.command("unwatermark")
+def bench_unwatermark_cmd(
+        data: list[Path] = typer.Option(..., "--data", help="Folder of clean images (CBSD68, Kodak24); repeatable.", exists=True),
+        logos: list[Path] = typer.Option(..., "--logos", exists=True,
+                                         help="Logo folder(s); only the held-out logos (and font) make the test marks."),
+        model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Zoo models (default: all unwatermark models)."),
+        baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="input, telea (default: both)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the synthetic test set."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
+        picture: Optional[Path] = typer.Option(None, "--picture", help="Write a grid (watermarked | mask | ours | "
+                                               "true mask + Telea | clean) of the first --data folder's first images."),
+        picture_rows: int = typer.Option(6, "--picture-rows", min=1, help="Images in the --picture grid."),
+        device: str = DeviceOpt,
+        record: bool = typer.Option(False, "--record", help="Store the zoo models' figures in weights/manifest.json."),
+        quiet: bool = QuietOpt) -> None:
+    """Print a markdown table per folder: PSNR, SSIM, RMSE, fRMSE, mask IoU and seconds per megapixel."""
+    _setup_logging(quiet)
+    from restore.bench.unwatermark import BASELINES, bench_unwatermark, format_table, picture_grid
+    from restore.io import write_image
+    progress = None if quiet else (lambda msg: typer.echo(msg, err=True))
+    baselines = tuple(baseline) if baseline else BASELINES
+    for i, folder in enumerate(data):
+        outputs: dict | None = {} if picture is not None and i == 0 else None
+        try:
+            rows = bench_unwatermark(folder, logos=[str(d) for d in logos], models=list(model) if model else None,
+                                     device=device, baselines=baselines, seed=seed, limit=limit, progress=progress,
+                                     keep_outputs=outputs)
+        except (KeyError, ValueError, FileNotFoundError) as e:
+            raise _usage_error(str(e).strip("'\"")) from None
+        typer.echo(format_table(rows, title=f"{folder.name}, synthetic watermarks (held-out logos and font, seed "
+                                            f"{seed}); RGB, RMSE on the 0-255 scale"))
+        typer.echo("")
+        if outputs is not None:
+            ours = next((r["method"] for r in rows if r["method"].startswith("restore ")), None)
+            if ours is None or "telea" not in baselines:
+                raise _usage_error("--picture needs a model and the telea baseline")
+            write_image(picture, picture_grid(outputs, ours, sorted(outputs["clean"])[:picture_rows]))
+            typer.echo(f"wrote {picture}", err=True)
+        if record:
+            from restore.zoo.manifest import record_bench
+            record_bench([r for r in rows if "no Telea" not in r["method"]], f"{folder.name} watermarks",
+                         limit=limit)
+
 @train_app.command("denoise")
 def train_denoise_cmd(
         data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
@@ -289,6 +358,30 @@ def train_upscale_cmd(
            batch=batch, patch=patch, lr=lr, d_lr=d_lr, w_pixel=w_pixel, w_fm=w_fm, w_fft=w_fft, w_adv=w_adv,
            w_vgg=w_vgg, vgg19=vgg19, val_every=val_every, seed=seed, device=device, resume=resume,
            max_minutes=max_minutes, snapshots=snapshots)
+
+
+
+@train_app.command("unwatermark")
+def train_unwatermark_cmd(
+        data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
+        logos: list[Path] = typer.Option(..., "--logos", exists=True,
+                                         help="Folder(s) of logos for synthetic watermarks; repeatable. About 1 in 5 "
+                                              "logos and the DejaVu Sans Mono fonts are held out for validation."),
+        steps: int = typer.Option(20000, "--steps"), batch: int = typer.Option(12, "--batch"),
+        patch: int = typer.Option(128, "--patch"), lr: float = typer.Option(5e-4, "--lr"),
+        width: int = typer.Option(32, "--width"), levels: int = typer.Option(4, "--levels"),
+        blocks: int = typer.Option(1, "--blocks"),
+        w_hole: float = typer.Option(1.0, "--w-hole", help="Weight of the restored image's L1 inside the true mask."),
+        w_mask: float = typer.Option(1.0, "--w-mask", help="Weight of the mask head's cross-entropy + Dice loss."),
+        w_alpha: float = typer.Option(1.0, "--w-alpha", help="Weight of the opacity head's cross-entropy."),
+        val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
+        device: str = DeviceOpt, resume: bool = ResumeOpt,
+) -> None:
+    """Train the two-head watermark-removal autoencoder (watermarks synthesized on the fly)."""
+    from restore.train.unwatermark import train_unwatermark
+    _train(train_unwatermark, out, data=[str(d) for d in data], logos=[str(d) for d in logos], steps=steps,
+           batch=batch, patch=patch, lr=lr, width=width, levels=levels, blocks=blocks, w_hole=w_hole,
+           w_mask=w_mask, w_alpha=w_alpha, val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)
 
 
 def main() -> None:  # pragma: no cover

@@ -6,6 +6,7 @@ Public API::
     pipe = load_pipeline("denoise")            # default model, device "auto"
     clean = pipe(noisy, sigma=25)              # numpy/PIL/tensor in -> same kind out
     big = load_pipeline("upscale", "srgan-x4")(image)   # 4x the size
+    clean, mask = load_pipeline("unwatermark")(image, return_mask=True)
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ def _pipeline_class(task: str):
     if task == "upscale":
         from restore.pipelines.super_resolve import UpscalePipeline
         return UpscalePipeline
+    if task == "unwatermark":
+        from restore.pipelines.watermark import UnwatermarkPipeline
+        return UnwatermarkPipeline
     if task in TASKS:
         raise NotImplementedError(f"the {task} pipeline is not in this version of restore yet")
     raise KeyError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
@@ -31,7 +35,7 @@ def load_pipeline(task: str, model: str | None = None, device: str = "auto", **k
     """Load the pipeline of ``task`` with a zoo model.
 
     Args:
-        task: ``denoise`` or ``upscale`` (``colorize``, ``inpaint``, ``unwatermark`` to come).
+        task: ``denoise``, ``upscale`` or ``unwatermark`` (``colorize``, ``inpaint`` to come).
         model: zoo model name; default: the task's default (see :func:`list_models`).
         device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
         **kwargs: passed to ``from_pretrained`` (``tile``, ``overlap``, ``half``).

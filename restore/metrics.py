@@ -85,3 +85,11 @@ def high_frequency_ratio(x: torch.Tensor, reference: torch.Tensor, sigma: float 
         return hp.pow(2).mean(dim=(1, 2, 3))
 
     return energy(x) / energy(reference).clamp_min(1e-12)
+
+
+def mask_iou(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Intersection over union of boolean masks (B, 1, H, W), per image: a (B,) float
+    tensor, 1.0 where both masks are empty."""
+    inter = (pred & true).flatten(1).sum(1).float()
+    union = (pred | true).flatten(1).sum(1).float()
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))

@@ -35,6 +35,7 @@ def test_every_task_default_is_registered():
     from restore.zoo import default_model
     assert default_model("denoise") in list_models("denoise")
     assert default_model("upscale") in list_models("upscale")
+    assert default_model("unwatermark") in list_models("unwatermark")
 
 
 @pytest.mark.parametrize("name", sorted(read_manifest()))

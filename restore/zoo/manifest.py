@@ -45,8 +45,9 @@ def record_bench(rows: list[dict], key: str, limit: int | None = None) -> list[s
         name = row["method"].removeprefix("restore ")
         if row["method"].startswith("restore ") and name in manifest:
             fig = {"psnr": round(row["psnr"], 2), "ssim": round(row["ssim"], 4)}
-            if "hf_ratio" in row:
-                fig["hf_ratio"] = round(row["hf_ratio"], 3)
+            for k in ("hf_ratio", "rmse", "frmse", "iou"):
+                if row.get(k) is not None:
+                    fig[k] = round(row[k], 3)
             fig.update(s_per_mp=round(row["s_per_mp"], 2), images=row["images"])
             manifest[name].setdefault("bench", {})[key] = fig
             updated.append(name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from restore.zoo.archs.srresnet import SRResNet
-from restore.zoo.archs.unet import NoiseLevelUNet
+from restore.zoo.archs.unet import NoiseLevelUNet, WatermarkUNet
 from restore.zoo.registry import ModelSpec, register_model
 
 _DENOISE_DATA = "bsds400 + imagenet-samples (../shared/data/train), AWGN sigma 0-75 synthesized"
@@ -43,3 +43,18 @@ def srresnet_x4() -> ModelSpec:
 def srgan_x4() -> ModelSpec:
     return _sr_x4("srgan-x4", "SRGAN x4: srresnet-x4 fine-tuned with a GAN and a VGG-free content loss "
                               "(sharper, lower PSNR)")
+
+
+_WM_DATA = ("bsds400 + imagenet-samples (../shared/data/train) with synthetic watermarks from 4 in 5 of the logos "
+            "(train/logos, train/watermarks-real) and the DejaVu fonts except Sans Mono")
+
+
+@register_model(default=True)
+def unwatermark_s() -> ModelSpec:
+    return ModelSpec(
+        name="unwatermark-s", task="unwatermark", arch=WatermarkUNet,
+        arch_kwargs=dict(channels=3, width=32, levels=4, blocks=1, dec_blocks=None),
+        weights="unwatermark-s.safetensors", out_channels=5, multiple_of=8, tiling=True, supports_half=True,
+        license="MIT (weights trained by restore)", trained_on=_WM_DATA,
+        description="two-head U-Net (watermark alpha + restored image), CPU-sized (trained on 2 CPU cores)",
+        device_advice="CPU ok")

@@ -1,4 +1,4 @@
-"""Noise-level-conditioned U-Net denoising autoencoder.
+"""U-Net autoencoders: the noise-level-conditioned denoiser and the two-head watermark remover.
 
 The noise level enters as an extra input channel holding sigma/255 at every pixel, the
 idea of FFDNet (Zhang, Zuo & Zhang, "FFDNet: Toward a Fast and Flexible Solution for
@@ -28,16 +28,64 @@ class ResBlock(nn.Module):
         return x + self.conv2(self.act(self.conv1(x)))
 
 
-class NoiseLevelUNet(nn.Module):
-    """Denoising autoencoder conditioned on a per-pixel noise-level map.
+class ResUNet(nn.Module):
+    """The residual U-Net body shared by the autoencoders of this file.
 
     Args:
-        channels: image channels (3 for RGB; gray images are fed as 3 equal channels).
+        in_channels: input channels of the head conv.
+        out_channels: output channels of the tail conv.
         width: channels at full resolution; level ``i`` has ``width * 2**i``.
         levels: number of resolution levels (the input side must be a multiple of
             ``2**(levels-1)``; the pipeline pads, the network never does).
         blocks: residual blocks per level in the encoder and in the bottleneck.
         dec_blocks: residual blocks per level in the decoder (defaults to ``blocks``).
+
+    ``features(h)`` maps (B, in_channels, H, W) to the tail's (B, out_channels, H, W).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, width: int = 32, levels: int = 3, blocks: int = 2,
+                 dec_blocks: int | None = None) -> None:
+        super().__init__()
+        dec_blocks = blocks if dec_blocks is None else dec_blocks
+        self.levels = levels
+        widths = [width * 2**i for i in range(levels)]
+        self.head = nn.Conv2d(in_channels, widths[0], 3, padding=1)
+        self.enc = nn.ModuleList()
+        self.down = nn.ModuleList()
+        for i in range(levels - 1):
+            self.enc.append(nn.Sequential(*[ResBlock(widths[i]) for _ in range(blocks)]))
+            self.down.append(nn.Conv2d(widths[i], widths[i + 1], 2, stride=2))
+        self.body = nn.Sequential(*[ResBlock(widths[-1]) for _ in range(blocks)])
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for i in reversed(range(levels - 1)):
+            self.up.append(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2))
+            self.dec.append(nn.Sequential(*[ResBlock(widths[i]) for _ in range(dec_blocks)]))
+        self.tail = nn.Conv2d(widths[0], out_channels, 3, padding=1)
+
+    @property
+    def multiple_of(self) -> int:
+        return 2 ** (self.levels - 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(x)
+        skips = []
+        for enc, down in zip(self.enc, self.down):
+            h = enc(h)
+            skips.append(h)
+            h = down(h)
+        h = self.body(h)
+        for up, dec in zip(self.up, self.dec):
+            h = dec(up(h) + skips.pop())
+        return self.tail(h)
+
+
+class NoiseLevelUNet(ResUNet):
+    """Denoising autoencoder conditioned on a per-pixel noise-level map.
+
+    Args:
+        channels: image channels (3 for RGB; gray images are fed as 3 equal channels).
+        width, levels, blocks, dec_blocks: as for :class:`ResUNet`.
 
     Forward:
         x: noisy images, (B, channels, H, W), float32, nominally [0, 1] (not clipped).
@@ -50,38 +98,73 @@ class NoiseLevelUNet(nn.Module):
 
     def __init__(self, channels: int = 3, width: int = 32, levels: int = 3, blocks: int = 2,
                  dec_blocks: int | None = None) -> None:
-        super().__init__()
-        dec_blocks = blocks if dec_blocks is None else dec_blocks
-        self.channels, self.levels = channels, levels
-        widths = [width * 2**i for i in range(levels)]
-        self.head = nn.Conv2d(channels + 1, widths[0], 3, padding=1)
-        self.enc = nn.ModuleList()
-        self.down = nn.ModuleList()
-        for i in range(levels - 1):
-            self.enc.append(nn.Sequential(*[ResBlock(widths[i]) for _ in range(blocks)]))
-            self.down.append(nn.Conv2d(widths[i], widths[i + 1], 2, stride=2))
-        self.body = nn.Sequential(*[ResBlock(widths[-1]) for _ in range(blocks)])
-        self.up = nn.ModuleList()
-        self.dec = nn.ModuleList()
-        for i in reversed(range(levels - 1)):
-            self.up.append(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2))
-            self.dec.append(nn.Sequential(*[ResBlock(widths[i]) for _ in range(dec_blocks)]))
-        self.tail = nn.Conv2d(widths[0], channels, 3, padding=1)
-
-    @property
-    def multiple_of(self) -> int:
-        return 2 ** (self.levels - 1)
+        super().__init__(channels + 1, channels, width, levels, blocks, dec_blocks)
+        self.channels = channels
 
     def forward(self, x: torch.Tensor, sigma_map: torch.Tensor) -> torch.Tensor:
         if sigma_map.shape[-2:] != x.shape[-2:]:
             sigma_map = sigma_map.expand(x.shape[0], 1, *x.shape[-2:])
-        h = self.head(torch.cat([x, sigma_map.to(x.dtype)], dim=1))
-        skips = []
-        for enc, down in zip(self.enc, self.down):
-            h = enc(h)
-            skips.append(h)
-            h = down(h)
-        h = self.body(h)
-        for up, dec in zip(self.up, self.dec):
-            h = dec(up(h) + skips.pop())
-        return x - self.tail(h)
+        return x - self.features(torch.cat([x, sigma_map.to(x.dtype)], dim=1))
+
+
+class WatermarkUNet(ResUNet):
+    """Visible-watermark removal autoencoder with two heads: where the watermark is (its
+    mask, and its opacity) and the clean image.
+
+    The idea of SplitNet (Cun & Pun, "Split then Refine: Stacked Attention-guided ResUNets
+    for Blind Single Image Visible Watermark Removal", AAAI 2021) and of Liu et al.'s
+    WDNet (WACV 2021): one network finds where the watermark is and restores the
+    pixels, and the restored image is used only where the mask says the watermark is,
+    :func:`compose`. Here one residual U-Net carries both heads (the tail has
+    ``channels + 2`` outputs), CPU-sized.
+
+    Args:
+        channels: image channels (3; gray images are fed as 3 equal channels).
+        width, levels, blocks, dec_blocks: as for :class:`ResUNet`.
+
+    Forward:
+        x: watermarked images, (B, channels, H, W), float32 in [0, 1].
+
+    Returns:
+        (B, channels + 2, H, W) float32: the restored image (``[:, :channels]``, not
+        clamped), the logit of the watermark mask (``[:, channels]``: the probability that
+        the pixel is watermarked, alpha > ``MASK_THRESHOLD``) and the logit of the
+        watermark's opacity (alpha, ``[:, channels + 1]``).
+    """
+
+    def __init__(self, channels: int = 3, width: int = 32, levels: int = 4, blocks: int = 1,
+                 dec_blocks: int | None = None) -> None:
+        super().__init__(channels, channels + 2, width, levels, blocks, dec_blocks)
+        self.channels = channels
+        with torch.no_grad():  # start from "no watermark": mask and alpha near 0.1
+            self.tail.bias[channels:].fill_(-2.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.features(x)
+        return torch.cat([x - t[:, :self.channels], t[:, self.channels:]], dim=1)
+
+
+def watermark_mask(prob: torch.Tensor) -> torch.Tensor:
+    """Soft composition mask from the predicted mask probability.
+
+    0 where ``prob < 0.25`` (the pixel is kept exactly), 1 where ``prob > 0.75``, linear
+    between; ``mask > 0.5`` is ``prob > 0.5``.
+
+    Args:
+        prob: (B, 1, H, W) float in [0, 1], the sigmoid of the mask logit.
+
+    Returns:
+        (B, 1, H, W) float mask in [0, 1].
+    """
+    return ((prob - 0.25) / 0.5).clamp(0, 1)
+
+
+def compose(x: torch.Tensor, restored: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``mask * restored + (1 - mask) * x``: pixels with mask 0 are returned unchanged.
+
+    Args:
+        x: input images, (B, C, H, W).
+        restored: the network's restored images, (B, C, H, W).
+        mask: (B, 1, H, W) in [0, 1], from :func:`watermark_mask`.
+    """
+    return torch.where(mask > 0, mask * restored + (1 - mask) * x, x)

@@ -1,0 +1,291 @@
+"""Watermark removal: the synthesizer, the two-head network and its composition, the
+pipeline (untouched pixels, gray, alpha, 16-bit, tiling, mask), the CLI, the benchmark and
+a tiny training run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import cli
+from restore.bench.unwatermark import bench_unwatermark, format_table, make_test_set, picture_grid, wm_scores
+from restore.io import find_fonts, load_watermark_bank, read_image, write_image
+from restore.metrics import mask_iou
+from restore.ops.degrade import (MASK_THRESHOLD, WATERMARK_KINDS, WatermarkBank, is_held_out, logo_alpha,
+                                 overlay_watermark, render_text_mark, synthesize_watermark, watermark_layer)
+from restore.zoo.archs.unet import WatermarkUNet, compose, watermark_mask
+
+from helpers import CBSD68, SHARED_DATA, real_image, require_data
+from test_cli import invoke, summary
+
+LOGOS = [SHARED_DATA / "train" / "logos", SHARED_DATA / "train" / "watermarks-real"]
+
+
+def _require_fonts():
+    if not find_fonts():
+        pytest.skip("no DejaVu fonts found (install matplotlib or fonts-dejavu)")
+
+
+@pytest.fixture(scope="module")
+def val_bank():
+    require_data(LOGOS[0])
+    _require_fonts()
+    return load_watermark_bank(LOGOS, "val")
+
+
+@pytest.fixture(scope="module")
+def tiny_bank():
+    """Two synthetic logos and one font: no shared data needed."""
+    _require_fonts()
+    square = np.zeros((40, 40, 4), np.float32)
+    square[8:32, 8:32] = (1.0, 0.2, 0.2, 1.0)
+    ring = np.ones((30, 60, 3), np.float32)             # no alpha: white background keyed out
+    ring[10:20, 10:50] = 0.0
+    return WatermarkBank((square, logo_alpha((ring * 255).astype(np.uint8))), (find_fonts()[0].read_bytes(),))
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from restore import load_pipeline
+    return load_pipeline("unwatermark", device="cpu")
+
+
+def _marked(index: int, bank, size=(192, 256), seed: int = 0, **kw):
+    clean = real_image(*size, index=index)
+    marked, _, alpha = synthesize_watermark(clean, np.random.default_rng([seed, index]), bank, **kw)
+    return (np.clip(marked, 0, 1) * 255 + 0.5).astype(np.uint8), clean, alpha
+
+
+# --- synthesizer ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", list(WATERMARK_KINDS))
+def test_watermark_layer_kinds_shapes_ranges_and_seed(tiny_bank, kind):
+    a = watermark_layer(120, 160, np.random.default_rng(3), tiny_bank, kind=kind, opacity=0.5)
+    b = watermark_layer(120, 160, np.random.default_rng(3), tiny_bank, kind=kind, opacity=0.5)
+    color, alpha = a
+    assert color.shape == (120, 160, 3) and alpha.shape == (120, 160)
+    assert color.dtype == alpha.dtype == np.float32
+    assert 0 <= color.min() and color.max() <= 1 and 0 <= alpha.min() and alpha.max() <= 0.5 + 1e-6
+    assert (alpha > MASK_THRESHOLD).any()
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])      # same seed, same layer
+
+
+def test_tiled_marks_cover_more_than_single_ones(tiny_bank):
+    cover = {k: np.mean([(watermark_layer(200, 200, np.random.default_rng(i), tiny_bank, kind=k)[1] > 0.01).mean()
+                         for i in range(6)]) for k in ("logo", "logo_tiled")}
+    assert cover["logo_tiled"] > cover["logo"]
+
+
+def test_overlay_is_alpha_blending_and_synthesize_returns_the_triplet(tiny_bank):
+    x = torch.rand(1, 3, 8, 8)
+    color, alpha = torch.rand(1, 3, 8, 8), torch.rand(1, 1, 8, 8)
+    y = overlay_watermark(x, color, alpha)
+    assert torch.allclose(y, (1 - alpha) * x + alpha * color)
+    assert overlay_watermark(x[:, :1], color, alpha).shape == (1, 1, 8, 8)       # gray image, RGB mark
+    with pytest.raises(ValueError, match="alpha has shape"):
+        overlay_watermark(x, color, alpha[..., :4])
+    clean = real_image(64, 64)
+    marked, c, a = synthesize_watermark(clean, np.random.default_rng(0), tiny_bank, kind="text_tiled")
+    assert marked.shape == c.shape == (64, 64, 3) and a.shape == (64, 64)
+    assert np.allclose(c, clean / 255.0)
+    untouched = a == 0
+    assert np.array_equal(marked[untouched], c[untouched]) and not np.allclose(marked, c)
+
+
+def test_render_text_mark_has_glyph_alpha_and_outline(tiny_bank):
+    plain = render_text_mark(tiny_bank, "Sample", 0, 32, np.array([1, 1, 1], np.float32))
+    outlined = render_text_mark(tiny_bank, "Sample", 0, 32, np.array([1, 1, 1], np.float32),
+                                outline=np.zeros(3, np.float32))
+    assert plain.shape[2] == 4 and plain[..., 3].max() > 0.9 and plain[..., 3].mean() < 0.6
+    assert outlined[..., 3].sum() > plain[..., 3].sum()                  # the stroke adds coverage
+    assert outlined[..., :3].min() < 0.1                                 # and is dark
+    rotated = render_text_mark(tiny_bank, "Sample", 0, 32, np.ones(3, np.float32), angle=90)
+    assert rotated.shape[0] > rotated.shape[1]
+
+
+def test_logo_without_alpha_gets_its_background_keyed_out():
+    logo = np.full((20, 20, 3), 255, np.uint8)
+    logo[5:15, 5:15] = (0, 0, 255)
+    rgba = logo_alpha(logo)
+    assert rgba.shape == (20, 20, 4) and rgba[0, 0, 3] == 0 and rgba[10, 10, 3] == 1
+
+
+def test_held_out_split_is_disjoint_and_complete():
+    names = [p.stem for d in LOGOS if require_data(d) for p in d.glob("*.png")]
+    held = [n for n in names if is_held_out(n, "logo")]
+    assert 0.1 < len(held) / len(names) < 0.3
+    assert is_held_out("DejaVuSansMono-Bold.ttf", "font") and not is_held_out("DejaVuSans.ttf", "font")
+    with pytest.raises(ValueError):
+        is_held_out("x", "image")
+
+
+def test_watermark_banks_split_logos_and_fonts(val_bank):
+    train = load_watermark_bank(LOGOS, "train")
+    assert not set(train.names) & set(val_bank.names)
+    assert all(n.startswith("DejaVuSansMono") for n in val_bank.names if n.endswith(".ttf"))
+    assert len(train.logos) > 3 * len(val_bank.logos) > 0
+    with pytest.raises(FileNotFoundError, match="logo folder"):
+        load_watermark_bank(SHARED_DATA / "nope", "val")
+    with pytest.raises(ValueError, match="split"):
+        load_watermark_bank(LOGOS, "test")
+
+
+# --- network and composition ---------------------------------------------------------------
+
+def test_composition_mask_is_zero_below_a_quarter_and_one_above_three_quarters():
+    prob = torch.tensor([0.0, 0.2499, 0.5, 0.7501, 1.0])
+    m = watermark_mask(prob.view(1, 1, 1, -1)).flatten()
+    assert m[0] == 0 and m[1] == 0 and abs(m[2] - 0.5) < 1e-6 and m[3] == 1 and m[4] == 1
+
+
+def test_compose_keeps_every_pixel_the_mask_leaves():
+    x, restored = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    mask = (torch.rand(2, 1, 16, 16) - 0.5).clamp(0, 1) * 2
+    y = compose(x, restored, mask)
+    keep = (mask == 0).expand_as(x)
+    assert torch.equal(y[keep], x[keep])
+    full = (mask == 1).expand_as(x)
+    assert torch.allclose(y[full], restored[full])
+
+
+def test_watermark_unet_heads_and_initial_state():
+    net = WatermarkUNet(width=8, levels=3).eval()
+    x = torch.rand(2, 3, 32, 24)
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == (2, 5, 32, 24) and y.dtype == torch.float32
+    assert net.multiple_of == 4
+    assert (torch.sigmoid(y[:, 3:]) < 0.5).float().mean() > 0.9      # starts from "no watermark"
+
+
+def test_mask_iou():
+    a = torch.zeros(2, 1, 4, 4, dtype=torch.bool)
+    b = a.clone()
+    a[0, 0, :2], b[0, 0, 1:3] = True, True
+    iou = mask_iou(a, b)
+    assert abs(float(iou[0]) - 1 / 3) < 1e-6 and float(iou[1]) == 1.0      # both empty: 1
+
+
+# --- pipeline with the shipped weights -----------------------------------------------------
+
+def test_pipeline_removes_held_out_watermarks_and_leaves_the_rest(pipe, val_bank):
+    gains, frmse_ratio = [], []
+    for i in range(4):
+        marked, clean, alpha = _marked(i, val_bank, opacity=0.5)
+        out, mask = pipe(marked, return_mask=True)
+        assert out.shape == marked.shape and out.dtype == np.uint8 and mask.shape == marked.shape[:2]
+        s_in, s_out = wm_scores(clean, marked, alpha, None), wm_scores(clean, out, alpha, mask > 127)
+        gains.append(s_out["psnr"] - s_in["psnr"])
+        frmse_ratio.append(s_out["frmse"] / s_in["frmse"])
+        keep = mask == 0
+        assert np.array_equal(out[keep], marked[keep])                    # untouched outside the mask
+        assert keep.mean() > 0.3
+    assert np.mean(gains) > 3.0 and np.median(frmse_ratio) < 0.6
+
+
+def test_pipeline_leaves_a_clean_image_mostly_alone(pipe):
+    clean = real_image(128, 128, index=5)
+    out, mask = pipe(clean, return_mask=True)
+    assert (mask == 0).mean() > 0.95
+    assert np.abs(out.astype(int) - clean).mean() < 1.0
+
+
+def test_pipeline_gray_alpha_16bit_pil_and_tensor(pipe, val_bank):
+    marked, _, _ = _marked(1, val_bank, size=(64, 96))
+    gray = marked.mean(2).astype(np.uint8)
+    assert pipe(gray).shape == (64, 96) and pipe(gray).dtype == np.uint8
+    rgba = np.dstack([marked, np.full((64, 96), 77, np.uint8)])
+    out = pipe(rgba)
+    assert out.shape == (64, 96, 4) and (out[..., 3] == 77).all()
+    deep = marked.astype(np.uint16) * 257
+    out16, mask16 = pipe(deep, return_mask=True)
+    assert out16.dtype == np.uint16 and mask16.dtype == np.uint16
+    assert np.abs(out16 / 257.0 - pipe(marked)).max() <= 1.5
+    from PIL import Image
+    pil_out, pil_mask = pipe(Image.fromarray(marked), return_mask=True)
+    assert pil_out.size == (96, 64) and pil_mask.mode == "L"
+    t = torch.from_numpy(marked).permute(2, 0, 1).float() / 255
+    t_out, t_mask = pipe(t, return_mask=True)
+    assert t_out.shape == (3, 64, 96) and t_mask.shape == (1, 64, 96)
+    with pytest.raises(ValueError, match="refine"):
+        pipe(marked, refine="magic")
+
+
+def test_tiled_matches_untiled(val_bank):
+    from restore import load_pipeline
+    marked, _, _ = _marked(2, val_bank, size=(160, 224))
+    whole = load_pipeline("unwatermark", device="cpu", tile=0)(marked, refine="none")
+    tiled = load_pipeline("unwatermark", device="cpu", tile=96, overlap=32)(marked, refine="none")
+    diff = np.abs(whole.astype(int) - tiled)
+    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 6
+
+
+def test_telea_refine_fills_only_opaque_regions(pipe, val_bank):
+    marked, clean, alpha = _marked(3, val_bank, kind="logo", opacity=1.0)
+    plain = pipe(marked, refine="none")
+    refined, mask = pipe(marked, return_mask=True)
+    changed = np.any(plain != refined, axis=2)
+    assert not (changed & (mask == 0)).any()
+
+
+# --- CLI, bench, training ------------------------------------------------------------------
+
+def test_cli_unwatermark_folder_with_masks_and_a_corrupt_file(tmp_path, val_bank, cached_pipelines):
+    src = tmp_path / "in"
+    for i in range(3):
+        write_image(src / f"img{i}.png", _marked(i, val_bank, size=(96, 128))[0])
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    code, text = invoke("unwatermark", src, tmp_path / "out", "--save-mask", "--quiet")
+    counts, tail = summary(text)
+    assert code == 1 and counts == (3, 0, 1) and "broken.jpg" in tail
+    for i in range(3):
+        out = read_image(tmp_path / "out" / f"img{i}.png")
+        mask = read_image(tmp_path / "out" / f"img{i}_mask.png")
+        assert out.shape == (96, 128, 3) and mask.shape == (96, 128, 1)
+    assert sorted(p.name for p in src.iterdir()) == ["broken.jpg", "img0.png", "img1.png", "img2.png"]
+    code, text = invoke("unwatermark", src, tmp_path / "o2", "--refine", "blur")
+    assert code == 2 and "--refine" in text
+
+
+def test_bench_unwatermark_small_run(tmp_path, val_bank):
+    data = tmp_path / "bench"
+    for i in range(2):
+        write_image(data / f"b{i}.png", real_image(128, 160, index=10 + i))
+    keep: dict = {}
+    rows = bench_unwatermark(data, logos=LOGOS, device="cpu", keep_outputs=keep)
+    by = {r["method"]: r for r in rows}
+    assert list(by)[:2] == ["watermarked input", "true mask + Telea (OpenCV)"]
+    ours = by["restore unwatermark-s"]
+    assert ours["psnr"] > by["watermarked input"]["psnr"] and ours["frmse"] < by["watermarked input"]["frmse"]
+    assert by["watermarked input"]["iou"] is None and 0 <= ours["iou"] <= 1
+    again = make_test_set(data, LOGOS)
+    assert np.array_equal(again[1]["marked"], keep["watermarked"]["b1"])     # seeded, deterministic
+    table = format_table(rows, title="t")
+    assert "| restore unwatermark-s |" in table and "1 (given)" in table
+    grid = picture_grid(keep, "restore unwatermark-s", ["b0", "b1"], cell=64)
+    assert grid.dtype == np.uint8 and grid.shape[1] > 5 * 64
+
+
+def test_tiny_training_run_writes_weights_and_resumes(tmp_path):
+    _require_fonts()
+    import shutil
+    from restore.train.unwatermark import train_unwatermark
+    logos = tmp_path / "logos"                        # 15 logos, 3 of them held out
+    logos.mkdir()
+    for p in sorted(require_data(LOGOS[0]).glob("*.png"))[:15]:
+        shutil.copy(p, logos / p.name)
+    data = tmp_path / "data"
+    for i in range(4):
+        write_image(data / f"t{i}.png", real_image(256, 256 + 8 * i, index=20 + i) if i else real_image(256, 300))
+    out = tmp_path / "w" / "wm.safetensors"
+    kw = dict(data=str(data), logos=str(logos), out=out, batch=2, patch=64,
+              width=4, levels=2, n_val=1, val_every=2, device="cpu", log=lambda s: None)
+    side = train_unwatermark(steps=2, **kw)
+    assert out.exists() and side["steps_done"] == 2
+    assert set(side["validation"]) >= {"psnr", "psnr_input", "frmse", "iou"}
+    assert json.loads(out.with_suffix(".json").read_text())["fonts_val"]
+    side2 = train_unwatermark(steps=4, resume=True, **kw)
+    assert [h["step"] for h in side2["history"]] == [2, 4]
