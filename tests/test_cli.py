@@ -5,7 +5,6 @@ images raises PSNR."""
 from __future__ import annotations
 
 import inspect
-import io
 import re
 from pathlib import Path
 

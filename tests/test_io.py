@@ -3,7 +3,6 @@ atomic writes, permissions, and folder listing."""
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from restore import io as rio
 from restore.io import ImageReadError, ImageWriteError, iter_images, read_image, write_image
 from restore.metrics import psnr
 
-from helpers import EXIF_ORIENTATION, jpeg_bytes
+from helpers import jpeg_bytes
 
 
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-import cli
 from restore.bench.unwatermark import bench_unwatermark, format_table, make_test_set, picture_grid, wm_scores
 from restore.io import find_fonts, load_watermark_bank, read_image, write_image
 from restore.metrics import mask_iou
@@ -18,7 +17,7 @@ from restore.ops.degrade import (MASK_THRESHOLD, WATERMARK_KINDS, WatermarkBank,
                                  overlay_watermark, render_text_mark, synthesize_watermark, watermark_layer)
 from restore.zoo.archs.unet import WatermarkUNet, compose, watermark_mask
 
-from helpers import CBSD68, SHARED_DATA, real_image, require_data
+from helpers import SHARED_DATA, real_image, require_data
 from test_cli import invoke, summary
 
 LOGOS = [SHARED_DATA / "train" / "logos", SHARED_DATA / "train" / "watermarks-real"]

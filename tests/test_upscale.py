@@ -12,7 +12,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import cli
 from restore.bench.upscale import bench_upscale, find_sr_pairs, format_table, sr_scores
 from restore.io import read_image, write_image
 from restore.metrics import high_frequency_ratio
@@ -285,7 +284,6 @@ def test_vgg19_loads_a_torchvision_style_state_dict(tmp_path):
     from safetensors.torch import save_file
 
     from restore.train.upscale import VGG19Features
-    ref = torch.nn.Sequential()
     c, i = 3, 0
     sd = {}
     for v in VGG19Features.CFG:

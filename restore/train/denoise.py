@@ -9,7 +9,6 @@ file on disk would be. Loss: L1. Optimiser: Adam with a cosine learning-rate dec
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -20,11 +19,11 @@ import torch
 from restore.metrics import batch_psnr
 from restore.ops.color import gray_to_rgb, rgb_to_gray
 from restore.ops.degrade import add_awgn, quantize_8bit
-from restore.train.checkpoint import load_checkpoint, save_checkpoint
+from restore.train.checkpoint import save_checkpoint
 from restore.train.data import center_crops, load_folder, random_crops, split_train_val
-from restore.train.loop import cosine_lr, set_lr, update
+from restore.train.loop import cosine_lr, resume_run, set_lr, update, write_result
 from restore.zoo.archs.unet import NoiseLevelUNet
-from restore.zoo.registry import resolve_device, save_weights
+from restore.zoo.registry import resolve_device
 
 
 def synthesize(clean: torch.Tensor, sigma: torch.Tensor, gray: torch.Tensor, quantize: torch.Tensor,
@@ -113,11 +112,7 @@ def train_denoise(*, data: str | Path | list, out: str | Path, steps: int = 5000
     if dev.type == "cpu":
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    start, history, elapsed_before = 0, [], 0.0
-    if resume and ckpt.exists():
-        state = load_checkpoint(ckpt, net, opt)
-        start, history, elapsed_before = state["step"], state["history"], state["seconds"]
-        log(f"resumed from {ckpt} at step {start}")
+    start, history, elapsed_before = resume_run(ckpt, net, opt, resume, log)
     rng = np.random.default_rng(seed + start)
     gen = torch.Generator().manual_seed(seed + start)
     params = sum(p.numel() for p in net.parameters())
@@ -154,12 +149,8 @@ def train_denoise(*, data: str | Path | list, out: str | Path, steps: int = 5000
                 break
     seconds = elapsed_before + time.time() - t0
     final = validate(net, cases, dev)
-    sidecar = dict(config, steps_done=step, seconds=round(seconds, 1), device=str(dev),
-                   torch=torch.__version__, validation=dict(images=val_names, crop=256, psnr=final),
-                   history=history)
-    meta = {"config": json.dumps(config), "steps_done": str(step)}
-    save_weights(net, out, metadata=meta)
-    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    sidecar = write_result(net, out, config, step=step, seconds=seconds, device=dev,
+                           validation=dict(images=val_names, crop=256, psnr=final), history=history)
     log(f"wrote {out} and {out.with_suffix('.json')}; final val PSNR " +
         " ".join(f"{k} {v:.2f}" for k, v in final.items()))
     return sidecar

@@ -35,3 +35,32 @@ def update(opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tensor,
     loss.backward()
     torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
     opt.step()
+
+
+def resume_run(ckpt, net: torch.nn.Module, opt: torch.optim.Optimizer, resume: bool,
+               log) -> tuple[int, list, float]:
+    """``(start step, history, seconds trained so far)``: from the checkpoint ``ckpt``
+    when ``resume`` is set and it exists (restoring ``net`` and ``opt``), else a fresh start."""
+    from restore.train.checkpoint import load_checkpoint
+
+    if resume and ckpt.exists():
+        state = load_checkpoint(ckpt, net, opt)
+        log(f"resumed from {ckpt} at step {state['step']}")
+        return state["step"], state["history"], state["seconds"]
+    return 0, [], 0.0
+
+
+def write_result(net: torch.nn.Module, out, config: dict, *, step: int, seconds: float, device,
+                 validation: dict, history: list) -> dict:
+    """Write the trained weights to ``out`` (safetensors, the config in its metadata) and
+    the JSON sidecar beside it (config, steps done, seconds, device, torch version,
+    validation figures, history). Returns the sidecar dict."""
+    import json
+
+    from restore.zoo.registry import save_weights
+
+    sidecar = dict(config, steps_done=step, seconds=round(seconds, 1), device=str(device),
+                   torch=torch.__version__, validation=validation, history=history)
+    save_weights(net, out, metadata={"config": json.dumps(config), "steps_done": str(step)})
+    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    return sidecar

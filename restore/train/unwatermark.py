@@ -15,7 +15,6 @@ cross-entropy against the true alpha. Adam with a cosine learning-rate decay.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,11 +26,11 @@ import torch.nn.functional as F
 from restore.io import load_watermark_bank
 from restore.metrics import batch_psnr, mask_iou
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, watermark_layer
-from restore.train.checkpoint import load_checkpoint, save_checkpoint
+from restore.train.checkpoint import save_checkpoint
 from restore.train.data import center_crops, load_folder, split_train_val
-from restore.train.loop import cosine_lr, set_lr, update
+from restore.train.loop import cosine_lr, resume_run, set_lr, update, write_result
 from restore.zoo.archs.unet import WatermarkUNet, compose, watermark_mask
-from restore.zoo.registry import resolve_device, save_weights
+from restore.zoo.registry import resolve_device
 
 
 def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int, patch: int,
@@ -154,11 +153,7 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     if dev.type == "cpu":
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    start, history, elapsed_before = 0, [], 0.0
-    if resume and ckpt.exists():
-        state = load_checkpoint(ckpt, net, opt)
-        start, history, elapsed_before = state["step"], state["history"], state["seconds"]
-        log(f"resumed from {ckpt} at step {start}")
+    start, history, elapsed_before = resume_run(ckpt, net, opt, resume, log)
     rng = np.random.default_rng([seed, start])
     log(f"model: {sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters")
     t0 = time.time()
@@ -197,10 +192,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
                 break
     seconds = elapsed_before + time.time() - t0
     final = validate(net, case, dev)
-    sidecar = dict(config, steps_done=step, seconds=round(seconds, 1), device=str(dev), torch=torch.__version__,
-                   validation=dict(images=val_names, crop=256, **final), history=history)
-    save_weights(net, out, metadata={"config": json.dumps(config), "steps_done": str(step)})
-    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    sidecar = write_result(net, out, config, step=step, seconds=seconds, device=dev,
+                           validation=dict(images=val_names, crop=256, **final), history=history)
     log(f"wrote {out} and {out.with_suffix('.json')}; final val PSNR {final['psnr']:.2f} "
         f"fRMSE {final['frmse']:.4f} IoU {final['iou']:.3f}")
     return sidecar

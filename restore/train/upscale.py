@@ -41,7 +41,7 @@ from restore.ops.color import rgb_to_y
 from restore.ops.degrade import bicubic_down, quantize_8bit
 from restore.train.checkpoint import load_checkpoint, save_checkpoint
 from restore.train.data import load_folder, split_train_val
-from restore.train.loop import cosine_lr, set_lr, update
+from restore.train.loop import cosine_lr, resume_run, set_lr, update, write_result
 from restore.zoo.archs.srresnet import SRGANDiscriminator, SRResNet
 from restore.zoo.registry import resolve_device, save_weights
 
@@ -242,13 +242,9 @@ def train_upscale(*, data: str | Path | list, out: str | Path, stage: str = "psn
         d_opt = torch.optim.Adam(disc.parameters(), lr=d_lr or lr, betas=(0.9, 0.99))
         if vgg19 is not None:
             vgg = VGG19Features(vgg19).to(dev)
-    start, history, elapsed_before = 0, [], 0.0
-    if resume and ckpt.exists():
-        state = load_checkpoint(ckpt, net, opt)
-        start, history, elapsed_before = state["step"], state["history"], state["seconds"]
-        if disc is not None and d_ckpt.exists():
-            load_checkpoint(d_ckpt, disc, d_opt)
-        log(f"resumed from {ckpt} at step {start}")
+    start, history, elapsed_before = resume_run(ckpt, net, opt, resume, log)
+    if start and disc is not None and d_ckpt.exists():
+        load_checkpoint(d_ckpt, disc, d_opt)
     log(f"generator: {sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters" +
         (f"; discriminator: {sum(p.numel() for p in disc.parameters()) / 1e6:.2f} M" if disc else "") +
         f"; start: {validate(net, val, dev)}")
@@ -313,10 +309,8 @@ def train_upscale(*, data: str | Path | list, out: str | Path, stage: str = "psn
                 break
     seconds = elapsed_before + time.time() - t0
     final = validate(net, val, dev)
-    sidecar = dict(config, steps_done=step, seconds=round(seconds, 1), device=str(dev), torch=torch.__version__,
-                   validation=dict(images=val_names, crop=256, **final), history=history)
-    save_weights(net, out, metadata={"config": json.dumps(config), "steps_done": str(step)})
-    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    sidecar = write_result(net, out, config, step=step, seconds=seconds, device=dev,
+                           validation=dict(images=val_names, crop=256, **final), history=history)
     log(f"wrote {out} and {out.with_suffix('.json')}; final held-out PSNR-Y {final['psnr_y']:.2f} dB, "
         f"HF ratio {final['hf_ratio']:.3f}")
     return sidecar
