@@ -172,19 +172,16 @@ def format_table(rows: Sequence[dict], title: str | None = None) -> str:
 
 def picture_grid(outputs: dict, model_label: str, names: Sequence[str], cell: int = 256) -> np.ndarray:
     """A grid with one row per image in ``names`` and the columns watermarked | predicted
-    mask | ``model_label``'s output | true mask + Telea | clean, each resized to ``cell``
-    pixels on the long side, with a label strip. ``outputs`` is :func:`bench_unwatermark`'s
+    mask | ``model_label``'s output | true mask + Telea | clean, each fitted into a
+    ``cell`` x ``cell`` box (aspect ratio kept), with a label strip. ``outputs`` is :func:`bench_unwatermark`'s
     ``keep_outputs``. Returns H x W x 3 uint8."""
     columns = [("watermarked", "watermarked"), (model_label + " mask", "predicted mask"),
                (model_label, model_label.removeprefix("restore ")), (_LABELS["telea"], "true mask + Telea"),
                ("clean", "clean")]
     gap = 4
-    first = outputs["clean"][names[0]]
-    f = cell / max(first.shape[:2])
-    ch, cw = int(round(first.shape[0] * f)), int(round(first.shape[1] * f))
-    header = np.full((28, len(columns) * (cw + gap) - gap, 3), 255, np.uint8)
+    header = np.full((28, len(columns) * (cell + gap) - gap, 3), 255, np.uint8)
     for j, (_, label) in enumerate(columns):
-        cv2.putText(header, label, (j * (cw + gap) + 4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(header, label, (j * (cell + gap) + 4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     rows = [header]
     for name in names:
         cells = []
@@ -192,8 +189,13 @@ def picture_grid(outputs: dict, model_label: str, names: Sequence[str], cell: in
             img = outputs[key][name]
             if img.dtype == bool:
                 img = np.repeat((img * 255).astype(np.uint8)[..., None], 3, axis=2)
-            cells.append(cv2.resize(img, (cw, ch), interpolation=cv2.INTER_AREA))
-            cells.append(np.full((ch, gap, 3), 255, np.uint8))
+            f = cell / max(img.shape[:2])
+            img = cv2.resize(img, (max(1, round(img.shape[1] * f)), max(1, round(img.shape[0] * f))),
+                             interpolation=cv2.INTER_AREA)
+            box = np.full((cell, cell, 3), 255, np.uint8)      # letterboxed: the aspect ratio is kept
+            y0, x0 = (cell - img.shape[0]) // 2, (cell - img.shape[1]) // 2
+            box[y0:y0 + img.shape[0], x0:x0 + img.shape[1]] = img
+            cells += [box, np.full((cell, gap, 3), 255, np.uint8)]
         rows.append(np.concatenate(cells[:-1], 1))
         rows.append(np.full((gap, rows[-1].shape[1], 3), 255, np.uint8))
     return np.concatenate(rows[:-1], 0)
