@@ -38,3 +38,65 @@ def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"expected (B, 3, H, W) RGB, got shape {tuple(x.shape)}")
     w = torch.tensor((65.481, 128.553, 24.966), dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return ((x * w).sum(1, keepdim=True) + 16.0) / 255.0
+
+
+#: sRGB (IEC 61966-2-1) linear RGB -> CIE XYZ matrix, D65 white (the rounded matrix of
+#: scikit-image and OpenCV: its rows sum to the white point only to 1e-4, so pure grays
+#: get |a*|, |b*| up to about 0.005).
+SRGB_TO_XYZ = ((0.412453, 0.357580, 0.180423),
+               (0.212671, 0.715160, 0.072169),
+               (0.019334, 0.119193, 0.950227))
+#: CIE D65 reference white (2-degree observer) in XYZ, Y = 1; scikit-image's and OpenCV's.
+D65_WHITE = (0.95047, 1.0, 1.08883)
+#: CIE Lab constants: epsilon = (6/29)^3 and kappa = (29/3)^3 (CIE 15:2004).
+_LAB_EPS, _LAB_KAPPA = (6 / 29) ** 3, (29 / 3) ** 3
+
+
+def _check_rgb(x: torch.Tensor) -> None:
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected (B, 3, H, W), got shape {tuple(x.shape)}")
+
+
+def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
+    """sRGB -> CIE L*a*b* (D65), differentiable.
+
+    Args:
+        x: (B, 3, H, W) sRGB in [0, 1] (gamma-encoded, as stored in files).
+
+    Returns:
+        (B, 3, H, W): L* in [0, 100], a* and b* roughly in [-128, 127]; matches
+        ``skimage.color.rgb2lab``.
+
+    Raises:
+        ValueError: if ``x`` is not (B, 3, H, W).
+    """
+    _check_rgb(x)
+    x = x.clamp(0, 1)
+    lin = torch.where(x > 0.04045, ((x + 0.055) / 1.055).clamp_min(1e-12) ** 2.4, x / 12.92)
+    m = torch.tensor(SRGB_TO_XYZ, dtype=x.dtype, device=x.device)
+    xyz = torch.einsum("ij,bjhw->bihw", m, lin)
+    xyz = xyz / torch.tensor(D65_WHITE, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    f = torch.where(xyz > _LAB_EPS, xyz.clamp_min(1e-12) ** (1 / 3), (_LAB_KAPPA * xyz + 16) / 116)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIE L*a*b* (D65) -> sRGB in [0, 1] (out-of-gamut colors clipped), differentiable.
+
+    Args:
+        lab: (B, 3, H, W), L* in [0, 100], a*/b* in about [-128, 127].
+
+    Returns:
+        (B, 3, H, W) sRGB in [0, 1]; inverts :func:`rgb_to_lab` within 1e-4 in gamut.
+
+    Raises:
+        ValueError: if ``lab`` is not (B, 3, H, W).
+    """
+    _check_rgb(lab)
+    fy = (lab[:, 0] + 16) / 116
+    f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], dim=1)
+    xyz = torch.where(f ** 3 > _LAB_EPS, f ** 3, (116 * f - 16) / _LAB_KAPPA)
+    xyz = xyz * torch.tensor(D65_WHITE, dtype=lab.dtype, device=lab.device).view(1, 3, 1, 1)
+    m = torch.linalg.inv(torch.tensor(SRGB_TO_XYZ, dtype=torch.float64)).to(lab.dtype).to(lab.device)
+    lin = torch.einsum("ij,bjhw->bihw", m, xyz).clamp(0, 1)
+    return torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-12) ** (1 / 2.4) - 0.055, 12.92 * lin).clamp(0, 1)
