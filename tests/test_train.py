@@ -56,3 +56,18 @@ def test_tiny_training_run_writes_weights_sidecar_and_resumes(data, tmp_path):
 def test_missing_data_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         train_denoise(data=str(tmp_path / "nope"), out=tmp_path / "x.safetensors", steps=1, log=lambda s: None)
+
+
+def test_schedule_ticks_validation_and_stops_on_the_time_budget():
+    from restore.train.loop import Schedule
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = Schedule(opt, steps=10, lr=1e-3, start=2, val_every=4, warmup=0, log=lambda s: None)
+    ticks = list(sched)
+    assert [t.step for t in ticks] == list(range(3, 11)) and sched.step == 10
+    assert [t.step for t in ticks if t.validate] == [4, 8, 10] and not any(t.out_of_time for t in ticks)
+    assert opt.param_groups[0]["lr"] == ticks[-1].lr < ticks[0].lr
+    said = []
+    stopped = Schedule(opt, steps=10, lr=1e-3, elapsed=60.0, max_minutes=0.5, log=said.append)
+    ticks = list(stopped)
+    assert len(ticks) == 1 and ticks[0].validate and ticks[0].out_of_time and "max_minutes" in said[0]
+    assert stopped.seconds >= 60.0

@@ -9,7 +9,6 @@ file on disk would be. Loss: L1. Optimiser: Adam with a cosine learning-rate dec
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -21,7 +20,7 @@ from restore.ops.color import gray_to_rgb, rgb_to_gray
 from restore.ops.degrade import add_awgn, quantize_8bit
 from restore.train.checkpoint import save_checkpoint
 from restore.train.data import center_crops, load_folder, random_crops, split_train_val
-from restore.train.loop import cosine_lr, resume_run, set_lr, update, write_result
+from restore.train.loop import Schedule, resume_run, update, write_result
 from restore.zoo.archs.unet import NoiseLevelUNet
 from restore.zoo.registry import resolve_device
 
@@ -118,14 +117,10 @@ def train_denoise(*, data: str | Path | list, out: str | Path, steps: int = 5000
     params = sum(p.numel() for p in net.parameters())
     log(f"model: {params / 1e6:.2f} M parameters; noisy input PSNR " +
         ", ".join(f"{c['name']} {float(batch_psnr(c['clean'], c['noisy']).mean()):.2f}" for c in cases))
-    t0 = time.time()
     net.train()
-    step = start
-    warmup = min(200, steps // 10)
-    for step in range(start + 1, steps + 1):
-        seconds = elapsed_before + time.time() - t0
-        cur_lr, frac = cosine_lr(step, steps, lr, seconds=seconds, max_minutes=max_minutes, warmup=warmup)
-        set_lr(opt, cur_lr)
+    schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
+                        warmup=min(200, steps // 10), val_every=val_every, log=log)
+    for tick in schedule:
         clean = torch.from_numpy(random_crops(train_images, batch, patch, rng))
         sigma = torch.rand(batch, generator=gen) * sigma_max
         gray = torch.rand(batch, generator=gen) < gray_prob
@@ -137,19 +132,14 @@ def train_denoise(*, data: str | Path | list, out: str | Path, steps: int = 5000
         smap = (sigma / 255.0).view(-1, 1, 1, 1).to(dev)
         loss = (net(noisy, smap) - clean).abs().mean()
         update(opt, net, loss)
-        out_of_time = frac >= 1.0 and step < steps
-        if step % val_every == 0 or step == steps or out_of_time:
+        if tick.validate:
             val = validate(net, cases, dev)
-            history.append(dict(step=step, seconds=round(seconds, 1), loss=loss.item(), lr=cur_lr, **val))
-            log(f"step {step}/{steps} {seconds / 60:.1f} min loss {loss.item():.4f} lr {cur_lr:.2e} | val PSNR " +
-                " ".join(f"{k} {v:.2f}" for k, v in val.items()))
-            save_checkpoint(ckpt, net, opt, step=step, history=history, seconds=seconds)
-            if out_of_time:
-                log(f"stopping at step {step}: max_minutes={max_minutes} reached")
-                break
-    seconds = elapsed_before + time.time() - t0
+            history.append(dict(step=tick.step, seconds=round(tick.seconds, 1), loss=loss.item(), lr=tick.lr, **val))
+            log(f"step {tick.step}/{steps} {tick.seconds / 60:.1f} min loss {loss.item():.4f} lr {tick.lr:.2e} | "
+                "val PSNR " + " ".join(f"{k} {v:.2f}" for k, v in val.items()))
+            save_checkpoint(ckpt, net, opt, step=tick.step, history=history, seconds=tick.seconds)
     final = validate(net, cases, dev)
-    sidecar = write_result(net, out, config, step=step, seconds=seconds, device=dev,
+    sidecar = write_result(net, out, config, step=schedule.step, seconds=schedule.seconds, device=dev,
                            validation=dict(images=val_names, crop=256, psnr=final), history=history)
     log(f"wrote {out} and {out.with_suffix('.json')}; final val PSNR " +
         " ".join(f"{k} {v:.2f}" for k, v in final.items()))

@@ -1,8 +1,12 @@
-"""Pieces shared by the training loops: the time-aware cosine schedule and the update step."""
+"""Pieces shared by the training loops: the time-aware cosine schedule, the step loop with
+its validation/checkpoint ticks, the update step, resuming and writing the result."""
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 
@@ -64,3 +68,59 @@ def write_result(net: torch.nn.Module, out, config: dict, *, step: int, seconds:
     save_weights(net, out, metadata={"config": json.dumps(config), "steps_done": str(step)})
     out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return sidecar
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One training step of a :class:`Schedule`.
+
+    Attributes:
+        step: the step number (1-based, continuing after a resume).
+        seconds: training seconds before this step (resumed runs included).
+        lr: the learning rate set for this step.
+        validate: validate and checkpoint after this step (every ``val_every`` steps, the
+            last step, and the step where the time budget ran out).
+        out_of_time: the time budget ran out: the schedule stops after this step.
+    """
+
+    step: int
+    seconds: float
+    lr: float
+    validate: bool
+    out_of_time: bool
+
+
+class Schedule:
+    """The step loop shared by the training commands: iterating yields a :class:`Tick` per
+    step from ``start + 1`` to ``steps`` after setting the learning rate of ``opt`` by
+    :func:`cosine_lr`; it stops early (after logging why) once ``max_minutes`` of training
+    time are spent. ``step`` and ``seconds`` give the last step done and the training time,
+    for the weights' sidecar."""
+
+    def __init__(self, opt: torch.optim.Optimizer, *, steps: int, lr: float, start: int = 0, elapsed: float = 0.0,
+                 max_minutes: float | None = None, warmup: int = 0, val_every: int = 250,
+                 log: Callable[[str], None] = print) -> None:
+        self.opt, self.steps, self.lr, self.start, self.elapsed = opt, steps, lr, start, elapsed
+        self.max_minutes, self.warmup, self.val_every, self.log = max_minutes, warmup, val_every, log
+        self.step = start
+        self._t0: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Training seconds so far, resumed runs included."""
+        return self.elapsed + (time.time() - self._t0 if self._t0 is not None else 0.0)
+
+    def __iter__(self) -> Iterator[Tick]:
+        self._t0 = time.time()
+        for step in range(self.start + 1, self.steps + 1):
+            seconds = self.seconds
+            cur_lr, frac = cosine_lr(step, self.steps, self.lr, seconds=seconds, max_minutes=self.max_minutes,
+                                     warmup=self.warmup)
+            set_lr(self.opt, cur_lr)
+            out_of_time = frac >= 1.0 and step < self.steps
+            self.step = step
+            yield Tick(step, seconds, cur_lr, step % self.val_every == 0 or step == self.steps or out_of_time,
+                       out_of_time)
+            if out_of_time:
+                self.log(f"stopping at step {step}: max_minutes={self.max_minutes} reached")
+                return

@@ -15,7 +15,6 @@ cross-entropy against the true alpha. Adam with a cosine learning-rate decay.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -28,7 +27,7 @@ from restore.metrics import batch_psnr, mask_iou
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, watermark_layer
 from restore.train.checkpoint import save_checkpoint
 from restore.train.data import center_crops, load_folder, split_train_val
-from restore.train.loop import cosine_lr, resume_run, set_lr, update, write_result
+from restore.train.loop import Schedule, resume_run, update, write_result
 from restore.zoo.archs.unet import WatermarkUNet, compose, watermark_mask
 from restore.zoo.registry import resolve_device
 
@@ -156,14 +155,10 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     start, history, elapsed_before = resume_run(ckpt, net, opt, resume, log)
     rng = np.random.default_rng([seed, start])
     log(f"model: {sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters")
-    t0 = time.time()
     net.train()
-    step = start
-    warmup = min(200, steps // 10)
-    for step in range(start + 1, steps + 1):
-        seconds = elapsed_before + time.time() - t0
-        cur_lr, frac = cosine_lr(step, steps, lr, seconds=seconds, max_minutes=max_minutes, warmup=warmup)
-        set_lr(opt, cur_lr)
+    schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
+                        warmup=min(200, steps // 10), val_every=val_every, log=log)
+    for tick in schedule:
         marked, clean, alpha = (torch.from_numpy(a).to(dev) for a in
                                 watermarked_crops(train_images, train_bank, batch, patch, rng, clean_prob))
         if dev.type == "cpu":
@@ -179,20 +174,15 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
             w_mask * (F.binary_cross_entropy_with_logits(mask_logit, true) + dice) + \
             w_alpha * F.binary_cross_entropy_with_logits(alpha_logit, alpha)
         update(opt, net, loss)
-        out_of_time = frac >= 1.0 and step < steps
-        if step % val_every == 0 or step == steps or out_of_time:
+        if tick.validate:
             val = validate(net, case, dev)
-            history.append(dict(step=step, seconds=round(seconds, 1), loss=loss.item(), lr=cur_lr, **val))
-            log(f"step {step}/{steps} {seconds / 60:.1f} min loss {loss.item():.4f} lr {cur_lr:.2e} | val PSNR "
-                f"{val['psnr']:.2f} (input {val['psnr_input']:.2f}) fRMSE {val['frmse']:.4f} "
+            history.append(dict(step=tick.step, seconds=round(tick.seconds, 1), loss=loss.item(), lr=tick.lr, **val))
+            log(f"step {tick.step}/{steps} {tick.seconds / 60:.1f} min loss {loss.item():.4f} lr {tick.lr:.2e} | "
+                f"val PSNR {val['psnr']:.2f} (input {val['psnr_input']:.2f}) fRMSE {val['frmse']:.4f} "
                 f"(input {val['frmse_input']:.4f}) IoU {val['iou']:.3f}")
-            save_checkpoint(ckpt, net, opt, step=step, history=history, seconds=seconds)
-            if out_of_time:
-                log(f"stopping at step {step}: max_minutes={max_minutes} reached")
-                break
-    seconds = elapsed_before + time.time() - t0
+            save_checkpoint(ckpt, net, opt, step=tick.step, history=history, seconds=tick.seconds)
     final = validate(net, case, dev)
-    sidecar = write_result(net, out, config, step=step, seconds=seconds, device=dev,
+    sidecar = write_result(net, out, config, step=schedule.step, seconds=schedule.seconds, device=dev,
                            validation=dict(images=val_names, crop=256, **final), history=history)
     log(f"wrote {out} and {out.with_suffix('.json')}; final val PSNR {final['psnr']:.2f} "
         f"fRMSE {final['frmse']:.4f} IoU {final['iou']:.3f}")

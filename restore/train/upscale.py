@@ -26,7 +26,6 @@ antialiased bicubic, the protocol of Set5/Set14), rounded to 8 bit as a saved fi
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -41,7 +40,7 @@ from restore.ops.color import rgb_to_y
 from restore.ops.degrade import bicubic_down, quantize_8bit
 from restore.train.checkpoint import load_checkpoint, save_checkpoint
 from restore.train.data import load_folder, split_train_val
-from restore.train.loop import cosine_lr, resume_run, set_lr, update, write_result
+from restore.train.loop import Schedule, resume_run, set_lr, update, write_result
 from restore.zoo.archs.srresnet import SRGANDiscriminator, SRResNet
 from restore.zoo.registry import resolve_device, save_weights
 
@@ -249,14 +248,10 @@ def train_upscale(*, data: str | Path | list, out: str | Path, stage: str = "psn
         (f"; discriminator: {sum(p.numel() for p in disc.parameters()) / 1e6:.2f} M" if disc else "") +
         f"; start: {validate(net, val, dev)}")
     rng = np.random.default_rng(seed + start)
-    t0 = time.time()
-    step = start
-    warmup = 0 if stage == "gan" else min(200, steps // 10)
+    schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
+                        warmup=0 if stage == "gan" else min(200, steps // 10), val_every=val_every, log=log)
     bce = nn.BCEWithLogitsLoss()
-    for step in range(start + 1, steps + 1):
-        seconds = elapsed_before + time.time() - t0
-        cur_lr, frac = cosine_lr(step, steps, lr, seconds=seconds, max_minutes=max_minutes, warmup=warmup)
-        set_lr(opt, cur_lr)
+    for tick in schedule:
         hr, lo = random_pair_crops(pairs, batch, patch, scale, rng)
         hr, lo = hr.to(dev, non_blocking=True), lo.to(dev, non_blocking=True)
         if dev.type == "cpu":
@@ -266,7 +261,7 @@ def train_upscale(*, data: str | Path | list, out: str | Path, stage: str = "psn
         if stage == "psnr":
             loss = terms["l1"] = (sr - hr).abs().mean()
         else:
-            set_lr(d_opt, cur_lr / lr * (d_lr or lr))
+            set_lr(d_opt, tick.lr / lr * (d_lr or lr))
             # Discriminator step: real -> 1, generated -> 0.
             d_real = disc(hr)
             d_fake = disc(sr.detach())
@@ -290,26 +285,22 @@ def train_upscale(*, data: str | Path | list, out: str | Path, stage: str = "psn
                 loss = loss + w_vgg * terms["vgg"]
             terms["d"] = d_loss
         update(opt, net, loss)
-        out_of_time = frac >= 1.0 and step < steps
-        if step % val_every == 0 or step == steps or out_of_time:
+        if tick.validate:
+            step = tick.step
             v = validate(net, val, dev)
-            history.append(dict(step=step, seconds=round(seconds, 1), lr=cur_lr,
+            history.append(dict(step=step, seconds=round(tick.seconds, 1), lr=tick.lr,
                                 **{k: round(t.item(), 5) for k, t in terms.items()}, **v))
-            log(f"step {step}/{steps} {seconds / 60:.1f} min lr {cur_lr:.2e} " +
+            log(f"step {step}/{steps} {tick.seconds / 60:.1f} min lr {tick.lr:.2e} " +
                 " ".join(f"{k} {t.item():.4f}" for k, t in terms.items()) +
                 f" | val PSNR-Y {v['psnr_y']:.2f} HF ratio {v['hf_ratio']:.3f}")
-            save_checkpoint(ckpt, net, opt, step=step, history=history, seconds=seconds)
+            save_checkpoint(ckpt, net, opt, step=step, history=history, seconds=tick.seconds)
             if snapshots:
                 save_weights(net, out.with_name(f"{out.stem}.step{step}.safetensors"),
                              metadata={"config": json.dumps(config), "steps_done": str(step)})
             if disc is not None:
                 save_checkpoint(d_ckpt, disc, d_opt, step=step)
-            if out_of_time:
-                log(f"stopping at step {step}: max_minutes={max_minutes} reached")
-                break
-    seconds = elapsed_before + time.time() - t0
     final = validate(net, val, dev)
-    sidecar = write_result(net, out, config, step=step, seconds=seconds, device=dev,
+    sidecar = write_result(net, out, config, step=schedule.step, seconds=schedule.seconds, device=dev,
                            validation=dict(images=val_names, crop=256, **final), history=history)
     log(f"wrote {out} and {out.with_suffix('.json')}; final held-out PSNR-Y {final['psnr_y']:.2f} dB, "
         f"HF ratio {final['hf_ratio']:.3f}")
