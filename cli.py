@@ -231,6 +231,30 @@ def bench_denoise_cmd(
             record_bench(rows, key, limit=limit)
 
 
+def _bench_folders(data: list[Path], run, *, table, key, picture: Optional[Path], make_picture, record: bool,
+                   limit: Optional[int]) -> None:
+    """The per-folder part of the bench commands: ``run(folder, outputs)`` gives the rows
+    (``outputs`` is a dict to fill for the picture on the first folder, else None);
+    ``table(folder, rows)`` prints them; ``make_picture(outputs, rows)`` draws the picture
+    written to ``picture``; with ``record`` the rows go to the manifest under
+    ``key(folder, rows)``."""
+    from restore.io import write_image
+    for i, folder in enumerate(data):
+        outputs: dict | None = {} if picture is not None and i == 0 else None
+        try:
+            rows = run(folder, outputs)
+        except (KeyError, ValueError, FileNotFoundError) as e:
+            raise _usage_error(str(e).strip("'\"")) from None
+        typer.echo(table(folder, rows))
+        typer.echo("")
+        if outputs is not None:
+            write_image(picture, make_picture(outputs, rows))
+            typer.echo(f"wrote {picture}", err=True)
+        if record:
+            from restore.zoo.manifest import record_bench
+            record_bench(rows, key(folder, rows), limit=limit)
+
+
 @bench_app.command("upscale")
 def bench_upscale_cmd(
         data: list[Path] = typer.Option(..., "--data", help="Folder of *_HR / *_LR pairs (Set5, Set14); repeatable.", exists=True),
@@ -245,28 +269,22 @@ def bench_upscale_cmd(
     """Print a markdown table per folder: PSNR-Y, SSIM-Y, HF ratio and seconds per output megapixel."""
     _setup_logging(quiet)
     from restore.bench.upscale import BASELINES, bench_upscale, comparison_picture, detail_crop, format_table
-    from restore.io import write_image
     progress = None if quiet else (lambda msg: typer.echo(msg, err=True))
     baselines = tuple(baseline) if baseline else BASELINES
-    for i, folder in enumerate(data):
-        outputs: dict | None = {} if picture is not None and i == 0 else None
-        try:
-            rows = bench_upscale(folder, models=list(model) if model else None, device=device, baselines=baselines,
-                                 limit=limit, progress=progress, keep_outputs=outputs)
-        except (KeyError, ValueError, FileNotFoundError) as e:
-            raise _usage_error(str(e).strip("'\"")) from None
-        scale = rows[0]["scale"]
-        typer.echo(format_table(rows, title=f"{folder.name}, x{scale}, given LR inputs; Y channel, "
-                                             f"border {scale} px cropped"))
-        typer.echo("")
-        if outputs is not None:
-            methods = ["HR"] + [r["method"] for r in rows if not r["method"].startswith("lanczos")]
-            crops = [(name, *detail_crop(hr)) for name, hr in outputs["HR"].items()]
-            write_image(picture, comparison_picture(outputs, methods, crops))
-            typer.echo(f"wrote {picture}", err=True)
-        if record:
-            from restore.zoo.manifest import record_bench
-            record_bench(rows, f"{folder.name} x{scale}", limit=limit)
+
+    def make_picture(outputs: dict, rows: list[dict]):
+        methods = ["HR"] + [r["method"] for r in rows if not r["method"].startswith("lanczos")]
+        crops = [(name, *detail_crop(hr)) for name, hr in outputs["HR"].items()]
+        return comparison_picture(outputs, methods, crops)
+
+    _bench_folders(
+        data, lambda folder, outputs: bench_upscale(folder, models=list(model) if model else None, device=device,
+                                                    baselines=baselines, limit=limit, progress=progress,
+                                                    keep_outputs=outputs),
+        table=lambda folder, rows: format_table(rows, title=f"{folder.name}, x{rows[0]['scale']}, given LR inputs; "
+                                                            f"Y channel, border {rows[0]['scale']} px cropped"),
+        key=lambda folder, rows: f"{folder.name} x{rows[0]['scale']}", picture=picture, make_picture=make_picture,
+        record=record, limit=limit)
 
 
 @bench_app.command("unwatermark")
@@ -287,30 +305,31 @@ def bench_unwatermark_cmd(
     """Print a markdown table per folder: PSNR, SSIM, RMSE, fRMSE, mask IoU and seconds per megapixel."""
     _setup_logging(quiet)
     from restore.bench.unwatermark import BASELINES, bench_unwatermark, format_table, picture_grid
-    from restore.io import write_image
+    from restore.io import load_watermark_bank
     progress = None if quiet else (lambda msg: typer.echo(msg, err=True))
     baselines = tuple(baseline) if baseline else BASELINES
-    for i, folder in enumerate(data):
-        outputs: dict | None = {} if picture is not None and i == 0 else None
-        try:
-            rows = bench_unwatermark(folder, logos=[str(d) for d in logos], models=list(model) if model else None,
-                                     device=device, baselines=baselines, seed=seed, limit=limit, progress=progress,
-                                     keep_outputs=outputs)
-        except (KeyError, ValueError, FileNotFoundError) as e:
-            raise _usage_error(str(e).strip("'\"")) from None
-        typer.echo(format_table(rows, title=f"{folder.name}, synthetic watermarks (held-out logos and font, seed "
-                                            f"{seed}); RGB, RMSE on the 0-255 scale"))
-        typer.echo("")
-        if outputs is not None:
-            ours = next((r["method"] for r in rows if r["method"].startswith("restore ")), None)
-            if ours is None or "telea" not in baselines:
-                raise _usage_error("--picture needs a model and the telea baseline")
-            write_image(picture, picture_grid(outputs, ours, sorted(outputs["clean"])[:picture_rows]))
-            typer.echo(f"wrote {picture}", err=True)
-        if record:
-            from restore.zoo.manifest import record_bench
-            record_bench([r for r in rows if "no Telea" not in r["method"]], f"{folder.name} watermarks",
-                         limit=limit)
+    if picture is not None and "telea" not in baselines:
+        raise _usage_error("--picture needs the telea baseline")
+    try:
+        bank = load_watermark_bank([str(d) for d in logos], "val")   # once for all folders
+    except (FileNotFoundError, ValueError) as e:
+        raise _usage_error(str(e)) from None
+
+    def make_picture(outputs: dict, rows: list[dict]):
+        ours = next((r["method"] for r in rows if r["method"].startswith("restore ")), None)
+        if ours is None:
+            raise _usage_error("--picture needs a model")
+        return picture_grid(outputs, ours, sorted(outputs["clean"])[:picture_rows])
+
+    _bench_folders(
+        data, lambda folder, outputs: bench_unwatermark(folder, logos=bank, models=list(model) if model else None,
+                                                        device=device, baselines=baselines, seed=seed, limit=limit,
+                                                        progress=progress, keep_outputs=outputs),
+        table=lambda folder, rows: format_table(rows, title=f"{folder.name}, synthetic watermarks (held-out logos and "
+                                                            f"font, seed {seed}); RGB, RMSE on the 0-255 scale"),
+        key=lambda folder, rows: f"{folder.name} watermarks", picture=picture, make_picture=make_picture,
+        record=record, limit=limit)
+
 
 @train_app.command("denoise")
 def train_denoise_cmd(

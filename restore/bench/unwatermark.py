@@ -23,7 +23,7 @@ import torch
 
 from restore.io import iter_images, load_watermark_bank, read_image, to_rgb8
 from restore.metrics import mask_iou, psnr, ssim
-from restore.ops.degrade import MASK_THRESHOLD, synthesize_watermark
+from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, synthesize_watermark
 
 #: Baselines: the watermarked input itself, and OpenCV Telea inpainting of the true mask.
 BASELINES = ("input", "telea")
@@ -34,9 +34,16 @@ TELEA_RADIUS = 3
 Progress = Callable[[str], None] | None
 
 
-def make_test_set(data: str | Path, logos: str | Path | list, *, seed: int = 0,
+def make_test_set(data: str | Path, logos: str | Path | list | WatermarkBank, *, seed: int = 0,
                   limit: int | None = None) -> list[dict]:
     """The deterministic watermarked test set of a folder.
+
+    Args:
+        data: folder of clean images.
+        logos: logo folder(s), whose held-out logos (and the held-out font) are used, or
+            a bank already loaded with ``load_watermark_bank(..., "val")``.
+        seed: seed of the marks.
+        limit: only the first N images.
 
     Returns:
         One dict per image: ``name``, ``clean`` and ``marked`` (H x W x 3 uint8) and
@@ -48,7 +55,7 @@ def make_test_set(data: str | Path, logos: str | Path | list, *, seed: int = 0,
     paths = sorted(iter_images(data))[:limit] if limit else sorted(iter_images(data))
     if not paths:
         raise FileNotFoundError(f"no images in {data}")
-    bank = load_watermark_bank(logos, "val")
+    bank = logos if isinstance(logos, WatermarkBank) else load_watermark_bank(logos, "val")
     cases = []
     for i, path in enumerate(paths):
         clean = to_rgb8(read_image(path))
@@ -77,7 +84,7 @@ def _telea(case: dict) -> tuple[np.ndarray, np.ndarray]:
     return cv2.inpaint(case["marked"], true, TELEA_RADIUS, cv2.INPAINT_TELEA), true.astype(bool)
 
 
-def bench_unwatermark(data: str | Path, *, logos: str | Path | list, models: Iterable[str] | None = None,
+def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkBank, models: Iterable[str] | None = None,
                       device: str = "auto", baselines: Sequence[str] = BASELINES, seed: int = 0,
                       limit: int | None = None, progress: Progress = None,
                       keep_outputs: dict | None = None) -> list[dict]:
@@ -85,7 +92,8 @@ def bench_unwatermark(data: str | Path, *, logos: str | Path | list, models: Ite
 
     Args:
         data: folder of clean images (CBSD68, Kodak24).
-        logos: logo folder(s); only the held-out logos (and font) make the test marks.
+        logos: logo folder(s), or a loaded held-out bank: only the held-out logos (and
+            font) make the test marks (:func:`make_test_set`).
         models: zoo model names; None = every unwatermark model, the default first. Each
             runs twice: with the default Telea refinement of opaque regions and without.
         baselines: subset of :data:`BASELINES`.
