@@ -88,6 +88,15 @@ FormatOpt = typer.Option(None, "--format", "-f", help="Output format: png, jpg, 
 QualityOpt = typer.Option(None, "--quality", "-q", min=1, max=100, help="JPEG/WebP quality 1-100 (default 95).")
 QuietOpt = typer.Option(False, "--quiet", help="No progress bar or info messages.")
 
+# Shared option and helper of the bench commands.
+RecordOpt = typer.Option(False, "--record", help="Store the zoo models' figures in weights/manifest.json.")
+
+
+def _progress(quiet: bool):
+    """The bench progress callback: one line per method on stderr, none with --quiet."""
+    return None if quiet else (lambda msg: typer.echo(msg, err=True))
+
+
 # Shared options of the training commands.
 TrainDataOpt = typer.Option(..., "--data", help="Folder(s) of clean training images; repeatable.", exists=True)
 TrainOutOpt = typer.Option(..., "--out", help="Weights file to write (*.safetensors); a .json sidecar goes beside it.")
@@ -198,7 +207,7 @@ def bench_denoise_cmd(
         baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="noisy, nlm, bm3d (default: all)."),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
         device: str = DeviceOpt,
-        record: bool = typer.Option(False, "--record", help="Store the zoo models' figures in weights/manifest.json."),
+        record: bool = RecordOpt,
         quiet: bool = QuietOpt) -> None:
     """Print a markdown table: PSNR, SSIM and seconds per megapixel of each method, from one run."""
     _setup_logging(quiet)
@@ -206,7 +215,7 @@ def bench_denoise_cmd(
     from restore.zoo.registry import list_models as zoo_models
     models_ = list(model) if model else zoo_models("denoise")
     baselines = tuple(baseline) if baseline else ("noisy", "nlm", "bm3d")
-    progress = None if quiet else (lambda msg: typer.echo(msg, err=True))
+    progress = _progress(quiet)
     runs = [("real", None)] if real else [("awgn", s) for s in sigma]
     for kind, s in runs:
         try:
@@ -264,12 +273,12 @@ def bench_upscale_cmd(
         picture: Optional[Path] = typer.Option(None, "--picture", help="Write a comparison grid (HR | bicubic | models) of the "
                                                "most detailed 96 px crop of each image of the first --data folder."),
         device: str = DeviceOpt,
-        record: bool = typer.Option(False, "--record", help="Store the zoo models' figures in weights/manifest.json."),
+        record: bool = RecordOpt,
         quiet: bool = QuietOpt) -> None:
     """Print a markdown table per folder: PSNR-Y, SSIM-Y, HF ratio and seconds per output megapixel."""
     _setup_logging(quiet)
     from restore.bench.upscale import BASELINES, bench_upscale, comparison_picture, detail_crop, format_table
-    progress = None if quiet else (lambda msg: typer.echo(msg, err=True))
+    progress = _progress(quiet)
     baselines = tuple(baseline) if baseline else BASELINES
 
     def make_picture(outputs: dict, rows: list[dict]):
@@ -300,13 +309,13 @@ def bench_unwatermark_cmd(
                                                "true mask + Telea | clean) of the first --data folder's first images."),
         picture_rows: int = typer.Option(6, "--picture-rows", min=1, help="Images in the --picture grid."),
         device: str = DeviceOpt,
-        record: bool = typer.Option(False, "--record", help="Store the zoo models' figures in weights/manifest.json."),
+        record: bool = RecordOpt,
         quiet: bool = QuietOpt) -> None:
     """Print a markdown table per folder: PSNR, SSIM, RMSE, fRMSE, mask IoU and seconds per megapixel."""
     _setup_logging(quiet)
     from restore.bench.unwatermark import BASELINES, bench_unwatermark, format_table, picture_grid
     from restore.io import load_watermark_bank
-    progress = None if quiet else (lambda msg: typer.echo(msg, err=True))
+    progress = _progress(quiet)
     baselines = tuple(baseline) if baseline else BASELINES
     if picture is not None and "telea" not in baselines:
         raise _usage_error("--picture needs the telea baseline")
