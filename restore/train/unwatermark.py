@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from restore.io import load_watermark_bank
 from restore.metrics import batch_psnr, mask_iou
-from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, watermark_layer
+from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, synthesize_watermark
 from restore.train.checkpoint import save_checkpoint
 from restore.train.data import center_crops, load_folder, split_train_val
 from restore.train.loop import Schedule, resume_run, update, write_result
@@ -55,8 +55,8 @@ def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int,
         if rng.random() < clean_prob:
             marked[i] = c
             continue
-        color, a = watermark_layer(patch, patch, rng, bank, ref_side=min(img.shape[:2]))
-        marked[i] = np.round(((1 - a[..., None]) * c + a[..., None] * color) * 255.0) / 255.0
+        m, _, a = synthesize_watermark(c, rng, bank, ref_side=min(img.shape[:2]))
+        marked[i] = np.round(m * 255.0) / 255.0
         alpha[i] = a
     return (marked.transpose(0, 3, 1, 2).copy(), clean.transpose(0, 3, 1, 2).copy(), alpha[:, None])
 
@@ -68,9 +68,8 @@ def validation_set(val_images: list[np.ndarray], bank: WatermarkBank, size: int 
     marked, alpha = np.empty_like(clean), np.zeros((clean.shape[0], 1, size, size), np.float32)
     for i, img in enumerate(val_images):
         rng = np.random.default_rng([seed, i])
-        color, a = watermark_layer(size, size, rng, bank, ref_side=min(img.shape[:2]))
-        c = clean[i].transpose(1, 2, 0)
-        marked[i] = (np.round(((1 - a[..., None]) * c + a[..., None] * color) * 255) / 255).transpose(2, 0, 1)
+        m, _, a = synthesize_watermark(clean[i].transpose(1, 2, 0), rng, bank, ref_side=min(img.shape[:2]))
+        marked[i] = (np.round(m * 255) / 255).transpose(2, 0, 1)
         alpha[i, 0] = a
     return dict(marked=torch.from_numpy(marked), clean=torch.from_numpy(clean), alpha=torch.from_numpy(alpha))
 
