@@ -190,6 +190,37 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
 
 @app.command()
+def colorize(input_path: Path = InputArg, output: Path = OutputArg,
+             render_size: int = typer.Option(256, "--render-size",
+                                             help="Short side (pixels) the network sees; the colors are upsampled "
+                                                  "to the full image. Larger: finer color detail, slower."),
+             saturation: Optional[float] = typer.Option(
+                 None, "--saturation", help="Factor on the decoded chroma: 0 = gray, above the default = more vivid "
+                                            "(default: the model's calibrated value, see docs/models.md)."),
+             temperature: Optional[float] = typer.Option(
+                 None, "--temperature", help="Annealed-mean temperature in (0, 1]: lower is more vivid, 1 the safe "
+                                             "mean (default: the calibrated value, see docs/models.md)."),
+             model: Optional[str] = ModelOpt, device: str = DeviceOpt, recursive: bool = RecursiveOpt,
+             skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt,
+             quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt) -> None:
+    """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept)."""
+    _setup_logging(quiet)
+    if render_size < 16:
+        raise _usage_error(f"--render-size must be >= 16 pixels, got {render_size}")
+    if saturation is not None and saturation < 0:
+        raise _usage_error(f"--saturation must be >= 0, got {saturation}")
+    if temperature is not None and not 0 < temperature <= 1:
+        raise _usage_error(f"--temperature must be in (0, 1], got {temperature}")
+    pipe = _load("colorize", model, device, None, None)
+
+    def process(image, path):
+        return pipe(image, render_size=render_size, saturation=saturation, temperature=temperature)
+
+    _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
+                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+
+
+@app.command()
 def models(task: Optional[str] = typer.Option(None, "--task", help="Only this task's models.")) -> None:
     """List the model zoo: name, task, parameters, size, device advice, license, data, benchmarks."""
     from restore.zoo.manifest import models_table
@@ -340,6 +371,68 @@ def bench_unwatermark_cmd(
         record=record, limit=limit)
 
 
+@bench_app.command("colorize")
+def bench_colorize_cmd(
+        data: list[Path] = typer.Option(..., "--data", help="Folder of color images (Kodak24, CBSD68), converted to "
+                                                            "gray (L*) for the test; repeatable.", exists=True),
+        model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Zoo models (default: all colorize models)."),
+        variants: bool = typer.Option(True, "--variants/--no-variants",
+                                      help="Also run each model decoded as its posterior mean and as Zhang et al. "
+                                           "decode, and with bilinear chroma upsampling."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
+        picture: Optional[Path] = typer.Option(None, "--picture", help="Write a grid (gray | ours | original) of the "
+                                               "first --data folder's first images."),
+        picture_rows: int = typer.Option(6, "--picture-rows", min=1, help="Images in the --picture grid."),
+        old_photos: Optional[Path] = typer.Option(None, "--old-photos", exists=True,
+                                                  help="Folder of historical photos (no ground truth) to colorize for "
+                                                       "--old-photos-picture."),
+        old_photos_picture: Optional[Path] = typer.Option(None, "--old-photos-picture",
+                                                          help="Write a grid (photo | ours) of --old-photos."),
+        old_photos_count: int = typer.Option(12, "--old-photos-count", min=1,
+                                             help="Photos in that grid, evenly spaced over the sorted folder."),
+        device: str = DeviceOpt,
+        record: bool = RecordOpt,
+        quiet: bool = QuietOpt) -> None:
+    """Print a markdown table per folder: PSNR, SSIM, colorfulness (and its share of the
+    originals') and seconds per megapixel, with the gray image as baseline."""
+    _setup_logging(quiet)
+    from restore.bench.colorize import bench_colorize, format_table, pair_grid, picture_grid
+    progress = _progress(quiet)
+    if (old_photos is None) != (old_photos_picture is None):
+        raise _usage_error("--old-photos and --old-photos-picture go together")
+
+    def make_picture(outputs: dict, rows: list[dict]):
+        ours = next((r["method"] for r in rows if r["method"].startswith("restore ")), None)
+        if ours is None:
+            raise _usage_error("--picture needs a model")
+        return picture_grid(outputs, ours, sorted(outputs["original"])[:picture_rows])
+
+    _bench_folders(
+        data, lambda folder, outputs: bench_colorize(folder, models=list(model) if model else None, device=device,
+                                                     variants=variants, limit=limit, progress=progress,
+                                                     keep_outputs=outputs),
+        table=lambda folder, rows: format_table(rows, title=f"{folder.name}, gray (L*) input, RGB; colorfulness of "
+                                                            "Hasler & Suesstrunk on the 0-255 scale"),
+        key=lambda folder, rows: f"{folder.name} colorize", picture=picture, make_picture=make_picture,
+        record=record, limit=limit)
+    if old_photos is not None:
+        import numpy as np
+
+        from restore import load_pipeline
+        from restore.io import iter_images, read_image, to_rgb8, write_image
+        paths = sorted(iter_images(old_photos))
+        if not paths:
+            raise _usage_error(f"no images in {old_photos}")
+        idx = np.unique(np.linspace(0, len(paths) - 1, min(old_photos_count, len(paths))).round().astype(int))
+        pipe = load_pipeline("colorize", model=model[0] if model else None, device=device)
+        pairs = []
+        for i in idx:
+            img = read_image(paths[i])
+            pairs.append((to_rgb8(img), to_rgb8(pipe(img))))
+        write_image(old_photos_picture, pair_grid(pairs, ("photo", "restore")))
+        typer.echo(f"wrote {old_photos_picture}", err=True)
+
+
 @train_app.command("denoise")
 def train_denoise_cmd(
         data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
@@ -410,6 +503,27 @@ def train_unwatermark_cmd(
     _train(train_unwatermark, out, data=[str(d) for d in data], logos=[str(d) for d in logos], steps=steps,
            batch=batch, patch=patch, lr=lr, width=width, levels=levels, blocks=blocks, w_hole=w_hole,
            w_mask=w_mask, w_alpha=w_alpha, val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)
+
+
+@train_app.command("colorize")
+def train_colorize_cmd(
+        data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
+        steps: int = typer.Option(20000, "--steps"), batch: int = typer.Option(16, "--batch"),
+        patch: int = typer.Option(160, "--patch", help="Crop side in render-size pixels (a multiple of 2**levels)."),
+        lr: float = typer.Option(5e-4, "--lr"),
+        width: int = typer.Option(32, "--width"), levels: int = typer.Option(5, "--levels"),
+        blocks: int = typer.Option(1, "--blocks"),
+        render_size: int = typer.Option(256, "--render-size", help="Short side the training images are resized to."),
+        rebalance: float = typer.Option(0.5, "--rebalance",
+                                        help="Lambda of the class rebalancing (Zhang et al. 2016); 1 = none."),
+        val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
+        device: str = DeviceOpt, resume: bool = ResumeOpt,
+) -> None:
+    """Train the colorization autoencoder (L* in, a distribution over a*b* chroma bins out)."""
+    from restore.train.colorize import train_colorize
+    _train(train_colorize, out, data=[str(d) for d in data], steps=steps, batch=batch, patch=patch, lr=lr,
+           width=width, levels=levels, blocks=blocks, render_size=render_size, rebalance=rebalance,
+           val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)
 
 
 def main() -> None:  # pragma: no cover

@@ -7,6 +7,7 @@ Public API::
     clean = pipe(noisy, sigma=25)              # numpy/PIL/tensor in -> same kind out
     big = load_pipeline("upscale", "srgan-x4")(image)   # 4x the size
     clean, mask = load_pipeline("unwatermark")(image, return_mask=True)
+    color = load_pipeline("colorize")(gray, saturation=1.1)   # gray/sepia in -> RGB out
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def _pipeline_class(task: str):
     if task == "upscale":
         from restore.pipelines.super_resolve import UpscalePipeline
         return UpscalePipeline
+    if task == "colorize":
+        from restore.pipelines.colorize import ColorizePipeline
+        return ColorizePipeline
     if task == "unwatermark":
         from restore.pipelines.watermark import UnwatermarkPipeline
         return UnwatermarkPipeline
@@ -35,7 +39,7 @@ def load_pipeline(task: str, model: str | None = None, device: str = "auto", **k
     """Load the pipeline of ``task`` with a zoo model.
 
     Args:
-        task: ``denoise``, ``upscale`` or ``unwatermark`` (``colorize``, ``inpaint`` to come).
+        task: ``denoise``, ``colorize``, ``upscale`` or ``unwatermark`` (``inpaint`` to come).
         model: zoo model name; default: the task's default (see :func:`list_models`).
         device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
         **kwargs: passed to ``from_pretrained`` (``tile``, ``overlap``, ``half``).

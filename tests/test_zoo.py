@@ -27,7 +27,11 @@ def test_forward_small(name):
     extra = (torch.full((2, 1, 1, 1), 25 / 255),) if spec.task == "denoise" else ()
     with torch.no_grad():
         y = net(x, *extra)
-    assert y.shape == (2, spec.out_channels, 4 * m * spec.scale, 3 * m * spec.scale)
+    if spec.task == "colorize":  # logits over the chroma bins, at half resolution
+        assert y.shape == (2, spec.arch_kwargs["bins"], 2 * m, 3 * m // 2)
+        assert net.decode(y).shape == (2, 2, 2 * m, 3 * m // 2)
+    else:
+        assert y.shape == (2, spec.out_channels, 4 * m * spec.scale, 3 * m * spec.scale)
     assert y.dtype == torch.float32 and torch.isfinite(y).all()
 
 
@@ -36,6 +40,7 @@ def test_every_task_default_is_registered():
     assert default_model("denoise") in list_models("denoise")
     assert default_model("upscale") in list_models("upscale")
     assert default_model("unwatermark") in list_models("unwatermark")
+    assert default_model("colorize") in list_models("colorize")
 
 
 @pytest.mark.parametrize("name", sorted(read_manifest()))

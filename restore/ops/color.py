@@ -80,6 +80,32 @@ def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
     return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
 
 
+def rgb_to_lightness(x: torch.Tensor) -> torch.Tensor:
+    """CIE L* (D65) of sRGB or gray images, the L channel of :func:`rgb_to_lab` at a third
+    of its cost (only the luminance Y is computed).
+
+    Args:
+        x: (B, 3, H, W) sRGB or (B, 1, H, W) gray (an sRGB gray level), in [0, 1].
+
+    Returns:
+        (B, 1, H, W) L* in [0, 100].
+
+    Raises:
+        ValueError: if ``x`` is not (B, 1 or 3, H, W).
+    """
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"expected (B, 1 or 3, H, W), got shape {tuple(x.shape)}")
+    x = x.clamp(0, 1)
+    lin = torch.where(x > 0.04045, ((x + 0.055) / 1.055).clamp_min(1e-12) ** 2.4, x / 12.92)
+    if x.shape[1] == 3:
+        w = torch.tensor(SRGB_TO_XYZ[1], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        lin = (lin * w).sum(1, keepdim=True)
+    else:
+        lin = lin * sum(SRGB_TO_XYZ[1])
+    f = torch.where(lin > _LAB_EPS, lin.clamp_min(1e-12) ** (1 / 3), (_LAB_KAPPA * lin + 16) / 116)
+    return 116 * f - 16
+
+
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """CIE L*a*b* (D65) -> sRGB in [0, 1] (out-of-gamut colors clipped), differentiable.
 
@@ -100,3 +126,30 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     m = torch.linalg.inv(torch.tensor(SRGB_TO_XYZ, dtype=torch.float64)).to(lab.dtype).to(lab.device)
     lin = torch.einsum("ij,bjhw->bihw", m, xyz).clamp(0, 1)
     return torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-12) ** (1 / 2.4) - 0.055, 12.92 * lin).clamp(0, 1)
+
+
+def ab_gamut_bins(step: float = 10.0, extent: float = 110.0) -> torch.Tensor:
+    """Centers of the quantized a*b* color bins that hold some sRGB color: the output
+    classes of colorization by classification (Zhang, Isola & Efros, "Colorful Image
+    Colorization", ECCV 2016, who use a grid of 10 and get 313 in-gamut bins).
+
+    A cell of the ``step`` grid over ``[-extent, extent]^2`` is kept when any of 5 x 5
+    points inside it, at any L* in 1..99, lies in the sRGB gamut (a round trip through
+    sRGB moves it by less than 1).
+
+    Returns:
+        (Q, 2) float32 (a*, b*) bin centers, sorted by a* then b*.
+    """
+    centers = torch.arange(-extent, extent + 1e-6, step, dtype=torch.float64)
+    offs = torch.linspace(-step / 2, step / 2, 5, dtype=torch.float64)
+    a = (centers.view(-1, 1, 1, 1) + offs.view(1, 1, -1, 1)).expand(len(centers), len(centers), 5, 5)
+    b = (centers.view(1, -1, 1, 1) + offs.view(1, 1, 1, -1)).expand(len(centers), len(centers), 5, 5)
+    levels = torch.arange(1.0, 100.0, 2.0, dtype=torch.float64)
+    keep = torch.zeros(len(centers), len(centers), dtype=torch.bool)
+    for L in levels:
+        lab = torch.stack([torch.full_like(a, float(L)), a, b]).reshape(1, 3, -1, 25)
+        back = rgb_to_lab(lab_to_rgb(lab))
+        ok = ((back - lab).abs().amax(1) < 1.0).reshape(len(centers), len(centers), 25).any(-1)
+        keep |= ok
+    ga, gb = torch.meshgrid(centers, centers, indexing="ij")
+    return torch.stack([ga[keep], gb[keep]], dim=1).float()

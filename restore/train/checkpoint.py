@@ -25,14 +25,27 @@ def save_checkpoint(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer
 
 
 def load_checkpoint(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
-    """Restore ``net`` and ``opt`` from :func:`save_checkpoint`'s file; returns ``meta``."""
+    """Restore ``net`` and ``opt`` from :func:`save_checkpoint`'s file; returns ``meta``.
+
+    Buffers missing from an older checkpoint keep their current values (the training
+    loops set their derived buffers after resuming); a missing parameter or an unknown
+    tensor is an error.
+
+    Raises:
+        RuntimeError: if the checkpoint's parameters do not match ``net``'s.
+    """
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         metadata = f.metadata()
     tensors = load_file(str(path))
     dev = next(net.parameters()).device
-    net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    result = net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=False)
+    params = {name for name, _ in net.named_parameters()}
+    missing = [k for k in result.missing_keys if k in params]
+    if missing or result.unexpected_keys:
+        raise RuntimeError(f"checkpoint {path} does not match the model: missing {missing}, "
+                           f"unexpected {result.unexpected_keys}")
     state: dict[int, dict] = {}
     for k, v in tensors.items():
         if k.startswith("opt."):

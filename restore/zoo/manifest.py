@@ -10,8 +10,9 @@ from restore.zoo.registry import build_model, get_spec, list_models, read_manife
 def _bench_cell(bench: dict[str, Any]) -> str:
     if not bench:
         return "not measured"
-    return "; ".join(f"{k}: {v['psnr']:.2f} dB / {v['ssim']:.4f} @ {v['s_per_mp']:.2f} s/MP"
-                     for k, v in sorted(bench.items()))
+    return "; ".join(f"{k}: {v['psnr']:.2f} dB / {v['ssim']:.4f}"
+                     + (f" (colorfulness {100 * v['cf_ratio']:.0f}% of the originals')" if "cf_ratio" in v else "")
+                     + f" @ {v['s_per_mp']:.2f} s/MP" for k, v in sorted(bench.items()))
 
 
 def models_table(task: str | None = None) -> str:
@@ -45,7 +46,7 @@ def record_bench(rows: list[dict], key: str, limit: int | None = None) -> list[s
         name = row["method"].removeprefix("restore ")
         if row["method"].startswith("restore ") and name in manifest:
             fig = {"psnr": round(row["psnr"], 2), "ssim": round(row["ssim"], 4)}
-            for k in ("hf_ratio", "rmse", "frmse", "iou"):
+            for k in ("hf_ratio", "rmse", "frmse", "iou", "colorfulness", "cf_ratio"):
                 if row.get(k) is not None:
                     fig[k] = round(row[k], 3)
             fig.update(s_per_mp=round(row["s_per_mp"], 2), images=row["images"])

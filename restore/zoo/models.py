@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from restore.zoo.archs.srresnet import SRResNet
-from restore.zoo.archs.unet import NoiseLevelUNet, WatermarkUNet
+from restore.zoo.archs.unet import ColorizationUNet, NoiseLevelUNet, WatermarkUNet
 from restore.zoo.registry import ModelSpec, register_model
 
 _DENOISE_DATA = "bsds400 + imagenet-samples (../shared/data/train), AWGN sigma 0-75 synthesized"
@@ -57,4 +57,20 @@ def unwatermark_s() -> ModelSpec:
         weights="unwatermark-s.safetensors", out_channels=5, multiple_of=8, tiling=True, supports_half=True,
         license="MIT (weights trained by restore)", trained_on=_WM_DATA,
         description="two-head U-Net (watermark alpha + restored image), CPU-sized (trained on 2 CPU cores)",
+        device_advice="CPU ok")
+
+
+_COLOR_DATA = ("bsds400 + imagenet-samples (../shared/data/train) resized to short side 256, "
+               "nearly gray images left out")
+
+
+@register_model(default=True)
+def colorize_s() -> ModelSpec:
+    return ModelSpec(
+        name="colorize-s", task="colorize", arch=ColorizationUNet,
+        arch_kwargs=dict(width=32, levels=5, blocks=1, dec_blocks=None, bins=270),
+        weights="colorize-s.safetensors", in_channels=1, out_channels=3, multiple_of=32, tiling=False,
+        supports_half=True, license="MIT (weights trained by restore)", trained_on=_COLOR_DATA,
+        description="U-Net classifying a*b* chroma from L* (Zhang et al. 2016 rebalancing), CPU-sized "
+                    "(trained on 2 CPU cores)",
         device_advice="CPU ok")

@@ -1,4 +1,5 @@
-"""U-Net autoencoders: the noise-level-conditioned denoiser and the two-head watermark remover.
+"""U-Net autoencoders: the noise-level-conditioned denoiser, the colorizer and the two-head
+watermark remover.
 
 The noise level enters as an extra input channel holding sigma/255 at every pixel, the
 idea of FFDNet (Zhang, Zuo & Zhang, "FFDNet: Toward a Fast and Flexible Solution for
@@ -12,6 +13,7 @@ predicts the noise and subtracts it).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -168,3 +170,75 @@ def compose(x: torch.Tensor, restored: torch.Tensor, mask: torch.Tensor) -> torc
         mask: (B, 1, H, W) in [0, 1], from :func:`watermark_mask`.
     """
     return torch.where(mask > 0, mask * restored + (1 - mask) * x, x)
+
+
+class ColorizationUNet(ResUNet):
+    """Colorization autoencoder: lightness L* in, a probability distribution over
+    quantized a*b* chroma bins out, per pixel at half the input resolution.
+
+    Colorization as classification with class rebalancing (Zhang, Isola & Efros,
+    "Colorful Image Colorization", ECCV 2016): the chroma of a pixel is multimodal
+    (a shirt may be red or blue), and the mean that an L1/L2 regression predicts is a
+    desaturated sepia; a distribution over bins keeps the modes, and
+    :meth:`decode` picks a point between mean and mode with the annealed-mean
+    temperature. The body is the residual U-Net of this file; L* enters by a 2x2
+    pixel-unshuffle (4 channels at half resolution, so the network runs at a quarter of
+    the pixels; chroma is smooth), and a 1x1 conv maps the features to the bin logits.
+
+    Args:
+        width, levels, blocks, dec_blocks: as for :class:`ResUNet`.
+        bins: number of chroma bins Q. The bin centers are the buffer ``ab_bins``
+            (Q, 2) (a*, b*) and the log of the class-rebalancing weights the network was
+            trained with the buffer ``log_weights`` (Q,); training fills both
+            (:func:`restore.ops.color.ab_gamut_bins`,
+            :func:`restore.train.colorize.rebalancing_weights`) and they are saved with
+            the weights.
+
+    Forward:
+        L: (B, 1, H, W) float32 lightness L* in [0, 100]; H and W multiples of
+            ``multiple_of`` (= 2 ** levels).
+
+    Returns:
+        (B, Q, H/2, W/2) float32 logits of the chroma bins.
+    """
+
+    def __init__(self, width: int = 32, levels: int = 5, blocks: int = 1, dec_blocks: int | None = None,
+                 bins: int = 270) -> None:
+        super().__init__(4, bins, width, levels, blocks, dec_blocks)
+        self.tail = nn.Conv2d(width, bins, 1)
+        self.register_buffer("ab_bins", torch.zeros(bins, 2))
+        self.register_buffer("log_weights", torch.zeros(bins))
+
+    @property
+    def multiple_of(self) -> int:
+        return 2 ** self.levels
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        return self.features(F.pixel_unshuffle(L / 50.0 - 1.0, 2))
+
+    def decode(self, logits: torch.Tensor, temperature: float = 0.38, prior: float = 0.0) -> torch.Tensor:
+        """Annealed mean of the predicted distribution (Zhang et al. 2016, eq. 5).
+
+        A network trained with class rebalancing predicts the chroma distribution
+        multiplied by the rebalancing weights (rare, saturated colors boosted);
+        ``prior=1`` divides them out again (logits - log w), giving the plain posterior,
+        whose mean (``temperature=1``) is the least-squares estimate of the chroma.
+
+        Args:
+            logits: (B, Q, h, w) from :meth:`forward`.
+            temperature: 1 gives the distribution's mean (what an L2 regression
+                estimates: safe, desaturated); towards 0, its mode (vivid, riskier).
+                Zhang et al. use 0.38.
+            prior: how much of the rebalancing to undo, 0 (none, Zhang et al.) to 1.
+
+        Returns:
+            (B, 2, h, w) float32 a*, b*.
+
+        Raises:
+            ValueError: if ``temperature`` is not positive.
+        """
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        logits = logits.float() - prior * self.log_weights.float().view(1, -1, 1, 1)
+        prob = torch.softmax(logits / temperature, dim=1)
+        return torch.einsum("bqhw,qc->bchw", prob, self.ab_bins.float())

@@ -1,0 +1,174 @@
+"""Automatic colorization with a classification autoencoder (Zhang, Isola & Efros 2016)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from restore.ops.color import lab_to_rgb, rgb_to_lightness
+from restore.pipelines.base import Pipeline, prepare
+
+#: Short side (pixels) the network sees by default; the chroma it predicts is upsampled
+#: to the full image (DeOldify's "render factor" idea).
+DEFAULT_RENDER_SIZE = 256
+#: The default decoding of the predicted chroma distribution, chosen on held-out training
+#: images (never on the benchmark sets) for the most PSNR at 60 % or more of the originals'
+#: colorfulness (docs/models.md, "Decoding"): how much of the class rebalancing to undo
+#: (0 = none, as Zhang et al.; 1 = the plain posterior), the annealed-mean temperature
+#: (1 = the mean: safe and desaturated; towards 0, the mode: vivid) and the factor on the
+#: decoded chroma.
+DEFAULT_PRIOR = 0.25
+DEFAULT_TEMPERATURE = 0.38
+DEFAULT_SATURATION = 1.0
+
+
+def render_shape(height: int, width: int, render_size: int, multiple_of: int) -> tuple[int, int]:
+    """The network's input size for an ``height`` x ``width`` image: the short side scaled
+    to ``render_size``, both sides rounded to a multiple of ``multiple_of`` (at least one)."""
+    s = render_size / min(height, width)
+    return (max(multiple_of, round(height * s / multiple_of) * multiple_of),
+            max(multiple_of, round(width * s / multiple_of) * multiple_of))
+
+
+def _box(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Mean over a (2r+1)^2 window, replicate-padded; shape kept."""
+    return F.avg_pool2d(F.pad(x, (r, r, r, r), mode="replicate"), 2 * r + 1, stride=1)
+
+
+def guided_upsample(ab: torch.Tensor, L_low: torch.Tensor, L: torch.Tensor, radius: int = 2,
+                    eps: float = 1e-3) -> torch.Tensor:
+    """Edge-aware upsampling of chroma with the full-resolution lightness as guide: the
+    fast guided filter (He & Sun, "Fast Guided Filter", arXiv 1505.00996, 2015, after He,
+    Sun & Tang, "Guided Image Filtering", ECCV 2010). In each window of the low-resolution
+    grid chroma is fitted as ``A * L + b``; A and b are upsampled and applied to the
+    full-resolution L*, so chroma edges snap to the lightness edges instead of bleeding
+    across them.
+
+    Args:
+        ab: (B, 2, h, w) chroma.
+        L_low: (B, 1, h, w) L* in [0, 100] at the chroma's resolution.
+        L: (B, 1, H, W) full-resolution L* in [0, 100].
+        radius: window radius in low-resolution pixels.
+        eps: regularisation on the (L*/100)^2 scale; larger is closer to bilinear.
+
+    Returns:
+        (B, 2, H, W) chroma.
+    """
+    g_low, g = L_low / 100.0, L / 100.0
+    mean_g, mean_p = _box(g_low, radius), _box(ab, radius)
+    cov = _box(g_low * ab, radius) - mean_g * mean_p
+    var = _box(g_low * g_low, radius) - mean_g * mean_g
+    a = cov / (var + eps)
+    b = mean_p - a * mean_g
+    a, b = _box(a, radius), _box(b, radius)
+    size = L.shape[-2:]
+    a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+    b = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
+    return a * g + b
+
+
+def _rgb_input(image: Any) -> Any:
+    """Gray inputs (numpy H x W / H x W x 1 / H x W x 2, PIL L/LA/I;16, tensors with C=1)
+    as RGB(A) of the same kind and dtype, so that the result comes back as RGB(A)."""
+    if isinstance(image, np.ndarray):
+        a = image[:, :, None] if image.ndim == 2 else image
+        if a.ndim == 3 and a.shape[2] in (1, 2):
+            return np.concatenate([np.repeat(a[:, :, :1], 3, axis=2), a[:, :, 1:]], axis=2)
+        return image
+    if isinstance(image, torch.Tensor):
+        if image.ndim in (3, 4) and image.shape[-3] == 1:
+            return image.repeat_interleave(3, dim=-3)
+        return image
+    try:
+        from PIL import Image as PILImage
+    except ImportError:  # pragma: no cover
+        return image
+    if isinstance(image, PILImage.Image):
+        if image.mode in ("L", "1", "P"):
+            return image.convert("RGBA" if "transparency" in image.info else "RGB")
+        if image.mode == "LA":
+            return image.convert("RGBA")
+        if image.mode in ("I", "I;16", "I;16B", "F"):
+            return _rgb_input(np.clip(np.array(image), 0, 65535).astype(np.uint16))
+    return image
+
+
+class ColorizePipeline(Pipeline):
+    """Colorize gray, faded or sepia photos.
+
+    Example:
+        >>> pipe = ColorizePipeline.from_pretrained()        # default zoo model, device auto
+        >>> color = pipe(gray)                               # numpy in -> numpy RGB out, same dtype
+        >>> vivid = pipe(gray, saturation=1.3, render_size=384)
+
+    The image's lightness L* (CIE Lab, D65; for an RGB input, sepia or not, its own
+    lightness: any color it has is discarded) is resized so that its short side is
+    ``render_size`` and the network predicts a distribution over a*b* chroma bins
+    (:class:`restore.zoo.archs.unet.ColorizationUNet`). Its annealed mean is upsampled to the
+    full resolution with the L* as guide (:func:`guided_upsample`) and merged with the
+    full-resolution L*, so the detail of the input is never lost: the output's L* is the
+    input's. Gray inputs come back as RGB; alpha is passed through unchanged.
+    """
+
+    task = "colorize"
+
+    def __call__(self, image: Any, *, render_size: int = DEFAULT_RENDER_SIZE, saturation: float | None = None,
+                 temperature: float | None = None, prior: float | None = None, edge_aware: bool = True) -> Any:
+        """Colorize one image (or a batch, for tensors).
+
+        Args:
+            image: numpy ``H x W [x C]`` (uint8, uint16 or float32 in [0, 1], C in 1-4),
+                PIL image, or tensor (B, C, H, W)/(C, H, W) float in [0, 1].
+            render_size: short side, in pixels, of the image the network sees (larger:
+                more local detail in the colors, slower; the model was trained at 256).
+            saturation: factor on the decoded chroma (a*, b*); 0 gives the gray image;
+                default :data:`DEFAULT_SATURATION`.
+            temperature: annealed-mean temperature (0 < T <= 1; lower is more vivid);
+                default :data:`DEFAULT_TEMPERATURE`.
+            prior: share of the training's class rebalancing to undo, 0 to 1 (1: the
+                plain posterior; with ``temperature=1`` its mean, the least-squares
+                estimate); default :data:`DEFAULT_PRIOR`.
+            edge_aware: guided (edge-aware) upsampling of the chroma; ``False`` uses bilinear.
+
+        Returns:
+            The colorized image, RGB (RGBA if the input had alpha), of the same kind and
+            dtype as ``image`` and the same height and width.
+
+        Raises:
+            ValueError: for a ``render_size`` < 16, a negative ``saturation``, a
+                temperature outside (0, 1], a prior outside [0, 1] or an unsupported shape.
+            TypeError: for an unsupported input kind or dtype.
+        """
+        saturation = DEFAULT_SATURATION if saturation is None else saturation
+        temperature = DEFAULT_TEMPERATURE if temperature is None else temperature
+        prior = DEFAULT_PRIOR if prior is None else prior
+        if not 0 <= prior <= 1:
+            raise ValueError(f"prior must be in [0, 1], got {prior}")
+        if render_size < 16:
+            raise ValueError(f"render_size must be >= 16 pixels, got {render_size}")
+        if saturation < 0:
+            raise ValueError(f"saturation must be >= 0, got {saturation}")
+        if not 0 < temperature <= 1:
+            raise ValueError(f"temperature must be in (0, 1], got {temperature}")
+        prep = prepare(_rgb_input(image))
+        x = prep.x.to(self.device)
+        gray = bool((x[:, :1] == x[:, 1:2]).all() and (x[:, :1] == x[:, 2:3]).all())
+        L = rgb_to_lightness(x[:, :1] if gray else x)
+        size = render_shape(*L.shape[-2:], render_size, self.spec.multiple_of)
+        L_render = F.interpolate(L, size=size, mode="bilinear", align_corners=False,
+                                 antialias=size[0] < L.shape[-2])
+        cl = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
+        with torch.inference_mode():
+            logits = self.model(L_render.to(self.dtype).contiguous(memory_format=cl)).float()
+            ab = self.model.decode(logits, temperature, prior) * saturation
+            if edge_aware:
+                L_low = F.interpolate(L_render, size=ab.shape[-2:], mode="bilinear", align_corners=False,
+                                      antialias=True)
+                ab = guided_upsample(ab, L_low, L)
+            else:
+                ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
+            y = lab_to_rgb(torch.cat([L, ab], 1))
+        return prep.finish(y.to(prep.x.device), prep.alpha)
