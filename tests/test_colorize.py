@@ -13,8 +13,8 @@ from restore.io import read_image, write_image
 from restore.metrics import colorfulness
 from restore.ops.color import ab_gamut_bins, lab_to_rgb, rgb_to_lab, rgb_to_lightness
 from restore.pipelines.colorize import guided_upsample, render_shape
-from restore.train.colorize import (flip_crops, merge_chroma, rebalanced_loss, rebalancing_weights, soft_encode,
-                                    train_colorize)
+from restore.train.colorize import merge_chroma, rebalanced_loss, rebalancing_weights, soft_encode, train_colorize
+from restore.train.data import random_crops
 from restore.zoo.archs.unet import ColorizationUNet
 
 from helpers import real_image
@@ -65,10 +65,10 @@ def test_rebalancing_weights_favour_rare_colors():
     assert torch.allclose(w1, torch.ones_like(w1), atol=1e-4)
 
 
-def test_flip_crops_never_rotate():
+def test_colorization_crops_never_rotate():
     img = np.zeros((40, 40, 3), np.uint8)
     img[:10] = 255                                                 # bright on top stays on top
-    crops = flip_crops([img], 8, 32, np.random.default_rng(0))
+    crops = random_crops([img], 8, 32, np.random.default_rng(0), rotate=False)
     assert crops.shape == (8, 3, 32, 32)
     assert (crops[:, :, 0].mean((1, 2)) >= crops[:, :, -1].mean((1, 2))).all()
 

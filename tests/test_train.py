@@ -71,3 +71,27 @@ def test_schedule_ticks_validation_and_stops_on_the_time_budget():
     ticks = list(stopped)
     assert len(ticks) == 1 and ticks[0].validate and ticks[0].out_of_time and "max_minutes" in said[0]
     assert stopped.seconds >= 60.0
+
+
+def test_checkpoint_tolerates_a_missing_buffer_but_not_a_missing_parameter(tmp_path):
+    from safetensors.torch import save_file
+
+    from restore.train.checkpoint import load_checkpoint, save_checkpoint
+    from restore.zoo.archs.unet import ColorizationUNet
+    net = ColorizationUNet(width=4, levels=2, bins=5)
+    opt = torch.optim.Adam(net.parameters())
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(path, net, opt, step=3)
+    tensors = load_file(str(path))
+    from safetensors import safe_open
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    older = {k: v for k, v in tensors.items() if k != "model.log_weights"}     # a checkpoint from before the buffer
+    save_file(older, str(path), metadata=meta)
+    fresh = ColorizationUNet(width=4, levels=2, bins=5)
+    assert load_checkpoint(path, fresh, torch.optim.Adam(fresh.parameters()))["step"] == 3
+    assert torch.equal(fresh.tail.weight, net.tail.weight)
+    broken = {k: v for k, v in tensors.items() if k != "model.tail.weight"}
+    save_file(broken, str(path), metadata=meta)
+    with pytest.raises(RuntimeError, match="tail.weight"):
+        load_checkpoint(path, fresh, torch.optim.Adam(fresh.parameters()))

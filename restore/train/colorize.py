@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from restore.metrics import batch_psnr, colorfulness
 from restore.ops.color import ab_gamut_bins, lab_to_rgb, rgb_to_lab
 from restore.train.checkpoint import save_checkpoint
-from restore.train.data import load_folder, split_train_val
+from restore.train.data import load_folder, random_crops, split_train_val
 from restore.train.loop import Schedule, resume_run, update, write_result
 from restore.zoo.archs.unet import ColorizationUNet
 from restore.zoo.registry import resolve_device
@@ -60,19 +60,6 @@ def color_images(images: list[np.ndarray], render_size: int) -> tuple[list[np.nd
             out.append(np.ascontiguousarray(small))
             kept.append(i)
     return out, kept
-
-
-def flip_crops(images: list[np.ndarray], batch: int, patch: int, rng: np.random.Generator) -> torch.Tensor:
-    """``batch`` random ``patch`` x ``patch`` crops, each flipped left-right with
-    probability 1/2 (never rotated). Returns (batch, 3, patch, patch) float32 in [0, 1]."""
-    out = np.empty((batch, patch, patch, 3), dtype=np.uint8)
-    for i in range(batch):
-        img = images[rng.integers(len(images))]
-        y = rng.integers(img.shape[0] - patch + 1)
-        x = rng.integers(img.shape[1] - patch + 1)
-        crop = img[y:y + patch, x:x + patch]
-        out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
-    return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255.0
 
 
 def nearest_bins(ab: torch.Tensor, bins: torch.Tensor, k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -254,7 +241,7 @@ def train_colorize(*, data: str | Path | list, out: str | Path, steps: int = 200
     schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
                         warmup=min(200, steps // 10), val_every=val_every, log=log)
     for tick in schedule:
-        lab = rgb_to_lab(flip_crops(train_images, batch, patch, rng).to(dev))
+        lab = rgb_to_lab(torch.from_numpy(random_crops(train_images, batch, patch, rng, rotate=False)).to(dev))
         L = lab[:, :1]
         if dev.type == "cpu":
             L = L.contiguous(memory_format=torch.channels_last)

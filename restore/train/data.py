@@ -59,9 +59,11 @@ def split_train_val(images: list, names: list[str], n_val: int, seed: int = 0):
     return train, val, val_names
 
 
-def random_crops(images: list[np.ndarray], batch: int, patch: int, rng: np.random.Generator) -> np.ndarray:
-    """Sample ``batch`` random ``patch`` x ``patch`` crops with a random flip and a random
-    90-degree rotation each. Returns (batch, 3, patch, patch) float32 in [0, 1]."""
+def random_crops(images: list[np.ndarray], batch: int, patch: int, rng: np.random.Generator,
+                 rotate: bool = True) -> np.ndarray:
+    """Sample ``batch`` random ``patch`` x ``patch`` crops with a random left-right flip and
+    (with ``rotate``) a random 90-degree rotation each; without ``rotate`` up stays up (for
+    colorization, where the sky is on top). Returns (batch, 3, patch, patch) float32 in [0, 1]."""
     out = np.empty((batch, patch, patch, 3), dtype=np.uint8)
     for i in range(batch):
         img = images[rng.integers(len(images))]
@@ -70,7 +72,7 @@ def random_crops(images: list[np.ndarray], batch: int, patch: int, rng: np.rando
         crop = img[y:y + patch, x:x + patch]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
-        out[i] = np.rot90(crop, k=int(rng.integers(4)))
+        out[i] = np.rot90(crop, k=int(rng.integers(4))) if rotate else crop
     return out.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
 
 
