@@ -390,6 +390,9 @@ def bench_colorize_cmd(
                                                           help="Write a grid (photo | ours) of --old-photos."),
         old_photos_count: int = typer.Option(12, "--old-photos-count", min=1,
                                              help="Photos in that grid, evenly spaced over the sorted folder."),
+        detail_picture: Optional[Path] = typer.Option(None, "--detail-picture",
+                                                      help="Also write 1:1 (full-resolution) 256 px centre crops "
+                                                           "of the three largest photos of that grid, photo | ours."),
         device: str = DeviceOpt,
         record: bool = RecordOpt,
         quiet: bool = QuietOpt) -> None:
@@ -400,6 +403,8 @@ def bench_colorize_cmd(
     progress = _progress(quiet)
     if (old_photos is None) != (old_photos_picture is None):
         raise _usage_error("--old-photos and --old-photos-picture go together")
+    if detail_picture is not None and old_photos is None:
+        raise _usage_error("--detail-picture needs --old-photos")
 
     def make_picture(outputs: dict, rows: list[dict]):
         ours = next((r["method"] for r in rows if r["method"].startswith("restore ")), None)
@@ -431,6 +436,12 @@ def bench_colorize_cmd(
             pairs.append((to_rgb8(img), to_rgb8(pipe(img))))
         write_image(old_photos_picture, pair_grid(pairs, ("photo", "restore")))
         typer.echo(f"wrote {old_photos_picture}", err=True)
+        if detail_picture is not None:
+            from restore.bench.colorize import center_crop
+            largest = sorted(pairs, key=lambda p: -p[0].shape[0] * p[0].shape[1])[:3]
+            crops = [(center_crop(a, 256), center_crop(b, 256)) for a, b in largest]
+            write_image(detail_picture, pair_grid(crops, ("photo (1:1 crop)", "restore")))
+            typer.echo(f"wrote {detail_picture}", err=True)
 
 
 @train_app.command("denoise")

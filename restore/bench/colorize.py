@@ -132,6 +132,13 @@ def format_table(rows: Sequence[dict], title: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def center_crop(img: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` part of an H x W [x C] image (the whole of a shorter side)."""
+    h, w = img.shape[:2]
+    y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return img[y:y + size, x:x + size]
+
+
 def _fit(img: np.ndarray, cell: int) -> np.ndarray:
     """``img`` (H x W [x 3] uint8) resized into a ``cell`` x ``cell`` white box, aspect kept."""
     if img.ndim == 2:

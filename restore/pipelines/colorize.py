@@ -20,8 +20,8 @@ DEFAULT_RENDER_SIZE = 256
 #: (0 = none, as Zhang et al.; 1 = the plain posterior), the annealed-mean temperature
 #: (1 = the mean: safe and desaturated; towards 0, the mode: vivid) and the factor on the
 #: decoded chroma.
-DEFAULT_PRIOR = 0.25
-DEFAULT_TEMPERATURE = 0.38
+DEFAULT_PRIOR = 0.5
+DEFAULT_TEMPERATURE = 0.6
 DEFAULT_SATURATION = 1.0
 
 

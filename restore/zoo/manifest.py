@@ -56,9 +56,11 @@ def record_bench(rows: list[dict], key: str, limit: int | None = None) -> list[s
     return updated
 
 
-def publish_weights(name: str, src: str, *, sidecar: str | None = None) -> dict[str, Any]:
+def publish_weights(name: str, src: str, *, sidecar: str | None = None, half: bool = False) -> dict[str, Any]:
     """Copy a trained weights file (and its .json sidecar) into the weights folder as
-    ``<spec.weights>`` and record its sha256 and size in the manifest.
+    ``<spec.weights>`` and record its sha256 and size in the manifest. With ``half`` the
+    float32 tensors are stored as float16 (half the size; loading casts them back to the
+    model's dtype).
 
     Raises:
         KeyError: unknown model.
@@ -75,7 +77,16 @@ def publish_weights(name: str, src: str, *, sidecar: str | None = None) -> dict[
     if not src_p.exists():
         raise FileNotFoundError(src_p)
     dst = WEIGHTS_DIR / spec.weights
-    shutil.copyfile(src_p, dst)
+    if half:
+        import torch
+        from safetensors import safe_open
+        from safetensors.torch import load_file, save_file
+        with safe_open(str(src_p), framework="pt") as f:
+            metadata = f.metadata()
+        tensors = {k: v.half() if v.dtype == torch.float32 else v for k, v in load_file(str(src_p)).items()}
+        save_file(tensors, str(dst), metadata=metadata)
+    else:
+        shutil.copyfile(src_p, dst)
     side = Path(sidecar) if sidecar else src_p.with_suffix(".json")
     entry = {"file": spec.weights, "sha256": sha256_file(dst), "bytes": dst.stat().st_size, "task": spec.task}
     if side.exists():
