@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Image restoration with deep generative models: denoise, upscale, unwatermark (more tasks to come).")
+                  help="Image restoration with deep generative models: denoise, colorize, upscale, unwatermark (inpaint to come).")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmark a task's zoo models against classical baselines.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a task's model on a folder of clean images.")
 app.add_typer(bench_app, name="bench")
