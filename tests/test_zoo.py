@@ -98,3 +98,22 @@ def test_unknown_model_and_device():
         resolve_device("tpu")
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_publish_weights_in_half_precision_loads_back(tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    from restore.zoo.manifest import publish_weights
+    spec = get_spec("colorize-s")
+    kw = {**spec.arch_kwargs, "width": 4, "levels": 2}
+    net = build_model(spec, **kw)
+    src = save_weights(net, tmp_path / "src" / "c.safetensors")
+    monkeypatch.setattr("restore.zoo.registry.WEIGHTS_DIR", tmp_path / "w")
+    (tmp_path / "w").mkdir()
+    entry = publish_weights("colorize-s", str(src), half=True)
+    stored = load_file(str(tmp_path / "w" / spec.weights))
+    assert all(v.dtype == torch.float16 for v in stored.values())
+    assert entry["bytes"] < src.stat().st_size
+    loaded, _ = load_model(dataclasses.replace(spec, arch_kwargs=kw, sha256=entry["sha256"]), device="cpu")
+    for (k, a), (_, b) in zip(net.state_dict().items(), loaded.state_dict().items()):
+        assert b.dtype == torch.float32 and torch.allclose(a, b, atol=1e-3, rtol=1e-3), k
