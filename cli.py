@@ -295,6 +295,14 @@ def _bench_folders(data: list[Path], run, *, table, key, picture: Optional[Path]
             record_bench(rows, key(folder, rows), limit=limit)
 
 
+def _first_model(rows: list[dict]) -> str:
+    """The method label of the first zoo-model row of a bench run (for its --picture)."""
+    ours = next((r["method"] for r in rows if r["method"].startswith("restore ")), None)
+    if ours is None:
+        raise _usage_error("--picture needs a model")
+    return ours
+
+
 @bench_app.command("upscale")
 def bench_upscale_cmd(
         data: list[Path] = typer.Option(..., "--data", help="Folder of *_HR / *_LR pairs (Set5, Set14); repeatable.", exists=True),
@@ -356,10 +364,7 @@ def bench_unwatermark_cmd(
         raise _usage_error(str(e)) from None
 
     def make_picture(outputs: dict, rows: list[dict]):
-        ours = next((r["method"] for r in rows if r["method"].startswith("restore ")), None)
-        if ours is None:
-            raise _usage_error("--picture needs a model")
-        return picture_grid(outputs, ours, sorted(outputs["clean"])[:picture_rows])
+        return picture_grid(outputs, _first_model(rows), sorted(outputs["clean"])[:picture_rows])
 
     _bench_folders(
         data, lambda folder, outputs: bench_unwatermark(folder, logos=bank, models=list(model) if model else None,
@@ -407,10 +412,7 @@ def bench_colorize_cmd(
         raise _usage_error("--detail-picture needs --old-photos")
 
     def make_picture(outputs: dict, rows: list[dict]):
-        ours = next((r["method"] for r in rows if r["method"].startswith("restore ")), None)
-        if ours is None:
-            raise _usage_error("--picture needs a model")
-        return picture_grid(outputs, ours, sorted(outputs["original"])[:picture_rows])
+        return picture_grid(outputs, _first_model(rows), sorted(outputs["original"])[:picture_rows])
 
     _bench_folders(
         data, lambda folder, outputs: bench_colorize(folder, models=list(model) if model else None, device=device,

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from restore.bench.pictures import fit_cell
 from restore.io import iter_images, read_image, to_rgb8
 from restore.metrics import colorfulness, psnr, ssim
 from restore.ops.color import lab_to_rgb, rgb_to_lab
@@ -139,19 +140,6 @@ def center_crop(img: np.ndarray, size: int) -> np.ndarray:
     return img[y:y + size, x:x + size]
 
 
-def _fit(img: np.ndarray, cell: int) -> np.ndarray:
-    """``img`` (H x W [x 3] uint8) resized into a ``cell`` x ``cell`` white box, aspect kept."""
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    f = cell / max(img.shape[:2])
-    img = cv2.resize(img, (max(1, round(img.shape[1] * f)), max(1, round(img.shape[0] * f))),
-                     interpolation=cv2.INTER_AREA)
-    box = np.full((cell, cell, 3), 255, np.uint8)
-    y0, x0 = (cell - img.shape[0]) // 2, (cell - img.shape[1]) // 2
-    box[y0:y0 + img.shape[0], x0:x0 + img.shape[1]] = img
-    return box
-
-
 def pair_grid(pairs: Sequence[tuple[np.ndarray, np.ndarray]], labels: tuple[str, str], columns: int = 3,
               cell: int = 256) -> np.ndarray:
     """A grid of (before, after) pairs side by side, ``columns`` pairs per row, each image
@@ -169,7 +157,7 @@ def pair_grid(pairs: Sequence[tuple[np.ndarray, np.ndarray]], labels: tuple[str,
     for i in range(0, len(pairs), columns):
         cells = []
         for before, after in pairs[i:i + columns]:
-            cells += [_fit(before, cell), np.full((cell, gap, 3), 255, np.uint8), _fit(after, cell),
+            cells += [fit_cell(before, cell), np.full((cell, gap, 3), 255, np.uint8), fit_cell(after, cell),
                       np.full((cell, 3 * gap, 3), 255, np.uint8)]
         row = np.concatenate(cells[:-1], 1)
         if row.shape[1] < width:
@@ -185,8 +173,8 @@ def picture_grid(outputs: dict, model_label: str, names: Sequence[str], columns:
     gap = 4
     triples = []
     for n in names:
-        cells = [_fit(outputs[GRAY_LABEL][n], cell), _fit(outputs[model_label][n], cell),
-                 _fit(outputs["original"][n], cell)]
+        cells = [fit_cell(outputs[GRAY_LABEL][n], cell), fit_cell(outputs[model_label][n], cell),
+                 fit_cell(outputs["original"][n], cell)]
         triples.append(np.concatenate([cells[0], np.full((cell, gap, 3), 255, np.uint8), cells[1],
                                        np.full((cell, gap, 3), 255, np.uint8), cells[2]], 1))
     header = np.full((28, triples[0].shape[1], 3), 255, np.uint8)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from restore.io import iter_images, load_watermark_bank, read_image, to_rgb8
+from restore.bench.pictures import fit_cell
 from restore.metrics import mask_iou, psnr, ssim
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, synthesize_watermark
 
@@ -194,16 +195,7 @@ def picture_grid(outputs: dict, model_label: str, names: Sequence[str], cell: in
     for name in names:
         cells = []
         for key, _ in columns:
-            img = outputs[key][name]
-            if img.dtype == bool:
-                img = np.repeat((img * 255).astype(np.uint8)[..., None], 3, axis=2)
-            f = cell / max(img.shape[:2])
-            img = cv2.resize(img, (max(1, round(img.shape[1] * f)), max(1, round(img.shape[0] * f))),
-                             interpolation=cv2.INTER_AREA)
-            box = np.full((cell, cell, 3), 255, np.uint8)      # letterboxed: the aspect ratio is kept
-            y0, x0 = (cell - img.shape[0]) // 2, (cell - img.shape[1]) // 2
-            box[y0:y0 + img.shape[0], x0:x0 + img.shape[1]] = img
-            cells += [box, np.full((cell, gap, 3), 255, np.uint8)]
+            cells += [fit_cell(outputs[key][name], cell), np.full((cell, gap, 3), 255, np.uint8)]
         rows.append(np.concatenate(cells[:-1], 1))
         rows.append(np.full((gap, rows[-1].shape[1], 3), 255, np.uint8))
     return np.concatenate(rows[:-1], 0)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from restore.metrics import batch_psnr, colorfulness
 from restore.ops.color import ab_gamut_bins, lab_to_rgb, rgb_to_lab
 from restore.train.checkpoint import save_checkpoint
-from restore.train.data import load_folder, random_crops, split_train_val
+from restore.train.data import center_crops, load_folder, random_crops, split_train_val
 from restore.train.loop import Schedule, resume_run, update, write_result
 from restore.zoo.archs.unet import ColorizationUNet
 from restore.zoo.registry import resolve_device
@@ -139,12 +139,7 @@ def merge_chroma(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
 
 def validation_set(val_images: list[np.ndarray], size: int = 256) -> torch.Tensor:
     """Center crops (N, 3, size, size) in [0, 1] of the render-size validation images."""
-    out = []
-    for img in val_images:
-        h, w = img.shape[:2]
-        y, x = (h - size) // 2, (w - size) // 2
-        out.append(img[y:y + size, x:x + size])
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255.0
+    return torch.from_numpy(center_crops(val_images, size))
 
 
 @torch.no_grad()
