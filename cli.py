@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Image restoration with deep generative models: denoise, colorize, upscale, unwatermark (inpaint to come).")
+                  help="Image restoration with deep generative models: denoise, colorize, upscale, inpaint, unwatermark.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmark a task's zoo models against classical baselines.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a task's model on a folder of clean images.")
 app.add_typer(bench_app, name="bench")
@@ -215,6 +215,81 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
 
     def process(image, path):
         return pipe(image, render_size=render_size, saturation=saturation, temperature=temperature)
+
+    _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
+                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+
+
+def _mask_finder(input_path: Path, masks: Optional[Path], mask: Optional[Path]):
+    """``path -> mask array`` for the inpaint command: one mask for every image, or the
+    mask of the same stem (same relative folder first) in the masks folder."""
+    from restore.io import is_image_path, iter_images, read_image
+    if (masks is None) == (mask is None):
+        raise _usage_error("give either --masks FOLDER (masks paired by file stem) or --mask FILE (one for all)")
+    if mask is not None:
+        if not is_image_path(mask):
+            raise _usage_error(f"--mask {mask} is not an image file")
+        try:
+            one = read_image(mask)
+        except Exception as e:  # noqa: BLE001 - any unreadable mask is a usage error
+            raise _usage_error(f"cannot read --mask {mask}: {e}") from None
+        return lambda path: one
+    if not masks.is_dir():
+        raise _usage_error(f"--masks {masks} is not a folder")
+    root = input_path if input_path.is_dir() else input_path.parent
+    if input_path.is_dir() and masks.resolve().is_relative_to(input_path.resolve()):
+        raise _usage_error(f"--masks {masks} is inside the input folder; keep masks in their own folder")
+    index: dict[str, Path] = {}
+    for p in sorted(iter_images(masks, recursive=True)):
+        rel = p.relative_to(masks).with_suffix("")
+        index.setdefault(rel.as_posix(), p)
+        index.setdefault(p.stem, p)
+
+    def find(path: Path):
+        rel = path.relative_to(root).with_suffix("").as_posix() if path.is_relative_to(root) else path.stem
+        found = index.get(rel) or index.get(path.stem)
+        if found is None:
+            raise FileNotFoundError(f"no mask for {path.name} in {masks} (masks are paired by file stem)")
+        return read_image(found)
+
+    return find
+
+
+@app.command()
+def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
+            masks: Optional[Path] = typer.Option(None, "--masks", exists=True,
+                                                 help="Folder of masks paired with the images by file stem (any "
+                                                      "image format; white = fill; resized with nearest neighbour)."),
+            mask: Optional[Path] = typer.Option(None, "--mask", exists=True, help="One mask for every image."),
+            method: str = typer.Option("gan", "--method", help="gan (latent search, default), or a classical "
+                                                                "method for comparison: telea, ns, biharmonic."),
+            init: str = typer.Option("encoder", "--init", help="Start of the latent search: encoder or random "
+                                                                "(the paper's random restarts)."),
+            steps: Optional[int] = typer.Option(None, "--steps", min=0, help="Latent-search steps (default: the model's)."),
+            restarts: Optional[int] = typer.Option(None, "--restarts", min=1, help="Latents searched per image/window."),
+            lambda_prior: Optional[float] = typer.Option(None, "--lambda-prior", min=0.0,
+                                                         help="Weight of the discriminator prior (default 0.003)."),
+            seed: int = typer.Option(0, "--seed", help="Seed of the search: same seed, same output."),
+            save_raw: bool = typer.Option(False, "--save-raw", help="Also write G(z*) before blending as <name>_raw.<ext>."),
+            model: Optional[str] = ModelOpt, device: str = DeviceOpt,
+            overlap: Optional[int] = typer.Option(None, "--overlap", min=0,
+                                                  help="Overlap of the windows of a windowed model (default 16)."),
+            recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt,
+            fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt) -> None:
+    """Fill the masked parts of the images in INPUT_PATH (GAN latent optimization + Poisson blending)."""
+    _setup_logging(quiet)
+    from restore.pipelines.inpaint import INITS, METHODS
+    if method not in METHODS:
+        raise _usage_error(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    if init not in INITS:
+        raise _usage_error(f"--init must be one of {', '.join(INITS)}, got {init!r}")
+    find_mask = _mask_finder(input_path, masks, mask)
+    pipe = _load("inpaint", model, device, None, overlap)
+
+    def process(image, path):
+        out = pipe(image, find_mask(path), method=method, init=init, steps=steps, restarts=restarts,
+                   lambda_prior=lambda_prior, seed=seed, return_raw=save_raw)
+        return {"": out[0], "_raw": out[1]} if save_raw else out
 
     _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
                 overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
@@ -446,6 +521,61 @@ def bench_colorize_cmd(
             typer.echo(f"wrote {detail_picture}", err=True)
 
 
+@bench_app.command("inpaint")
+def bench_inpaint_cmd(
+        data: list[Path] = typer.Option(..., "--data", help="Folder of clean images; repeatable.", exists=True),
+        mask_kind: str = typer.Option("center", "--mask-kind", help="center (25% of the area), boxes or strokes (5%)."),
+        model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Zoo models (default: the default inpaint model)."),
+        baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="telea, ns, biharmonic (default: all)."),
+        init: Optional[list[str]] = typer.Option(None, "--init", help="Latent-search starts: encoder, random (default: both, the encoder first)."),
+        size: Optional[int] = typer.Option(None, "--size", min=4, help="Resize every image to SIZE x SIZE first (64 for the face model)."),
+        held_out: bool = typer.Option(False, "--held-out", help="Only the images held out of GAN training (1 in 16, by file name)."),
+        convergence: bool = typer.Option(True, "--convergence/--no-convergence",
+                                         help="Also print the steps each latent-search start needs (first model)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the masks and the search."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
+        picture: Optional[Path] = typer.Option(None, "--picture", help="Write a grid (masked | Telea | biharmonic | "
+                                               "ours | original) of the first --data folder's first images."),
+        picture_rows: int = typer.Option(6, "--picture-rows", min=1, help="Images in the --picture grid."),
+        device: str = DeviceOpt,
+        record: bool = RecordOpt,
+        quiet: bool = QuietOpt) -> None:
+    """Print a markdown table per folder: PSNR, SSIM, hole PSNR, hole L1 and seconds per image."""
+    _setup_logging(quiet)
+    from restore.bench.inpaint import (BASELINES, bench_inpaint, format_convergence, format_table,
+                                       picture_grid)
+    from restore.bench.inpaint import convergence as run_convergence
+    progress = _progress(quiet)
+    baselines = tuple(baseline) if baseline else BASELINES
+    inits = tuple(init) if init else ("encoder", "random")
+    if picture is not None and not {"telea", "biharmonic"} <= set(baselines):
+        raise _usage_error("--picture needs the telea and biharmonic baselines")
+    opts = dict(mask_kind=mask_kind, seed=seed, size=size, held_out=held_out, limit=limit)
+
+    def make_picture(outputs: dict, rows: list[dict]):
+        ours = [r["method"] for r in rows if r["method"].startswith("restore ")]
+        if not ours:
+            raise _usage_error("--picture needs a model")
+        return picture_grid(outputs, ours[-1], sorted(outputs["clean"])[:picture_rows])
+
+    def run(folder: Path, outputs):
+        rows = bench_inpaint(folder, models=list(model) if model else None, device=device, baselines=baselines,
+                             inits=inits, progress=progress, keep_outputs=outputs, **opts)
+        if convergence:
+            from restore.zoo.registry import default_model
+            conv = run_convergence(model[0] if model else default_model("inpaint"), folder, device=device, **opts)
+            rows[0]["convergence"] = format_convergence(conv)
+        return rows
+
+    def table(folder: Path, rows: list[dict]) -> str:
+        what = f"{folder.name}{' (held-out images)' if held_out else ''}{f' at {size}x{size}' if size else ''}"
+        text = format_table(rows, title=f"{what}, {mask_kind} masks (seed {seed}); RGB, hole L1 on the 0-255 scale")
+        return text + ("\n\n" + rows[0]["convergence"] if "convergence" in rows[0] else "")
+
+    _bench_folders(data, run, table=table, key=lambda folder, rows: f"{folder.name} {mask_kind}", picture=picture,
+                   make_picture=make_picture, record=record, limit=limit)
+
+
 @train_app.command("denoise")
 def train_denoise_cmd(
         data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
@@ -536,6 +666,28 @@ def train_colorize_cmd(
     from restore.train.colorize import train_colorize
     _train(train_colorize, out, data=[str(d) for d in data], steps=steps, batch=batch, patch=patch, lr=lr,
            width=width, levels=levels, blocks=blocks, render_size=render_size, rebalance=rebalance,
+           val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)
+
+
+@train_app.command("gan")
+def train_gan_cmd(
+        data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
+        kind: str = typer.Option("faces", "--kind", help="faces: whole aligned faces resized to --size; "
+                                                         "patches: random --size crops of photos."),
+        size: int = typer.Option(64, "--size", help="Image / window side, 4 * 2**k."),
+        steps: int = typer.Option(20000, "--steps"), batch: int = typer.Option(32, "--batch"),
+        lr: float = typer.Option(2e-4, "--lr"), latent: int = typer.Option(128, "--latent"),
+        width: int = typer.Option(32, "--width", help="Generator width (last hidden layer)."),
+        d_width: int = typer.Option(32, "--d-width"), e_width: int = typer.Option(32, "--e-width"),
+        w_rec: float = typer.Option(10.0, "--w-rec", help="Weight of the encoder reconstruction's L1 over the image."),
+        w_hole: float = typer.Option(10.0, "--w-hole", help="Weight of the reconstruction's L1 inside the hole."),
+        val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
+        device: str = DeviceOpt, resume: bool = ResumeOpt,
+) -> None:
+    """Train the inpainting GAN (generator, spectral-norm discriminator, hinge loss) and its encoder."""
+    from restore.train.gan import train_gan
+    _train(train_gan, out, data=[str(d) for d in data], kind=kind, size=size, steps=steps, batch=batch, lr=lr,
+           latent=latent, width=width, d_width=d_width, e_width=e_width, w_rec=w_rec, w_hole=w_hole,
            val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)
 
 

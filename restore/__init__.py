@@ -8,6 +8,7 @@ Public API::
     big = load_pipeline("upscale", "srgan-x4")(image)   # 4x the size
     clean, mask = load_pipeline("unwatermark")(image, return_mask=True)
     color = load_pipeline("colorize")(gray, saturation=1.1)   # gray/sepia in -> RGB out
+    filled = load_pipeline("inpaint", "gan-faces-64")(face, mask)   # mask: white = fill
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def _pipeline_class(task: str):
     if task == "unwatermark":
         from restore.pipelines.watermark import UnwatermarkPipeline
         return UnwatermarkPipeline
+    if task == "inpaint":
+        from restore.pipelines.inpaint import InpaintPipeline
+        return InpaintPipeline
     if task in TASKS:
         raise NotImplementedError(f"the {task} pipeline is not in this version of restore yet")
     raise KeyError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
@@ -39,7 +43,7 @@ def load_pipeline(task: str, model: str | None = None, device: str = "auto", **k
     """Load the pipeline of ``task`` with a zoo model.
 
     Args:
-        task: ``denoise``, ``colorize``, ``upscale`` or ``unwatermark`` (``inpaint`` to come).
+        task: ``denoise``, ``colorize``, ``upscale``, ``inpaint`` or ``unwatermark``.
         model: zoo model name; default: the task's default (see :func:`list_models`).
         device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
         **kwargs: passed to ``from_pretrained`` (``tile``, ``overlap``, ``half``).

@@ -12,6 +12,7 @@ def _bench_cell(bench: dict[str, Any]) -> str:
         return "not measured"
     return "; ".join(f"{k}: {v['psnr']:.2f} dB / {v['ssim']:.4f}"
                      + (f" (colorfulness {100 * v['cf_ratio']:.0f}% of the originals')" if "cf_ratio" in v else "")
+                     + (f" (hole {v['hole_psnr']:.2f} dB)" if "hole_psnr" in v else "")
                      + f" @ {v['s_per_mp']:.2f} s/MP" for k, v in sorted(bench.items()))
 
 
@@ -37,16 +38,18 @@ def models_table(task: str | None = None) -> str:
 
 def record_bench(rows: list[dict], key: str, limit: int | None = None) -> list[str]:
     """Store the figures of the ``restore <model>`` rows of a bench run in the manifest
-    under ``bench[key]`` (skipped for partial runs with ``limit``). Returns the models updated."""
+    under ``bench[key]`` (skipped for partial runs with ``limit``). A model with several
+    rows (``restore <model> (variant)``) is recorded from its first row, the default
+    settings. Returns the models updated."""
     if limit:
         return []
     manifest = read_manifest()
     updated = []
     for row in rows:
-        name = row["method"].removeprefix("restore ")
-        if row["method"].startswith("restore ") and name in manifest:
+        name = row["method"].removeprefix("restore ").split(" (")[0]
+        if row["method"].startswith("restore ") and name in manifest and name not in updated:
             fig = {"psnr": round(row["psnr"], 2), "ssim": round(row["ssim"], 4)}
-            for k in ("hf_ratio", "rmse", "frmse", "iou", "colorfulness", "cf_ratio"):
+            for k in ("hf_ratio", "rmse", "frmse", "iou", "colorfulness", "cf_ratio", "hole_psnr", "hole_l1"):
                 if row.get(k) is not None:
                     fig[k] = round(row[k], 3)
             fig.update(s_per_mp=round(row["s_per_mp"], 2), images=row["images"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from restore.zoo.archs.dcgan import LatentInpainter
 from restore.zoo.archs.srresnet import SRResNet
 from restore.zoo.archs.unet import ColorizationUNet, NoiseLevelUNet, WatermarkUNet
 from restore.zoo.registry import ModelSpec, register_model
@@ -73,4 +74,31 @@ def colorize_s() -> ModelSpec:
         supports_half=True, license="MIT (weights trained by restore)", trained_on=_COLOR_DATA,
         description="U-Net classifying a*b* chroma from L* (Zhang et al. 2016 rebalancing), CPU-sized "
                     "(trained on 2 CPU cores)",
+        device_advice="CPU ok")
+
+
+_GAN = dict(latent=128, width=32, d_width=32, e_width=32, size=64)
+
+
+@register_model()
+def gan_faces_64() -> ModelSpec:
+    return ModelSpec(
+        name="gan-faces-64", task="inpaint", arch=LatentInpainter, arch_kwargs=dict(_GAN),
+        weights="gan-faces-64.safetensors", multiple_of=1, tiling=False, supports_half=False,
+        license="MIT code; weights trained on UTKFace (non-commercial research only)",
+        trained_on="faces (../shared/data/train/faces, UTKFace aligned crops) resized to 64x64, 1 in 16 held out",
+        description="DCGAN G/D (spectral norm, hinge) + encoder for 64x64 faces; the whole image is resized to 64 "
+                    "(trained on 2 CPU cores)",
+        device_advice="CPU ok")
+
+
+@register_model(default=True)
+def gan_photos_64() -> ModelSpec:
+    return ModelSpec(
+        name="gan-photos-64", task="inpaint", arch=LatentInpainter, arch_kwargs=dict(_GAN),
+        weights="gan-photos-64.safetensors", multiple_of=1, tiling=True, supports_half=False,
+        license="MIT code; weights trained on ImageNet samples + BSDS (non-commercial research)",
+        trained_on="64x64 crops of bsds400 + imagenet-samples (../shared/data/train), 1 in 16 held out",
+        description="DCGAN G/D (spectral norm, hinge) + encoder for 64x64 photo windows, run window by window over "
+                    "the holes (trained on 2 CPU cores)",
         device_advice="CPU ok")

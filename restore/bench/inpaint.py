@@ -1,0 +1,262 @@
+"""Inpainting benchmark: the GAN latent search (from random z and from the encoder's z)
+against OpenCV Telea and Navier-Stokes and scikit-image biharmonic, in one run.
+
+Protocol: the images of the folder, sorted by name (with ``held_out`` only those that
+:func:`restore.ops.degrade.is_held_out` keeps out of training; with ``size`` each resized
+to ``size`` x ``size`` with area interpolation, as the face model was trained), image ``i``
+with the mask :func:`restore.ops.degrade.make_mask` draws from
+``numpy.random.default_rng([seed, i])``. Figures on RGB in [0, 1]: PSNR and SSIM of the
+whole image, PSNR and L1 (0-255 scale) inside the hole, and seconds per image.
+
+The convergence check (:func:`convergence`) runs the latent search itself from both
+starts on the same cases and reports the loss the random restarts reach and the step at
+which the encoder start first reaches it. Nothing here prints; progress goes to an
+optional callback.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from restore.bench.pictures import fit_cell
+from restore.io import iter_images, read_image, to_rgb8
+from restore.metrics import psnr, ssim
+from restore.ops.degrade import is_held_out, make_mask
+
+#: Classical baselines.
+BASELINES = ("telea", "ns", "biharmonic")
+_LABELS = {"telea": "OpenCV Telea", "ns": "OpenCV Navier-Stokes", "biharmonic": "scikit-image biharmonic"}
+MASK_KINDS = ("center", "boxes", "strokes")
+
+Progress = Callable[[str], None] | None
+
+
+def make_test_set(data: str | Path, mask_kind: str, *, seed: int = 0, size: int | None = None,
+                  held_out: bool = False, limit: int | None = None) -> list[dict]:
+    """The deterministic test cases of a folder (see the module doc).
+
+    Returns:
+        A list of dicts: ``name``, ``clean`` (H x W x 3 uint8 RGB), ``mask`` (H x W bool, True = hole).
+
+    Raises:
+        FileNotFoundError: no (held-out) images in ``data``.
+        ValueError: unknown ``mask_kind``.
+    """
+    if mask_kind not in MASK_KINDS:
+        raise ValueError(f"mask kind must be one of {MASK_KINDS}, got {mask_kind!r}")
+    paths = sorted(iter_images(data, recursive=True))
+    if held_out:
+        paths = [p for p in paths if is_held_out(p.name, "image")]
+    if limit:
+        paths = paths[:limit]
+    if not paths:
+        raise FileNotFoundError(f"no {'held-out ' if held_out else ''}images in {data}")
+    cases = []
+    for i, p in enumerate(paths):
+        clean = to_rgb8(read_image(p))
+        if size:
+            clean = cv2.resize(clean, (size, size), interpolation=cv2.INTER_AREA)
+        mask = make_mask(mask_kind, clean.shape[0], clean.shape[1], np.random.default_rng([seed, i])) > 0
+        cases.append(dict(name=p.name, clean=clean, mask=mask))
+    return cases
+
+
+def inpaint_scores(clean8: np.ndarray, out8: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """PSNR / SSIM of the whole image, PSNR and L1 (0-255 scale) inside the hole."""
+    c, o = clean8.astype(np.float64) / 255, out8.astype(np.float64) / 255
+    hole = mask.astype(bool)
+    se = ((c - o) ** 2)[hole].mean() if hole.any() else 0.0
+    return dict(psnr=psnr(c, o), ssim=ssim(c, o), hole_psnr=float(10 * np.log10(1 / max(se, 1e-10))),
+                hole_l1=float(np.abs(c - o)[hole].mean() * 255) if hole.any() else 0.0)
+
+
+def masked_view(clean8: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The input as a user sees it: the hole painted white."""
+    out = clean8.copy()
+    out[mask.astype(bool)] = 255
+    return out
+
+
+def bench_inpaint(data: str | Path, *, mask_kind: str, models: Iterable[str] | None = None, device: str = "auto",
+                  baselines: Sequence[str] = BASELINES, inits: Sequence[str] = ("encoder", "random"), seed: int = 0,
+                  size: int | None = None, held_out: bool = False, limit: int | None = None,
+                  progress: Progress = None, keep_outputs: dict | None = None) -> list[dict]:
+    """Benchmark zoo inpainting models (each from random z and from the encoder's z, at
+    the pipeline's default settings) and the classical baselines on one folder.
+
+    Args:
+        data: folder of clean images.
+        mask_kind: ``center`` (25% of the area), ``boxes`` or ``strokes`` (5%).
+        models: zoo model names; None = the default inpaint model.
+        baselines: subset of :data:`BASELINES`.
+        inits: latent-search starts to run, of ``random`` and ``encoder``.
+        seed: seed of the masks (and of the latent search).
+        size, held_out, limit: see :func:`make_test_set`.
+        keep_outputs: if a dict is given, ``keep_outputs[method][name]`` receives each
+            8-bit output; ``"masked"`` and ``"clean"`` hold the inputs.
+
+    Returns:
+        One row per method: ``method``, ``psnr``, ``ssim``, ``hole_psnr``, ``hole_l1``,
+        ``s_per_image``, ``s_per_mp``, ``images``.
+
+    Raises:
+        FileNotFoundError, ValueError, KeyError: as :func:`make_test_set`, unknown
+        baselines or inits, unknown models.
+    """
+    from restore import load_pipeline
+    from restore.zoo.registry import default_model
+
+    unknown = set(baselines) - set(BASELINES)
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {BASELINES}")
+    if set(inits) - {"random", "encoder"}:
+        raise ValueError(f"inits must be random and/or encoder, got {list(inits)}")
+    cases = make_test_set(data, mask_kind, seed=seed, size=size, held_out=held_out, limit=limit)
+    names = [default_model("inpaint")] if models is None else list(models)
+    methods: list[tuple[str, Callable[[dict], np.ndarray]]] = []
+    from restore.pipelines.inpaint import classical_inpaint
+    for b in baselines:
+        methods.append((_LABELS[b], lambda case, b=b: classical_inpaint(case["clean"], case["mask"], b)))
+    for m in names:
+        pipe = load_pipeline("inpaint", model=m, device=device)
+        for init in inits:
+            methods.append((f"restore {m} ({init} z)",
+                            lambda case, pipe=pipe, init=init: pipe(case["clean"], case["mask"], init=init, seed=seed)))
+    if keep_outputs is not None:
+        for case in cases:
+            keep_outputs.setdefault("masked", {})[case["name"]] = masked_view(case["clean"], case["mask"])
+            keep_outputs.setdefault("clean", {})[case["name"]] = case["clean"]
+    rows = []
+    for label, fn in methods:
+        scores, seconds, mpix = [], 0.0, 0.0
+        for case in cases:
+            # the hole's pixels are never shown to a method
+            given = dict(case, clean=masked_view(case["clean"], case["mask"]))
+            t0 = time.perf_counter()
+            out = fn(given)
+            seconds += time.perf_counter() - t0
+            mpix += out.shape[0] * out.shape[1] / 1e6
+            scores.append(inpaint_scores(case["clean"], out, case["mask"]))
+            if keep_outputs is not None:
+                keep_outputs.setdefault(label, {})[case["name"]] = out
+        mean = lambda k: float(np.mean([s[k] for s in scores]))  # noqa: E731
+        row = dict(method=label, images=len(cases), psnr=mean("psnr"), ssim=mean("ssim"),
+                   hole_psnr=mean("hole_psnr"), hole_l1=mean("hole_l1"), s_per_image=seconds / len(cases),
+                   s_per_mp=seconds / mpix)
+        rows.append(row)
+        if progress:
+            progress(f"{label}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}, hole PSNR {row['hole_psnr']:.2f} "
+                     f"dB, hole L1 {row['hole_l1']:.2f}, {row['s_per_image']:.2f} s/image")
+    return rows
+
+
+def convergence(model: str, data: str | Path, *, mask_kind: str, seed: int = 0, size: int | None = None,
+                held_out: bool = False, limit: int | None = None, steps: int | None = None,
+                restarts: int | None = None, device: str = "auto") -> dict:
+    """How many latent-search steps each start needs: the random restarts run ``steps``
+    steps (default: 5 times the model's default), and the encoder start runs the same
+    steps from its latent; both with ``restarts`` latents per case (default: the
+    model's). Cases are the model's windows: the whole image resized to the model's side
+    for whole-image models, the center window for windowed ones.
+
+    Returns:
+        ``random_loss`` (mean best loss after ``steps``), ``encoder_start_loss`` (at step 0),
+        ``encoder_loss`` (after ``steps``), ``encoder_steps_to_random`` (first step where
+        the encoder start's mean best loss is at or below ``random_loss``; None if never),
+        ``steps``, ``restarts``, ``cases``, and the two loss curves.
+    """
+    import torch.nn.functional as F
+
+    from restore import load_pipeline
+    from restore.pipelines.inpaint import WHOLE_DEFAULTS, WINDOW_DEFAULTS, latent_search
+
+    pipe = load_pipeline("inpaint", model=model, device=device)
+    net, s = pipe.model, pipe.model.size
+    d = WINDOW_DEFAULTS if pipe.spec.tiling else WHOLE_DEFAULTS
+    steps = 5 * d.steps if steps is None else steps
+    restarts = d.restarts if restarts is None else restarts
+    ys, ms = [], []
+    for case in make_test_set(data, mask_kind, seed=seed, size=size, held_out=held_out, limit=limit):
+        x = torch.from_numpy(case["clean"]).permute(2, 0, 1)[None].float() / 255
+        m = torch.from_numpy(case["mask"].astype(np.float32))[None, None]
+        if pipe.spec.tiling:
+            h, w = x.shape[2:]
+            y0, x0 = max(0, (h - s) // 2), max(0, (w - s) // 2)
+            x, m = x[:, :, y0:y0 + s, x0:x0 + s], m[:, :, y0:y0 + s, x0:x0 + s]
+            if x.shape[2:] != (s, s) or not m.any():
+                continue
+        else:
+            x = F.interpolate(x, size=(s, s), mode="area")
+            m = (F.interpolate(m, size=(s, s), mode="area") > 0.01).float()
+        ys.append(x * (1 - m))
+        ms.append(m)
+    if not ys:
+        raise ValueError("no case has a hole in the model's window")
+    y, m = torch.cat(ys).to(pipe.device), torch.cat(ms).to(pipe.device)
+    common = dict(steps=steps, restarts=restarts, lambda_prior=d.lambda_prior, lr=d.lr, seed=seed)
+    _, _, rand_curve = latent_search(net, y, m, init="random", **common)
+    _, _, enc_curve = latent_search(net, y, m, init="encoder", **common)
+    target = float(rand_curve[-1])
+    reached = torch.nonzero(enc_curve <= target)
+    return dict(random_loss=target, encoder_start_loss=float(enc_curve[0]), encoder_loss=float(enc_curve[-1]),
+                encoder_steps_to_random=int(reached[0]) if len(reached) else None, steps=steps, restarts=restarts,
+                cases=int(y.shape[0]), random_curve=rand_curve.tolist(), encoder_curve=enc_curve.tolist())
+
+
+def format_convergence(c: dict) -> str:
+    """One markdown paragraph on :func:`convergence`'s result."""
+    k = c["encoder_steps_to_random"]
+    if k is None:
+        reach = f"does not reach it in {c['steps']} steps (its loss after {c['steps']}: {c['encoder_loss']:.4f})"
+    elif k == 0:
+        reach = (f"starts below it: loss {c['encoder_start_loss']:.4f} at step 0, {c['encoder_loss']:.4f} after "
+                 f"{c['steps']} steps (at least {c['steps']}x fewer steps)")
+    else:
+        reach = (f"reaches it at step {k} ({c['steps'] / k:.1f}x fewer steps; {c['encoder_loss']:.4f} after "
+                 f"{c['steps']})")
+    return (f"Latent-search loss, mean over {c['cases']} cases, {c['restarts']} latent(s) per case: random z "
+            f"reaches {c['random_loss']:.4f} after {c['steps']} steps; the encoder's z {reach}.")
+
+
+def format_table(rows: Sequence[dict], title: str | None = None) -> str:
+    """Markdown table ``method | PSNR | SSIM | hole PSNR | hole L1 | s/image | s/MP`` of
+    benchmark rows, optionally preceded by ``title`` and a blank line. No trailing newline."""
+    lines = [title, ""] if title else []
+    lines += ["| method | PSNR (dB) | SSIM | hole PSNR (dB) | hole L1 (0-255) | s/image | s/MP |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['hole_psnr']:.2f} | "
+                     f"{r['hole_l1']:.2f} | {r['s_per_image']:.2f} | {r['s_per_mp']:.2f} |")
+    return "\n".join(lines)
+
+
+def picture_grid(outputs: dict, model_label: str, names: Sequence[str], cell: int = 160) -> np.ndarray:
+    """One row per image in ``names``: masked | Telea | biharmonic | ``model_label`` |
+    original, each fitted into a ``cell`` x ``cell`` box (small images are enlarged with
+    nearest neighbour, so pixels stay visible), with a label strip. ``outputs`` is
+    :func:`bench_inpaint`'s ``keep_outputs``. Returns H x W x 3 uint8."""
+    columns = [("masked", "masked"), (_LABELS["telea"], "Telea"), (_LABELS["biharmonic"], "biharmonic"),
+               (model_label, model_label.removeprefix("restore ")), ("clean", "original")]
+    gap = 4
+    header = np.full((28, len(columns) * (cell + gap) - gap, 3), 255, np.uint8)
+    for j, (_, label) in enumerate(columns):
+        cv2.putText(header, label, (j * (cell + gap) + 4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    rows = [header]
+    for name in names:
+        cells = []
+        for key, _ in columns:
+            img = outputs[key][name]
+            if max(img.shape[:2]) < cell:
+                f = cell // max(img.shape[:2])
+                img = cv2.resize(img, (img.shape[1] * f, img.shape[0] * f), interpolation=cv2.INTER_NEAREST)
+            cells += [fit_cell(img, cell), np.full((cell, gap, 3), 255, np.uint8)]
+        rows.append(np.concatenate(cells[:-1], 1))
+        rows.append(np.full((gap, rows[-1].shape[1], 3), 255, np.uint8))
+    return np.concatenate(rows[:-1], 0)

@@ -1,0 +1,311 @@
+"""Inpainting: masks, Poisson blending, the GAN/encoder archs, the latent search, the
+pipeline (untouched pixels, gray, alpha, 16-bit, seed, masks of every kind), the CLI
+(mask folders, one mask, missing masks, classical methods, --save-raw), the benchmark
+and a tiny training run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from restore.bench.inpaint import (bench_inpaint, convergence, format_convergence, format_table, inpaint_scores,
+                                   make_test_set, picture_grid)
+from restore.io import read_image, write_image
+from restore.ops.blend import poisson_blend
+from restore.ops.degrade import box_mask, center_mask, is_held_out, make_mask, stroke_mask
+from restore.pipelines.inpaint import (classical_inpaint, importance_weights, latent_search, mask_tensor,
+                                       window_starts)
+from restore.zoo.archs.dcgan import Discriminator, Encoder, Generator, LatentInpainter, sample_latent, to_sphere
+
+from helpers import SHARED_DATA, real_image, require_data
+from test_cli import failed_names, invoke, summary
+
+FACES = SHARED_DATA / "train" / "faces"
+
+
+@pytest.fixture(scope="module")
+def faces_pipe():
+    from restore import load_pipeline
+    return load_pipeline("inpaint", "gan-faces-64", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def photos_pipe():
+    from restore import load_pipeline
+    return load_pipeline("inpaint", "gan-photos-64", device="cpu")
+
+
+def _held_out_face(k: int = 0) -> np.ndarray:
+    import cv2
+    names = sorted(p for p in require_data(FACES).iterdir() if is_held_out(p.name, "image"))
+    return cv2.resize(read_image(names[k]), (64, 64), interpolation=cv2.INTER_AREA)
+
+
+def _hole_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    return inpaint_scores(a, b, mask)["hole_psnr"]
+
+
+# --- masks --------------------------------------------------------------------------------------
+
+def test_masks_cover_what_they_promise():
+    rng = np.random.default_rng(0)
+    c = center_mask(64, 96)
+    assert c.dtype == np.float32 and abs(c.mean() - 0.25) < 0.01 and c[32, 48] == 1 and c[0, 0] == 0
+    s = stroke_mask(321, 481, rng)
+    assert 0.05 <= s.mean() < 0.08 and set(np.unique(s)) == {0.0, 1.0}
+    b = box_mask(64, 64, rng)
+    assert 0 < b.mean() < 1
+    a, again = make_mask("strokes", 100, 120, np.random.default_rng(3)), make_mask("strokes", 100, 120,
+                                                                                     np.random.default_rng(3))
+    assert np.array_equal(a, again)
+    with pytest.raises(ValueError, match="mask kind"):
+        make_mask("circles", 10, 10, rng)
+
+
+def test_mask_tensor_reads_every_kind_and_resizes_with_nearest_neighbour():
+    m = np.zeros((20, 30), np.uint8)
+    m[5:10, 5:15] = 255
+    t = mask_tensor(m, 20, 30)
+    assert t.shape == (1, 1, 20, 30) and t.sum() == 50 and set(t.unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(mask_tensor(m > 0, 20, 30), t)
+    assert torch.equal(mask_tensor(Image.fromarray(m), 20, 30), t)
+    assert torch.equal(mask_tensor(np.repeat(m[..., None], 3, 2), 20, 30), t)  # color mask
+    assert torch.equal(mask_tensor(torch.from_numpy(m / 255.0), 20, 30), t)
+    big = mask_tensor(m, 40, 60)                                                  # nearest: still binary
+    assert big.shape == (1, 1, 40, 60) and big.sum() == 200
+    with pytest.raises(TypeError):
+        mask_tensor([[1, 0]], 1, 2)
+
+
+# --- Poisson blending ---------------------------------------------------------------------------
+
+def test_poisson_blend_keeps_known_pixels_and_source_gradients():
+    t = torch.rand(2, 3, 40, 50)
+    m = torch.zeros(2, 1, 40, 50)
+    m[:, :, 10:30, 15:35] = 1
+    m[1, :, 0:5, 0:50] = 1                                       # a hole touching the image border
+    out = poisson_blend(t + 0.3, t, m)                          # same gradients, other level
+    assert out.dtype == torch.float32 and out.shape == t.shape
+    assert torch.equal(out[m.expand_as(t) == 0], t[m.expand_as(t) == 0])
+    assert (out - t).abs().max() < 1e-3                          # the offset is gone: seamless
+
+
+def test_poisson_blend_interpolates_smoothly_where_the_source_is_flat():
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
+    t = torch.stack([0.2 + 0.5 * xx, 0.3 * yy, 0.5 + 0.0 * xx])[None]
+    m = torch.zeros(1, 1, 32, 32)
+    m[..., 8:24, 8:24] = 1
+    out = poisson_blend(torch.zeros_like(t), t, m)              # harmonic fill of a linear ramp is the ramp
+    assert (out - t).abs().max() < 1e-3
+    pasted = torch.where(m > 0, torch.zeros_like(t), t)
+    assert (pasted - t).abs().max() > 0.3
+    with pytest.raises(ValueError, match="poisson_blend"):
+        poisson_blend(t, t[:, :, :16], m)
+
+
+# --- archs and latent search --------------------------------------------------------------------
+
+def test_dcgan_shapes_ranges_and_sphere():
+    g, d, e = Generator(16, 8, 16), Discriminator(8, 16), Encoder(16, 8, 16)
+    z = sample_latent(3, 16, torch.Generator().manual_seed(0))
+    assert torch.allclose(z.norm(dim=1), torch.full((3,), 4.0))
+    x = g(z)
+    assert x.shape == (3, 3, 16, 16) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
+    assert d(x).shape == (3,)
+    m = torch.zeros(3, 1, 16, 16)
+    m[..., 4:12, 4:12] = 1
+    ze = e(x, m)
+    assert ze.shape == (3, 16) and torch.allclose(ze.norm(dim=1), torch.full((3,), 4.0), atol=1e-4)
+    x2 = x.clone()
+    x2[..., 4:12, 4:12] = torch.rand(3, 3, 8, 8)
+    assert torch.allclose(e(x2, m), ze, atol=1e-5)               # E never sees the missing pixels
+    assert torch.allclose(to_sphere(ze * 3), ze, atol=1e-4)
+    with pytest.raises(ValueError, match="size"):
+        Generator(16, 8, 48)
+
+
+def test_importance_weights_are_zero_in_the_hole_and_highest_at_its_border():
+    m = torch.zeros(1, 1, 32, 32)
+    m[..., 12:20, 12:20] = 1
+    w = importance_weights(m)
+    assert (w[m > 0] == 0).all()
+    assert w[0, 0, 11, 15] > w[0, 0, 2, 2] > 0
+
+
+def test_latent_search_lowers_the_loss_and_is_seeded():
+    torch.manual_seed(0)
+    net = LatentInpainter(latent=16, width=8, d_width=8, e_width=8, size=16).eval()
+    y = net.generator(sample_latent(2, 16, torch.Generator().manual_seed(5))).detach()  # reachable targets
+    m = torch.zeros(2, 1, 16, 16)
+    m[..., 4:12, 4:12] = 1
+    for init in ("random", "encoder"):
+        fill, loss, curve = latent_search(net, y, m, steps=30, restarts=3, lr=0.1, init=init, seed=1)
+        assert fill.shape == (2, 3, 16, 16) and loss.shape == (2,) and curve.shape == (31,)
+        assert curve[-1] < 0.8 * curve[0]
+        fill2, _, _ = latent_search(net, y, m, steps=30, restarts=3, lr=0.1, init=init, seed=1)
+        assert torch.equal(fill, fill2)
+    with pytest.raises(ValueError, match="init"):
+        latent_search(net, y, m, steps=1, restarts=1, init="zero")
+    with pytest.raises(ValueError, match="latent_search needs"):
+        latent_search(net, y[:, :, :8], m, steps=1, restarts=1)
+
+
+def test_window_starts_cover_the_image():
+    for n in (10, 64, 65, 200, 817):
+        starts = window_starts(n, 64, 16)
+        assert starts[0] == 0 and (starts[-1] + 64 >= n)
+        assert all(b - a <= 48 for a, b in zip(starts, starts[1:]))
+
+
+# --- the pipeline with the shipped weights -----------------------------------------------------
+
+def test_face_pipeline_fills_the_hole_and_leaves_the_rest(faces_pipe):
+    face = _held_out_face(0)
+    m = center_mask(64, 64)
+    given = face.copy()
+    given[m > 0] = 255
+    out, raw = faces_pipe(given, m, steps=20, return_raw=True)
+    assert out.shape == face.shape and out.dtype == np.uint8
+    assert np.array_equal(out[m == 0], face[m == 0])
+    assert np.array_equal(raw[m == 0], face[m == 0])
+    assert _hole_psnr(face, out, m) > _hole_psnr(face, given, m) + 5
+    again = faces_pipe(given, m, steps=20)
+    assert np.array_equal(out, again)                            # same seed, same output
+    telea = faces_pipe(given, m, method="telea")
+    assert np.array_equal(telea[m == 0], face[m == 0]) and not np.array_equal(telea, out)
+
+
+def test_face_pipeline_keeps_kind_gray_alpha_16bit_and_size(faces_pipe):
+    face = _held_out_face(1)
+    m = center_mask(64, 64)
+    gray = face.mean(2).astype(np.uint8)
+    g = faces_pipe(gray, m, steps=2)
+    assert g.shape == (64, 64) and g.dtype == np.uint8
+    rgba = np.concatenate([face, np.full((64, 64, 1), 77, np.uint8)], 2)
+    a = faces_pipe(rgba, m, steps=2)
+    assert a.shape == (64, 64, 4) and (a[..., 3] == 77).all()
+    deep = face.astype(np.uint16) * 257
+    d = faces_pipe(deep, m, steps=2)
+    assert d.dtype == np.uint16 and np.array_equal(d[m == 0], deep[m == 0])
+    import cv2
+    big = cv2.resize(face, (150, 130))                          # any size: resized to 64 and back
+    mb = center_mask(130, 150)
+    o = faces_pipe(Image.fromarray(big), Image.fromarray((mb * 255).astype(np.uint8)), steps=2)
+    assert isinstance(o, Image.Image) and o.size == (150, 130)
+    assert np.array_equal(np.array(o)[mb == 0], big[mb == 0])
+    assert np.array_equal(faces_pipe(face, np.zeros((64, 64))), face)   # nothing to fill
+
+
+def test_windowed_pipeline_on_a_photo_with_strokes(photos_pipe):
+    img = real_image(150, 200, index=3)
+    m = stroke_mask(150, 200, np.random.default_rng(0))
+    given = img.copy()
+    given[m > 0] = 0
+    out = photos_pipe(given, m, steps=3)
+    assert out.shape == img.shape and np.array_equal(out[m == 0], img[m == 0])
+    assert _hole_psnr(img, out, m) > _hole_psnr(img, given, m) + 5
+    small = photos_pipe(img[:40, :50], m[:40, :50], steps=1)   # smaller than a window
+    assert small.shape == (40, 50, 3)
+
+
+def test_classical_methods_fill_only_the_hole():
+    img = real_image(64, 80, index=5)
+    m = center_mask(64, 80) > 0
+    for method in ("telea", "ns", "biharmonic"):
+        out = classical_inpaint(img, m, method)
+        assert out.dtype == np.uint8 and np.array_equal(out[~m], img[~m])
+        assert _hole_psnr(img, out, m) > 12
+    with pytest.raises(ValueError):
+        classical_inpaint(img, m, "magic")
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+def test_cli_inpaint_mask_folder_missing_mask_and_corrupt_file(tmp_path, cached_pipelines):
+    src, masks = tmp_path / "in", tmp_path / "masks"
+    m = (center_mask(64, 64) * 255).astype(np.uint8)
+    faces = [_held_out_face(k) for k in range(3)]
+    for k, f in enumerate(faces):
+        write_image(src / f"face{k}.png", f)
+    write_image(masks / "face0.png", m)
+    write_image(masks / "face1.jpg", np.repeat(m[..., None], 3, 2))          # any format, color
+    write_image(masks / "face2.png", m[::2, ::2])                             # other size: nearest
+    write_image(src / "nomask.png", faces[0])
+    (src / "broken.png").write_bytes(b"not a png")
+    code, text = invoke("inpaint", src, tmp_path / "out", "--masks", masks, "--model", "gan-faces-64",
+                        "--steps", "5", "--save-raw", "--quiet")
+    counts, tail = summary(text)
+    assert code == 1 and counts == (3, 0, 2) and failed_names(tail) == {"nomask.png", "broken.png"}
+    assert "no mask" in tail
+    for k, f in enumerate(faces):
+        out = read_image(tmp_path / "out" / f"face{k}.png")
+        raw = read_image(tmp_path / "out" / f"face{k}_raw.png")
+        assert out.shape == raw.shape == (64, 64, 3)
+        assert np.array_equal(out[m == 0], f[m == 0])
+
+
+def test_cli_inpaint_one_mask_classical_method_seed_and_usage_errors(tmp_path, cached_pipelines):
+    src = tmp_path / "in"
+    write_image(src / "a.png", _held_out_face(0))
+    mask = tmp_path / "m.png"
+    write_image(mask, (center_mask(64, 64) * 255).astype(np.uint8))
+    args = ("--mask", mask, "--model", "gan-faces-64", "--steps", "5", "--quiet")
+    assert invoke("inpaint", src, tmp_path / "o1", *args)[0] == 0
+    assert invoke("inpaint", src, tmp_path / "o2", *args)[0] == 0
+    assert np.array_equal(read_image(tmp_path / "o1" / "a.png"), read_image(tmp_path / "o2" / "a.png"))
+    assert invoke("inpaint", src, tmp_path / "o3", *args, "--seed", "7", "--init", "random")[0] == 0
+    assert not np.array_equal(read_image(tmp_path / "o1" / "a.png"), read_image(tmp_path / "o3" / "a.png"))
+    assert invoke("inpaint", src, tmp_path / "o4", "--mask", mask, "--method", "ns", "--quiet")[0] == 0
+    code, text = invoke("inpaint", src, tmp_path / "o5", "--mask", mask, "--method", "magic")
+    assert code == 2 and "--method" in text
+    code, text = invoke("inpaint", src, tmp_path / "o6")
+    assert code == 2 and "--masks" in text
+    code, text = invoke("inpaint", src, tmp_path / "o7", "--mask", mask, "--masks", tmp_path)
+    assert code == 2
+
+
+# --- bench and training ------------------------------------------------------------------------
+
+def test_bench_inpaint_small_run(tmp_path):
+    data = tmp_path / "faces"
+    for k in range(2):
+        write_image(data / f"f{k}.png", _held_out_face(k))
+    keep: dict = {}
+    rows = bench_inpaint(data, mask_kind="center", models=["gan-faces-64"], device="cpu", keep_outputs=keep)
+    by = {r["method"]: r for r in rows}
+    assert list(by) == ["OpenCV Telea", "OpenCV Navier-Stokes", "scikit-image biharmonic",
+                        "restore gan-faces-64 (encoder z)", "restore gan-faces-64 (random z)"]
+    for r in rows:
+        assert r["images"] == 2 and r["hole_psnr"] > 10 and r["s_per_image"] > 0
+    assert np.array_equal(keep["masked"]["f0.png"][center_mask(64, 64) > 0], np.full((1024, 3), 255, np.uint8))
+    assert "| restore gan-faces-64 (encoder z) |" in format_table(rows, title="t")
+    grid = picture_grid(keep, "restore gan-faces-64 (encoder z)", ["f0.png", "f1.png"], cell=64)
+    assert grid.dtype == np.uint8 and grid.shape[1] > 5 * 64
+    again = make_test_set(data, "strokes", seed=1)
+    assert np.array_equal(again[1]["mask"], make_test_set(data, "strokes", seed=1)[1]["mask"])
+    c = convergence("gan-faces-64", data, mask_kind="center", steps=20, restarts=2, device="cpu")
+    assert c["cases"] == 2 and len(c["random_curve"]) == 21 and "random z reaches" in format_convergence(c)
+
+
+def test_tiny_gan_training_run_writes_weights_and_resumes(tmp_path):
+    from restore.train.gan import train_gan
+    data = tmp_path / "faces"
+    k = 0
+    held = 0
+    while held < 2 or k < 8:                                      # a few held-out names for validation
+        name = f"face{k}.png"
+        held += is_held_out(name, "image")
+        write_image(data / name, real_image(40, 40, index=k % 20))
+        k += 1
+    out = tmp_path / "w" / "gan.safetensors"
+    kw = dict(data=str(data), out=out, kind="faces", size=16, batch=4, latent=8, width=4, d_width=4, e_width=4,
+              val_every=2, device="cpu", log=lambda s: None)
+    side = train_gan(steps=2, **kw)
+    assert out.exists() and side["steps_done"] == 2
+    assert set(side["validation"]) >= {"hole_psnr", "telea_hole_psnr"}
+    side2 = train_gan(steps=4, resume=True, **kw)
+    assert [h["step"] for h in side2["history"]] == [2, 4]
+    with pytest.raises(ValueError, match="kind"):
+        train_gan(steps=1, **{**kw, "kind": "cats"})
