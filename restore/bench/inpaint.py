@@ -158,12 +158,13 @@ def bench_inpaint(data: str | Path, *, mask_kind: str, models: Iterable[str] | N
 
 def convergence(model: str, data: str | Path, *, mask_kind: str, seed: int = 0, size: int | None = None,
                 held_out: bool = False, limit: int | None = None, steps: int | None = None,
-                restarts: int | None = None, device: str = "auto") -> dict:
+                restarts: int | None = None, max_cases: int = 16, device: str = "auto") -> dict:
     """How many latent-search steps each start needs: the random restarts run ``steps``
     steps (default: 5 times the model's default), and the encoder start runs the same
     steps from its latent; both with ``restarts`` latents per case (default: the
-    model's). Cases are the model's windows: the whole image resized to the model's side
-    for whole-image models, the center window for windowed ones.
+    model's). Cases are the model's windows of the first ``max_cases`` test cases with a
+    hole there: the whole image resized to the model's side for whole-image models, the
+    center window for windowed ones.
 
     Returns:
         ``random_loss`` (mean best loss after ``steps``), ``encoder_start_loss`` (at step 0),
@@ -196,6 +197,8 @@ def convergence(model: str, data: str | Path, *, mask_kind: str, seed: int = 0, 
             m = (F.interpolate(m, size=(s, s), mode="area") > 0.01).float()
         ys.append(x * (1 - m))
         ms.append(m)
+        if len(ys) == max_cases:
+            break
     if not ys:
         raise ValueError("no case has a hole in the model's window")
     y, m = torch.cat(ys).to(pipe.device), torch.cat(ms).to(pipe.device)
