@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from restore.bench.pictures import fit_cell
+from restore.bench.pictures import labelled_grid
 from restore.io import iter_images, read_image, to_rgb8
 from restore.metrics import psnr, ssim
 from restore.ops.degrade import is_held_out, make_mask
@@ -246,20 +246,10 @@ def picture_grid(outputs: dict, model_label: str, names: Sequence[str], cell: in
     :func:`bench_inpaint`'s ``keep_outputs``. Returns H x W x 3 uint8."""
     columns = [("masked", "masked"), (_LABELS["telea"], "Telea"), (_LABELS["biharmonic"], "biharmonic"),
                (model_label, model_label.removeprefix("restore ")), ("clean", "original")]
-    gap = 4
-    header = np.full((28, len(columns) * (cell + gap) - gap, 3), 255, np.uint8)
-    for j, (_, label) in enumerate(columns):
-        cv2.putText(header, label, (j * (cell + gap) + 4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-    rows = [header]
-    for name in names:
-        cells = []
-        for key, _ in columns:
-            img = outputs[key][name]
-            if max(img.shape[:2]) < cell:
-                f = cell // max(img.shape[:2])
-                img = cv2.resize(img, (img.shape[1] * f, img.shape[0] * f), interpolation=cv2.INTER_NEAREST)
-            cells += [fit_cell(img, cell), np.full((cell, gap, 3), 255, np.uint8)]
-        rows.append(np.concatenate(cells[:-1], 1))
-        rows.append(np.full((gap, rows[-1].shape[1], 3), 255, np.uint8))
-    return np.concatenate(rows[:-1], 0)
+
+    def enlarged(img: np.ndarray) -> np.ndarray:
+        f = cell // max(img.shape[:2])
+        return cv2.resize(img, (img.shape[1] * f, img.shape[0] * f), interpolation=cv2.INTER_NEAREST) if f > 1 else img
+
+    return labelled_grid([label for _, label in columns],
+                         [[enlarged(outputs[key][name]) for key, _ in columns] for name in names], cell, font_scale=0.42)

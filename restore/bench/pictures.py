@@ -21,3 +21,22 @@ def fit_cell(img: np.ndarray, cell: int) -> np.ndarray:
     y0, x0 = (cell - img.shape[0]) // 2, (cell - img.shape[1]) // 2
     box[y0:y0 + img.shape[0], x0:x0 + img.shape[1]] = img
     return box
+
+
+def labelled_grid(columns: list[str], rows: list[list[np.ndarray]], cell: int, font_scale: float = 0.5,
+                  gap: int = 4) -> np.ndarray:
+    """A comparison grid: a strip with the ``columns`` labels, then one row of images per
+    entry of ``rows`` (each image fitted into a ``cell`` x ``cell`` box by :func:`fit_cell`),
+    ``gap`` white pixels between cells. Returns H x W x 3 uint8."""
+    width = len(columns) * (cell + gap) - gap
+    header = np.full((28, width, 3), 255, np.uint8)
+    for j, label in enumerate(columns):
+        cv2.putText(header, label, (j * (cell + gap) + 4, 20), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    parts = [header]
+    for images in rows:
+        cells = []
+        for img in images:
+            cells += [fit_cell(img, cell), np.full((cell, gap, 3), 255, np.uint8)]
+        parts += [np.concatenate(cells[:-1], 1), np.full((gap, width, 3), 255, np.uint8)]
+    return np.concatenate(parts[:-1], 0)

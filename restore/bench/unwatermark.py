@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from restore.io import iter_images, load_watermark_bank, read_image, to_rgb8
-from restore.bench.pictures import fit_cell
+from restore.bench.pictures import labelled_grid
 from restore.metrics import mask_iou, psnr, ssim
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, synthesize_watermark
 
@@ -187,15 +187,5 @@ def picture_grid(outputs: dict, model_label: str, names: Sequence[str], cell: in
     columns = [("watermarked", "watermarked"), (model_label + " mask", "predicted mask"),
                (model_label, model_label.removeprefix("restore ")), (_LABELS["telea"], "true mask + Telea"),
                ("clean", "clean")]
-    gap = 4
-    header = np.full((28, len(columns) * (cell + gap) - gap, 3), 255, np.uint8)
-    for j, (_, label) in enumerate(columns):
-        cv2.putText(header, label, (j * (cell + gap) + 4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    rows = [header]
-    for name in names:
-        cells = []
-        for key, _ in columns:
-            cells += [fit_cell(outputs[key][name], cell), np.full((cell, gap, 3), 255, np.uint8)]
-        rows.append(np.concatenate(cells[:-1], 1))
-        rows.append(np.full((gap, rows[-1].shape[1], 3), 255, np.uint8))
-    return np.concatenate(rows[:-1], 0)
+    return labelled_grid([label for _, label in columns],
+                         [[outputs[key][name] for key, _ in columns] for name in names], cell)

@@ -77,28 +77,28 @@ def colorize_s() -> ModelSpec:
         device_advice="CPU ok")
 
 
-_GAN = dict(latent=128, width=32, d_width=32, e_width=32, size=64)
+def _gan(name: str, *, tiling: bool, license: str, trained_on: str, description: str) -> ModelSpec:
+    return ModelSpec(
+        name=name, task="inpaint", arch=LatentInpainter,
+        arch_kwargs=dict(latent=128, width=32, d_width=32, e_width=32, size=64), weights=f"{name}.safetensors",
+        multiple_of=1, tiling=tiling, supports_half=False, license=license, trained_on=trained_on,
+        description=description + " (trained on 2 CPU cores)", device_advice="CPU ok")
 
 
 @register_model()
 def gan_faces_64() -> ModelSpec:
-    return ModelSpec(
-        name="gan-faces-64", task="inpaint", arch=LatentInpainter, arch_kwargs=dict(_GAN),
-        weights="gan-faces-64.safetensors", multiple_of=1, tiling=False, supports_half=False,
-        license="MIT code; weights trained on UTKFace (non-commercial research only)",
-        trained_on="faces (../shared/data/train/faces, UTKFace aligned crops) resized to 64x64, 1 in 16 held out",
-        description="DCGAN G/D (spectral norm, hinge) + encoder for 64x64 faces; the whole image is resized to 64 "
-                    "(trained on 2 CPU cores)",
-        device_advice="CPU ok")
+    return _gan("gan-faces-64", tiling=False,
+                license="MIT code; weights trained on UTKFace (non-commercial research only)",
+                trained_on="faces (../shared/data/train/faces, UTKFace aligned crops) resized to 64x64, "
+                           "1 in 16 held out",
+                description="DCGAN G/D (spectral norm, hinge) + encoder for 64x64 faces; the whole image is "
+                            "resized to 64")
 
 
 @register_model(default=True)
 def gan_photos_64() -> ModelSpec:
-    return ModelSpec(
-        name="gan-photos-64", task="inpaint", arch=LatentInpainter, arch_kwargs=dict(_GAN),
-        weights="gan-photos-64.safetensors", multiple_of=1, tiling=True, supports_half=False,
-        license="MIT code; weights trained on ImageNet samples + BSDS (non-commercial research)",
-        trained_on="64x64 crops of bsds400 + imagenet-samples (../shared/data/train), 1 in 16 held out",
-        description="DCGAN G/D (spectral norm, hinge) + encoder for 64x64 photo windows, run window by window over "
-                    "the holes (trained on 2 CPU cores)",
-        device_advice="CPU ok")
+    return _gan("gan-photos-64", tiling=True,
+                license="MIT code; weights trained on ImageNet samples + BSDS (non-commercial research)",
+                trained_on="64x64 crops of bsds400 + imagenet-samples (../shared/data/train), 1 in 16 held out",
+                description="DCGAN G/D (spectral norm, hinge) + encoder for 64x64 photo windows, run window by "
+                            "window over the holes")
