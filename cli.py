@@ -556,7 +556,7 @@ def bench_inpaint_cmd(
         ours = [r["method"] for r in rows if r["method"].startswith("restore ")]
         if not ours:
             raise _usage_error("--picture needs a model")
-        return picture_grid(outputs, ours[-1], sorted(outputs["clean"])[:picture_rows])
+        return picture_grid(outputs, ours[0], sorted(outputs["clean"])[:picture_rows])   # the default start
 
     def run(folder: Path, outputs):
         rows = bench_inpaint(folder, models=list(model) if model else None, device=device, baselines=baselines,

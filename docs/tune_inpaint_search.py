@@ -1,0 +1,54 @@
+"""Print how the latent-search settings of an inpaint model trade hole PSNR for time, on
+held-out *training* images (never the benchmark's), as used to choose the defaults in
+restore/pipelines/inpaint.py (see the gan-*-64 card in docs/models.md).
+
+    python docs/tune_inpaint_search.py MODEL MASK_KIND N FOLDER [STEPS,RESTARTS,LAMBDA,LR,NOISE ...]
+
+FOLDER holds the tuning images: for the face model the last 64 of the 485 faces held out
+of training (the benchmark takes the first 100), resized to 64x64; for the photo model the
+76 photos held out of bsds400 + imagenet-samples. Each setting prints the mean PSNR of
+the whole image, the PSNR inside the hole and the seconds per image; OpenCV Telea and
+scikit-image biharmonic come first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+
+import numpy as np
+
+import restore.pipelines.inpaint as inpaint
+from restore import load_pipeline
+from restore.bench.inpaint import inpaint_scores, make_test_set, masked_view
+from restore.pipelines.inpaint import classical_inpaint
+
+
+def main() -> None:
+    model, kind, n, folder = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    cases = make_test_set(folder, kind, size=64 if kind == "center" else None, limit=n)
+    pipe = load_pipeline("inpaint", model, device="cpu")
+
+    def evaluate(label: str, fn) -> None:
+        t0, scores = time.time(), []
+        for c in cases:
+            out = fn(masked_view(c["clean"], c["mask"]), c["mask"])
+            scores.append(inpaint_scores(c["clean"], out, c["mask"]))
+        print(f"{label:42s} PSNR {np.mean([s['psnr'] for s in scores]):.2f} hole "
+              f"{np.mean([s['hole_psnr'] for s in scores]):.2f} dB {(time.time() - t0) / len(cases):.2f} s/image",
+              flush=True)
+
+    evaluate("telea", lambda x, m: classical_inpaint(x, m, "telea"))
+    evaluate("biharmonic", lambda x, m: classical_inpaint(x, m, "biharmonic"))
+    for setting in sys.argv[5:]:
+        steps, restarts, lam, lr, noise = setting.split(",")
+        inpaint.WHOLE_DEFAULTS = dataclasses.replace(inpaint.WHOLE_DEFAULTS, lr=float(lr))
+        inpaint.WINDOW_DEFAULTS = dataclasses.replace(inpaint.WINDOW_DEFAULTS, lr=float(lr))
+        inpaint.RESTART_NOISE = float(noise)
+        evaluate(f"steps {steps} restarts {restarts} lambda {lam} lr {lr} noise {noise}",
+                 lambda x, m: pipe(x, m, steps=int(steps), restarts=int(restarts), lambda_prior=float(lam)))
+
+
+if __name__ == "__main__":
+    main()
