@@ -49,6 +49,12 @@ def _hole_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
 
 # --- masks --------------------------------------------------------------------------------------
 
+def test_held_out_images_are_about_one_in_sixteen_by_name():
+    names = [f"img{i}.jpg" for i in range(4000)]
+    share = sum(is_held_out(n, "image") for n in names) / len(names)
+    assert 0.04 < share < 0.09 and is_held_out(names[0], "image") == is_held_out(names[0], "image")
+
+
 def test_masks_cover_what_they_promise():
     rng = np.random.default_rng(0)
     c = center_mask(64, 96)

@@ -118,7 +118,7 @@ def test_held_out_split_is_disjoint_and_complete():
     assert 0.1 < len(held) / len(names) < 0.3
     assert is_held_out("DejaVuSansMono-Bold.ttf", "font") and not is_held_out("DejaVuSans.ttf", "font")
     with pytest.raises(ValueError):
-        is_held_out("x", "image")
+        is_held_out("x", "photo")
 
 
 def test_watermark_banks_split_logos_and_fonts(val_bank):
