@@ -36,9 +36,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore.io import iter_images, read_image, to_rgb8
 from restore.ops.degrade import box_mask, center_mask, is_held_out, stroke_mask
 from restore.train.checkpoint import save_checkpoint
+from restore.train.data import load_folder
 from restore.train.loop import Schedule, resume_run, write_result
 from restore.zoo.archs.dcgan import LatentInpainter, sample_latent
 from restore.zoo.registry import resolve_device
@@ -64,21 +64,13 @@ def load_images(data: str | Path | list, kind: str, size: int) -> tuple[list[np.
     folders = data if isinstance(data, (list, tuple)) else [data]
     train, held, held_names = [], [], []
     for folder in folders:
-        root = Path(folder)
-        if not root.exists():
-            raise FileNotFoundError(f"training data folder not found: {root}")
-        for path in sorted(iter_images(root, recursive=True)):
-            try:
-                img = to_rgb8(read_image(path))
-            except Exception:
-                continue
+        images, names = load_folder(folder, min_side=1 if kind == "faces" else size)
+        for img, name in zip(images, names):
             if kind == "faces":
                 img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-            elif min(img.shape[:2]) < size:
-                continue
-            if is_held_out(path.name, "image"):
+            if is_held_out(Path(name).name, "image"):
                 held.append(img)
-                held_names.append(f"{root.name}/{path.relative_to(root)}")
+                held_names.append(f"{Path(folder).name}/{name}")
             else:
                 train.append(img)
     if not train or not held:
