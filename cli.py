@@ -168,22 +168,29 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 save_mask: bool = typer.Option(False, "--save-mask",
                                                help="Also write the predicted watermark mask as <name>_mask.<ext>."),
                 refine: str = typer.Option("telea", "--refine",
-                                           help="Fill opaque parts of the mark: telea (OpenCV inpainting) or none."),
+                                           help="Fill opaque parts of the mark: telea (OpenCV inpainting), inpaint "
+                                                "(the inpainting pipeline's default model; slower) or none."),
+                opaque_alpha: Optional[float] = typer.Option(
+                    None, "--opaque-alpha", help="Predicted opacity above which a mark is taken as opaque and refined "
+                                                 "(0-1; default: the pipeline's OPAQUE_ALPHA)."),
                 model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
                 overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
                 quiet: bool = QuietOpt) -> None:
     """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
     _setup_logging(quiet)
-    from restore.pipelines.watermark import REFINE
+    from restore.pipelines.watermark import OPAQUE_ALPHA, REFINE
     if refine not in REFINE:
         raise _usage_error(f"--refine must be one of {', '.join(REFINE)}, got {refine!r}")
+    if opaque_alpha is not None and not 0 < opaque_alpha <= 1:
+        raise _usage_error(f"--opaque-alpha must be in (0, 1], got {opaque_alpha}")
+    opts = {"refine": refine, "opaque_alpha": OPAQUE_ALPHA if opaque_alpha is None else opaque_alpha}
     pipe = _load("unwatermark", model, device, tile, overlap)
 
     def process(image, path):
         if not save_mask:
-            return pipe(image, refine=refine)
-        out, mask = pipe(image, refine=refine, return_mask=True)
+            return pipe(image, **opts)
+        out, mask = pipe(image, return_mask=True, **opts)
         return {"": out, "_mask": mask}
 
     _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
@@ -640,6 +647,9 @@ def train_unwatermark_cmd(
         w_hole: float = typer.Option(1.0, "--w-hole", help="Weight of the restored image's L1 inside the true mask."),
         w_mask: float = typer.Option(1.0, "--w-mask", help="Weight of the mask head's cross-entropy + Dice loss."),
         w_alpha: float = typer.Option(1.0, "--w-alpha", help="Weight of the opacity head's cross-entropy."),
+        init: Optional[Path] = typer.Option(None, "--init", exists=True,
+                                            help="Weights of the same architecture to start from (fine-tuning), "
+                                                 "e.g. weights/unwatermark-s.safetensors."),
         val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
         device: str = DeviceOpt, resume: bool = ResumeOpt,
 ) -> None:
@@ -647,7 +657,8 @@ def train_unwatermark_cmd(
     from restore.train.unwatermark import train_unwatermark
     _train(train_unwatermark, out, data=[str(d) for d in data], logos=[str(d) for d in logos], steps=steps,
            batch=batch, patch=patch, lr=lr, width=width, levels=levels, blocks=blocks, w_hole=w_hole,
-           w_mask=w_mask, w_alpha=w_alpha, val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)
+           w_mask=w_mask, w_alpha=w_alpha, init=init, val_every=val_every, seed=seed, device=device, resume=resume,
+           max_minutes=max_minutes)
 
 
 @train_app.command("colorize")

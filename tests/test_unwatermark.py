@@ -214,6 +214,8 @@ def test_pipeline_gray_alpha_16bit_pil_and_tensor(pipe, val_bank):
     assert t_out.shape == (3, 64, 96) and t_mask.shape == (1, 64, 96)
     with pytest.raises(ValueError, match="refine"):
         pipe(marked, refine="magic")
+    with pytest.raises(ValueError, match="opaque_alpha"):
+        pipe(marked, opaque_alpha=0)
 
 
 def test_tiled_matches_untiled(val_bank):
@@ -225,12 +227,25 @@ def test_tiled_matches_untiled(val_bank):
     assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 6
 
 
-def test_telea_refine_fills_only_opaque_regions(pipe, val_bank):
+@pytest.mark.parametrize("refine", ["inpaint", "telea"])
+def test_refine_fills_only_opaque_regions(pipe, val_bank, refine):
     marked, clean, alpha = _marked(3, val_bank, kind="logo", opacity=1.0)
     plain = pipe(marked, refine="none")
-    refined, mask = pipe(marked, return_mask=True)
+    refined, mask = pipe(marked, return_mask=True, refine=refine, opaque_alpha=0.3)
     changed = np.any(plain != refined, axis=2)
+    assert changed.sum() > 50                           # an opaque logo: the refinement did fill something
     assert not (changed & (mask == 0)).any()
+
+
+def test_inpaint_refine_uses_the_inpainting_pipeline(pipe):
+    from restore.pipelines.watermark import inpaint_refine
+    assert pipe.inpainter().spec.task == "inpaint" and pipe.inpainter() is pipe.inpainter()
+    y = torch.rand(2, 3, 48, 64)
+    region = torch.zeros(2, 1, 48, 64, dtype=torch.bool)
+    region[1, :, 10:20, 20:40] = True
+    out = inpaint_refine(y, region, pipe.inpainter())
+    assert torch.equal(out[0], y[0]) and torch.equal(out[1][:, ~region[1, 0]], y[1][:, ~region[1, 0]])
+    assert not torch.equal(out[1], y[1]) and out.dtype == y.dtype
 
 
 # --- CLI, bench, training ------------------------------------------------------------------
@@ -250,6 +265,8 @@ def test_cli_unwatermark_folder_with_masks_and_a_corrupt_file(tmp_path, val_bank
     assert sorted(p.name for p in src.iterdir()) == ["broken.jpg", "img0.png", "img1.png", "img2.png"]
     code, text = invoke("unwatermark", src, tmp_path / "o2", "--refine", "blur")
     assert code == 2 and "--refine" in text
+    code, text = invoke("unwatermark", src, tmp_path / "o3", "--opaque-alpha", "1.5")
+    assert code == 2 and "--opaque-alpha" in text
 
 
 def test_bench_unwatermark_small_run(tmp_path, val_bank):
@@ -267,6 +284,7 @@ def test_bench_unwatermark_small_run(tmp_path, val_bank):
     assert np.array_equal(again[1]["marked"], keep["watermarked"]["b1"])     # seeded, deterministic
     table = format_table(rows, title="t")
     assert "| restore unwatermark-s |" in table and "1 (given)" in table
+    assert {"restore unwatermark-s (inpaint refine)", "restore unwatermark-s (no refine)"} <= set(by)
     grid = picture_grid(keep, "restore unwatermark-s", ["b0", "b1"], cell=64)
     assert grid.dtype == np.uint8 and grid.shape[1] > 5 * 64
 

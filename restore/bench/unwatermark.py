@@ -96,7 +96,8 @@ def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkB
         logos: logo folder(s), or a loaded held-out bank: only the held-out logos (and
             font) make the test marks (:func:`make_test_set`).
         models: zoo model names; None = every unwatermark model, the default first. Each
-            runs twice: with the default Telea refinement of opaque regions and without.
+            runs three times: with the default Telea refinement of opaque regions, with
+            the inpainting pipeline's refinement, and without refinement.
         baselines: subset of :data:`BASELINES`.
         seed: seed of the test set.
         limit: only the first N images.
@@ -129,7 +130,7 @@ def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkB
         methods.append((_LABELS["telea"], _telea))
     for m in names:
         pipe = load_pipeline("unwatermark", model=m, device=device)
-        for refine, suffix in (("telea", ""), ("none", " (no Telea refine)")):
+        for refine, suffix in (("telea", ""), ("inpaint", " (inpaint refine)"), ("none", " (no refine)")):
             def run(case: dict, pipe=pipe, refine=refine) -> tuple[np.ndarray, np.ndarray]:
                 out, mask = pipe(case["marked"], return_mask=True, refine=refine)
                 return out, mask > 127

@@ -12,8 +12,9 @@ from restore.ops.color import gray_to_rgb
 from restore.pipelines.base import Pipeline, prepare
 from restore.zoo.archs.unet import compose, watermark_mask
 
-#: Refinements of the opaque part of a watermark (predicted alpha above ``opaque``).
-REFINE = ("telea", "none")
+#: Refinements of the opaque part of a watermark (predicted alpha above :data:`OPAQUE_ALPHA`):
+#: the inpainting pipeline (its default zoo model), OpenCV Telea, or none.
+REFINE = ("inpaint", "telea", "none")
 #: Predicted alpha above which the watermark is taken as opaque (nothing of the image left).
 OPAQUE_ALPHA = 0.9
 
@@ -42,6 +43,28 @@ def telea_refine(y: torch.Tensor, region: torch.Tensor, radius: int = 3) -> torc
     return out
 
 
+def inpaint_refine(y: torch.Tensor, region: torch.Tensor, inpainter) -> torch.Tensor:
+    """Replace ``region`` of ``y`` by the inpainting pipeline's fill (GAN latent
+    optimization, Yeh et al. 2017, Poisson-blended; :class:`restore.pipelines.inpaint.
+    InpaintPipeline`); pixels outside ``region`` are returned unchanged.
+
+    Args:
+        y: (B, 3, H, W) float in [0, 1].
+        region: (B, 1, H, W) bool, the pixels to fill.
+        inpainter: an ``InpaintPipeline`` (called once per image that has a region pixel).
+
+    Returns:
+        (B, 3, H, W) float in [0, 1].
+    """
+    out = y.clone()
+    for i in range(y.shape[0]):
+        if not region[i].any():
+            continue
+        filled = inpainter(y[i:i + 1].cpu(), region[i:i + 1].float().cpu()).to(y)
+        out[i] = torch.where(region[i], filled[0], y[i])
+    return out
+
+
 class UnwatermarkPipeline(Pipeline):
     """Remove visible watermarks (text, logos, tiled patterns) from photos.
 
@@ -55,8 +78,12 @@ class UnwatermarkPipeline(Pipeline):
     :func:`restore.zoo.archs.unet.watermark_mask`, so every pixel where the mask is 0
     comes back exactly as it went in. Where the predicted alpha is above
     :data:`OPAQUE_ALPHA` (an opaque mark: no trace of the image is left to recover) the
-    region is filled by OpenCV Telea inpainting (``refine="telea"``, the default; the
-    inpainting pipeline is not in restore yet). Gray images run as three equal channels
+    region is filled by OpenCV Telea inpainting (``refine="telea"``, the default) or by
+    the inpainting pipeline (``refine="inpaint"``: the default ``inpaint`` zoo model,
+    loaded on first use on the same device). Telea is the default because the two fill
+    about equally well on held-out images with the shipped models while the GAN search
+    costs several seconds per megapixel of filled region (see the unwatermark-s card in
+    docs/models.md and ``docs/compare_unwatermark_refine.py``). Gray images run as three equal channels
     and come back gray; alpha is passed through unchanged.
     """
 
@@ -64,15 +91,21 @@ class UnwatermarkPipeline(Pipeline):
     default_tile = 512
     default_overlap = 64
 
-    def __call__(self, image: Any, *, return_mask: bool = False, refine: str = "telea") -> Any:
+    _inpainter = None
+
+    def __call__(self, image: Any, *, return_mask: bool = False, refine: str = "telea",
+                 opaque_alpha: float = OPAQUE_ALPHA) -> Any:
         """Remove the watermark of one image (or a batch, for tensors).
 
         Args:
             image: numpy ``H x W [x C]`` (uint8, uint16 or float32 in [0, 1], C in 1-4),
                 PIL image, or tensor (B, C, H, W)/(C, H, W) float in [0, 1].
             return_mask: also return the predicted watermark mask.
-            refine: ``"telea"`` fills the opaque part of the mark with Telea inpainting;
-                ``"none"`` keeps the network's restoration there.
+            refine: ``"telea"`` fills the opaque part of the mark with OpenCV Telea
+                inpainting, ``"inpaint"`` with the inpainting pipeline; ``"none"`` keeps
+                the network's restoration there.
+            opaque_alpha: predicted opacity in (0, 1] above which the mark is taken as
+                opaque and the region refined.
 
         Returns:
             The restored image, of the same kind, dtype, shape and channel count as
@@ -83,9 +116,12 @@ class UnwatermarkPipeline(Pipeline):
         Raises:
             ValueError: for an unknown ``refine`` or an unsupported shape.
             TypeError: for an unsupported input kind or dtype.
+            WeightsError: ``refine="inpaint"`` and the inpainting model's weights are missing.
         """
         if refine not in REFINE:
             raise ValueError(f"refine must be one of {REFINE}, got {refine!r}")
+        if not 0 < opaque_alpha <= 1:
+            raise ValueError(f"opaque_alpha must be in (0, 1], got {opaque_alpha}")
         prep = prepare(image)
         x = prep.x.clamp(0, 1)
         gray = x.shape[1] == 1
@@ -95,13 +131,24 @@ class UnwatermarkPipeline(Pipeline):
         mask = watermark_mask(torch.sigmoid(pred[:, 3:4]))
         alpha = torch.sigmoid(pred[:, 4:5])
         y = compose(x, pred[:, :3].clamp(0, 1), mask)
+        region = (alpha > opaque_alpha) & (mask > 0)
         if refine == "telea":
-            y = telea_refine(y, (alpha > OPAQUE_ALPHA) & (mask > 0))
+            y = telea_refine(y, region)
+        elif refine == "inpaint" and region.any():
+            y = inpaint_refine(y, region, self.inpainter())
         y = y.clamp(0, 1)
         if gray:
             y = y.mean(1, keepdim=True)
         result = prep.finish(y, prep.alpha)
         return (result, _mask_like(image, mask)) if return_mask else result
+
+    def inpainter(self):
+        """The inpainting pipeline used by ``refine="inpaint"`` (the default ``inpaint``
+        zoo model on this pipeline's device), loaded once on first use."""
+        if self._inpainter is None:
+            from restore.pipelines.inpaint import InpaintPipeline
+            self._inpainter = InpaintPipeline.from_pretrained(device=str(self.device))
+        return self._inpainter
 
 
 def _mask_like(image: Any, mask: torch.Tensor) -> Any:

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 
 from restore.io import load_watermark_bank
 from restore.metrics import batch_psnr, mask_iou
@@ -103,8 +104,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
                       batch: int = 12, patch: int = 128, lr: float = 5e-4, width: int = 32, levels: int = 4,
                       blocks: int = 1, dec_blocks: int | None = None, w_hole: float = 1.0, w_mask: float = 1.0,
                       w_alpha: float = 1.0,
-                      clean_prob: float = 0.1, n_val: int = 16, val_every: int = 250, seed: int = 0,
-                      device: str = "auto", resume: bool = False, max_minutes: float | None = None,
+                      clean_prob: float = 0.1, init: str | Path | None = None, n_val: int = 16,
+                      val_every: int = 250, seed: int = 0, device: str = "auto", resume: bool = False, max_minutes: float | None = None,
                       log: Callable[[str], None] = print) -> dict:
     """Train a :class:`WatermarkUNet` and write ``out`` (safetensors) plus ``out``.json.
 
@@ -119,12 +120,18 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
         w_hole, w_mask, w_alpha: weights of the in-mask L1, of the mask's cross-entropy +
             Dice loss, and of the opacity's cross-entropy.
         clean_prob: share of crops left without a watermark.
+        init: weights (safetensors of the same architecture, e.g. a shipped
+            ``weights/unwatermark-s.safetensors``) to start from instead of a random
+            initialisation; the optimizer and the learning-rate schedule start afresh.
+            Ignored when ``resume`` finds a checkpoint.
 
     Returns:
         The sidecar dict (config, steps done, validation figures, seconds).
 
     Raises:
-        FileNotFoundError: if ``data`` holds no usable image or ``logos`` no logo.
+        FileNotFoundError: if ``data`` holds no usable image, ``logos`` no logo, or
+            ``init`` does not exist.
+        RuntimeError: if ``init`` does not match the architecture.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +142,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     config = dict(task="unwatermark", arch="WatermarkUNet",
                   arch_kwargs=dict(channels=3, width=width, levels=levels, blocks=blocks, dec_blocks=dec_blocks),
                   steps=steps, batch=batch, patch=patch, lr=lr, w_hole=w_hole, w_mask=w_mask, w_alpha=w_alpha,
-                  clean_prob=clean_prob, n_val=n_val, seed=seed, data=as_list(data), logos=as_list(logos),
+                  clean_prob=clean_prob, init=str(init) if init else None, n_val=n_val, seed=seed,
+                  data=as_list(data), logos=as_list(logos),
                   loss="L1(composed) + w_hole * L1(restored inside mask) + w_mask * (BCE + Dice)(mask) + "
                        "w_alpha * BCE(alpha)")
     images, names = load_folder(data, min_side=max(patch, 256))
@@ -148,6 +156,11 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
         f"train / {len(val_bank.logos)} held out; fonts {len(train_bank.fonts)} / {len(val_bank.fonts)}; device {dev}")
     case = validation_set(val_images, val_bank, seed=seed)
     net = WatermarkUNet(**config["arch_kwargs"]).to(dev)
+    if init is not None:
+        if not Path(init).exists():
+            raise FileNotFoundError(f"init weights not found: {init}")
+        net.load_state_dict(load_file(str(init)))
+        log(f"starting from the weights in {init}")
     if dev.type == "cpu":
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
