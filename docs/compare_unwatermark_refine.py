@@ -4,14 +4,14 @@ inpainting pipeline, OpenCV Telea, or none, above a predicted opacity), on held-
 *training* images (never the benchmark's), as used to choose the defaults (see the
 unwatermark-s card in docs/models.md).
 
-    python docs/compare_unwatermark_refine.py [MODEL] [SEEDS] [THRESHOLDS]
+    python docs/compare_unwatermark_refine.py [MODEL] [SEEDS] [THRESHOLDS] [REFINES]
 
 The images are the 16 that ``restore train unwatermark`` holds out for validation
 (bsds400 + imagenet-samples, ``split_train_val`` with seed 0), 256x256 centre crops, each
 marked SEEDS times (default 4) by the held-out logos and font: once with the training
 distribution of opacities (0.2-1.0) and once at opacity 1.0 (opaque marks, where the
 refinement has the most to do). THRESHOLDS is a comma-separated list of ``opaque_alpha``
-values (default 0.5,0.7,0.9). Prints, per set and setting, the mean PSNR over the crop,
+values (default 0.5,0.7,0.9), REFINES one of the refinements (default telea,inpaint). Prints, per set and setting, the mean PSNR over the crop,
 the mean fRMSE (0-255) inside the true mask and the seconds per crop, and how many of the
 images the inpainting GAN also held out of its training.
 """
@@ -37,6 +37,7 @@ def main() -> None:
     model = sys.argv[1] if len(sys.argv) > 1 else None
     seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 4
     thresholds = [float(t) for t in (sys.argv[3] if len(sys.argv) > 3 else "0.5,0.7,0.9").split(",")]
+    refines = (sys.argv[4] if len(sys.argv) > 4 else "telea,inpaint").split(",")
     images, names = load_folder(DATA, min_side=256)
     _, val_images, val_names = split_train_val(images, names, 16, 0)
     print(f"{len(val_names)} images; held out of the inpainting GAN too: "
@@ -55,7 +56,7 @@ def main() -> None:
         print(f"\n{len(cases)} crops, opacity {'0.2-1.0' if opacity is None else opacity}: input PSNR "
               f"{np.mean([wm_scores(c, m, a, None)['psnr'] for c, m, a in cases]):.2f} dB, "
               f"fRMSE {np.nanmean([wm_scores(c, m, a, None)['frmse'] for c, m, a in cases]):.2f}")
-        settings = [("none", 1.0)] + [(r, t) for t in thresholds for r in ("telea", "inpaint")]
+        settings = [("none", 1.0)] + [(r, t) for t in thresholds for r in refines]
         for refine, threshold in settings:
             t0, scores = time.time(), []
             for clean, marked, alpha in cases:
