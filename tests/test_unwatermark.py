@@ -309,3 +309,8 @@ def test_tiny_training_run_writes_weights_and_resumes(tmp_path):
     assert json.loads(out.with_suffix(".json").read_text())["fonts_val"]
     side2 = train_unwatermark(steps=4, resume=True, **kw)
     assert [h["step"] for h in side2["history"]] == [2, 4]
+    kw["out"] = tmp_path / "w2" / "wm.safetensors"          # warm start from the first run's weights
+    side3 = train_unwatermark(steps=2, init=out, **kw)
+    assert side3["init"] == str(out) and side3["steps_done"] == 2
+    with pytest.raises(FileNotFoundError, match="init"):
+        train_unwatermark(steps=2, init=tmp_path / "missing.safetensors", **kw)
