@@ -11,9 +11,10 @@ The images are the 16 that ``restore train unwatermark`` holds out for validatio
 marked SEEDS times (default 4) by the held-out logos and font: once with the training
 distribution of opacities (0.2-1.0) and once at opacity 1.0 (opaque marks, where the
 refinement has the most to do). THRESHOLDS is a comma-separated list of ``opaque_alpha``
-values (default 0.5,0.7,0.9), REFINES one of the refinements (default telea,inpaint). Prints, per set and setting, the mean PSNR over the crop,
-the mean fRMSE (0-255) inside the true mask and the seconds per crop, and how many of the
-images the inpainting GAN also held out of its training.
+values (default 0.5,0.7,0.9), REFINES one of the refinements (default telea,inpaint).
+Prints, per set and setting, the mean PSNR over the crop, the mean fRMSE (0-255) inside
+the true mask and the seconds per crop, and how many of the images the inpainting GAN
+also held out of its training.
 """
 
 from __future__ import annotations

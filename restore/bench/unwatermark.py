@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -25,6 +24,7 @@ from restore.io import iter_images, load_watermark_bank, read_image, to_rgb8
 from restore.bench.pictures import labelled_grid
 from restore.metrics import mask_iou, psnr, ssim
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, synthesize_watermark
+from restore.pipelines.inpaint import classical_inpaint
 
 #: Baselines: the watermarked input itself, and OpenCV Telea inpainting of the true mask.
 BASELINES = ("input", "telea")
@@ -81,8 +81,8 @@ def wm_scores(clean8: np.ndarray, out8: np.ndarray, alpha: np.ndarray, pred_mask
 
 
 def _telea(case: dict) -> tuple[np.ndarray, np.ndarray]:
-    true = (case["alpha"] > MASK_THRESHOLD).astype(np.uint8)
-    return cv2.inpaint(case["marked"], true, TELEA_RADIUS, cv2.INPAINT_TELEA), true.astype(bool)
+    true = case["alpha"] > MASK_THRESHOLD
+    return classical_inpaint(case["marked"], true, "telea", TELEA_RADIUS), true
 
 
 def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkBank, models: Iterable[str] | None = None,

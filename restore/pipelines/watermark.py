@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
@@ -33,13 +32,15 @@ def telea_refine(y: torch.Tensor, region: torch.Tensor, radius: int = 3) -> torc
     Returns:
         (B, 3, H, W) float in [0, 1].
     """
+    from restore.pipelines.inpaint import classical_inpaint
+
     out = y.clone()
     for i in range(y.shape[0]):
-        r = region[i, 0].cpu().numpy().astype(np.uint8)
+        r = region[i, 0].cpu().numpy()
         if not r.any():
             continue
         img = (y[i].permute(1, 2, 0).cpu().numpy().clip(0, 1) * 255 + 0.5).astype(np.uint8)
-        filled = torch.from_numpy(cv2.inpaint(img, r, radius, cv2.INPAINT_TELEA)).permute(2, 0, 1).to(y) / 255.0
+        filled = torch.from_numpy(classical_inpaint(img, r, "telea", radius)).permute(2, 0, 1).to(y) / 255.0
         out[i] = torch.where(region[i], filled, y[i])
     return out
 
@@ -84,8 +85,8 @@ class UnwatermarkPipeline(Pipeline):
     loaded on first use on the same device). Telea is the default because the two fill
     about equally well on held-out images with the shipped models while the GAN search
     costs several seconds per megapixel of filled region (see the unwatermark-s card in
-    docs/models.md and ``docs/compare_unwatermark_refine.py``). Gray images run as three equal channels
-    and come back gray; alpha is passed through unchanged.
+    docs/models.md and ``docs/compare_unwatermark_refine.py``). Gray images run as three
+    equal channels and come back gray; alpha is passed through unchanged.
     """
 
     task = "unwatermark"

@@ -54,6 +54,25 @@ def resume_run(ckpt, net: torch.nn.Module, opt: torch.optim.Optimizer, resume: b
     return 0, [], 0.0
 
 
+def load_init(net: torch.nn.Module, init, log: Callable[[str], None] | None = None) -> None:
+    """Load the weights file ``init`` (safetensors of ``net``'s architecture, e.g. a shipped
+    zoo file) into ``net``: a warm start, the optimizer and schedule being the caller's.
+
+    Raises:
+        FileNotFoundError: if ``init`` does not exist.
+        RuntimeError: if its tensors do not match ``net``.
+    """
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    if not Path(init).exists():
+        raise FileNotFoundError(f"init weights not found: {init}")
+    net.load_state_dict(load_file(str(init)))
+    if log:
+        log(f"starting from the weights in {init}")
+
+
 def write_result(net: torch.nn.Module, out, config: dict, *, step: int, seconds: float, device,
                  validation: dict, history: list) -> dict:
     """Write the trained weights to ``out`` (safetensors, the config in its metadata) and

@@ -21,14 +21,13 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 
 from restore.io import load_watermark_bank
 from restore.metrics import batch_psnr, mask_iou
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, synthesize_watermark
 from restore.train.checkpoint import save_checkpoint
 from restore.train.data import center_crops, load_folder, split_train_val
-from restore.train.loop import Schedule, resume_run, update, write_result
+from restore.train.loop import Schedule, load_init, resume_run, update, write_result
 from restore.zoo.archs.unet import WatermarkUNet, compose, watermark_mask
 from restore.zoo.registry import resolve_device
 
@@ -105,8 +104,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
                       blocks: int = 1, dec_blocks: int | None = None, w_hole: float = 1.0, w_mask: float = 1.0,
                       w_alpha: float = 1.0,
                       clean_prob: float = 0.1, init: str | Path | None = None, n_val: int = 16,
-                      val_every: int = 250, seed: int = 0, device: str = "auto", resume: bool = False, max_minutes: float | None = None,
-                      log: Callable[[str], None] = print) -> dict:
+                      val_every: int = 250, seed: int = 0, device: str = "auto", resume: bool = False,
+                      max_minutes: float | None = None, log: Callable[[str], None] = print) -> dict:
     """Train a :class:`WatermarkUNet` and write ``out`` (safetensors) plus ``out``.json.
 
     Args:
@@ -157,10 +156,7 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     case = validation_set(val_images, val_bank, seed=seed)
     net = WatermarkUNet(**config["arch_kwargs"]).to(dev)
     if init is not None:
-        if not Path(init).exists():
-            raise FileNotFoundError(f"init weights not found: {init}")
-        net.load_state_dict(load_file(str(init)))
-        log(f"starting from the weights in {init}")
+        load_init(net, init, log)
     if dev.type == "cpu":
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=lr)

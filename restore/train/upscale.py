@@ -40,7 +40,7 @@ from restore.ops.color import rgb_to_y
 from restore.ops.degrade import bicubic_down, quantize_8bit
 from restore.train.checkpoint import load_checkpoint, save_checkpoint
 from restore.train.data import load_folder, split_train_val
-from restore.train.loop import Schedule, resume_run, set_lr, update, write_result
+from restore.train.loop import Schedule, load_init, resume_run, set_lr, update, write_result
 from restore.zoo.archs.srresnet import SRGANDiscriminator, SRResNet
 from restore.zoo.registry import resolve_device, save_weights
 
@@ -229,9 +229,7 @@ def train_upscale(*, data: str | Path | list, out: str | Path, stage: str = "psn
 
     net = SRResNet(**arch_kwargs).to(dev)
     if init is not None:
-        if not Path(init).exists():
-            raise FileNotFoundError(f"init weights not found: {init}")
-        net.load_state_dict(load_file(str(init)))
+        load_init(net, init)
     if dev.type == "cpu":
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
