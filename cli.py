@@ -647,6 +647,13 @@ def train_unwatermark_cmd(
         w_hole: float = typer.Option(1.0, "--w-hole", help="Weight of the restored image's L1 inside the true mask."),
         w_mask: float = typer.Option(1.0, "--w-mask", help="Weight of the mask head's cross-entropy + Dice loss."),
         w_alpha: float = typer.Option(1.0, "--w-alpha", help="Weight of the opacity head's cross-entropy."),
+        canvas: float = typer.Option(2.0, "--canvas", min=1.0,
+                                     help="Marks are drawn on a canvas this many times the crop's side and the crop "
+                                          "is cut anywhere in it (1 = the mark inside every crop)."),
+        zoom_min: float = typer.Option(0.8, "--zoom-min", min=0.1, help="Smallest zoom of the training images."),
+        zoom_max: float = typer.Option(2.0, "--zoom-max", min=0.1,
+                                       help="Largest zoom of the training images (bicubic enlargement: stands in "
+                                            "for photos of higher resolution)."),
         init: Optional[Path] = typer.Option(None, "--init", exists=True,
                                             help="Weights of the same architecture to start from (fine-tuning), "
                                                  "e.g. weights/unwatermark-s.safetensors."),
@@ -657,8 +664,8 @@ def train_unwatermark_cmd(
     from restore.train.unwatermark import train_unwatermark
     _train(train_unwatermark, out, data=[str(d) for d in data], logos=[str(d) for d in logos], steps=steps,
            batch=batch, patch=patch, lr=lr, width=width, levels=levels, blocks=blocks, w_hole=w_hole,
-           w_mask=w_mask, w_alpha=w_alpha, init=init, val_every=val_every, seed=seed, device=device, resume=resume,
-           max_minutes=max_minutes)
+           w_mask=w_mask, w_alpha=w_alpha, canvas=canvas, zoom=(zoom_min, zoom_max), init=init, val_every=val_every,
+           seed=seed, device=device, resume=resume, max_minutes=max_minutes)
 
 
 @train_app.command("colorize")

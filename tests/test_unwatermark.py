@@ -314,3 +314,58 @@ def test_tiny_training_run_writes_weights_and_resumes(tmp_path):
     assert side3["init"] == str(out) and side3["steps_done"] == 2
     with pytest.raises(FileNotFoundError, match="init"):
         train_unwatermark(steps=2, init=tmp_path / "missing.safetensors", **kw)
+
+
+def test_zoomed_region_enlarges_and_stays_inside_the_image():
+    from restore.train.unwatermark import zoomed_region
+    img = np.zeros((100, 120, 3), np.uint8)
+    img[:, 60:] = 255                                     # one vertical edge
+    region, zoom = zoomed_region(img, 64, 2.0, np.random.default_rng(0))
+    assert region.shape == (64, 64, 3) and region.dtype == np.uint8 and zoom == 2.0
+    region, zoom = zoomed_region(img, 64, 0.25, np.random.default_rng(0))   # 256 px asked, 100 there
+    assert region.shape == (64, 64, 3) and zoom == pytest.approx(0.64)
+    # enlarging softens the edge: more intermediate values than in the sharp original
+    soft, _ = zoomed_region(np.repeat(img[:, 40:80], 2, axis=0)[:80], 80, 4.0, np.random.default_rng(1))
+    assert ((soft > 10) & (soft < 245)).mean() > ((img > 10) & (img < 245)).mean()
+
+
+def test_watermarked_crops_from_a_larger_canvas_hold_part_of_a_mark_or_none(tiny_bank):
+    from restore.train.unwatermark import watermarked_crops
+    images = [real_image(256, 256, index=i) for i in range(3)]
+    rng = np.random.default_rng(0)
+    marked, clean, alpha = watermarked_crops(images, tiny_bank, 48, 64, rng, clean_prob=0.0, canvas=3.0,
+                                             zoom=(1.0, 2.0))
+    assert marked.shape == clean.shape == (48, 3, 64, 64) and alpha.shape == (48, 1, 64, 64)
+    assert marked.dtype == clean.dtype == alpha.dtype == np.float32
+    assert np.allclose(marked * 255, np.round(marked * 255), atol=1e-3)          # rounded to 8 bit
+    changed = np.abs(marked - clean).max(1, keepdims=True) > 1.5 / 255
+    assert not (changed & (alpha == 0)).any()           # pixels change only under the mark
+    share = (alpha > MASK_THRESHOLD).mean(axis=(1, 2, 3))
+    assert (share == 0).any() and (share > 0).any()     # the mark fell outside some crops
+    # canvas 1 (the mark drawn inside the crop): nearly every crop holds a mark
+    _, _, alpha1 = watermarked_crops(images, tiny_bank, 48, 64, np.random.default_rng(0), clean_prob=0.0)
+    assert (alpha1 > MASK_THRESHOLD).any(axis=(1, 2, 3)).mean() > (share > 0).mean()
+    with pytest.raises(ValueError, match="canvas"):
+        watermarked_crops(images, tiny_bank, 2, 64, rng, canvas=0.5)
+    with pytest.raises(ValueError, match="zoom"):
+        watermarked_crops(images, tiny_bank, 2, 64, rng, zoom=(2.0, 1.0))
+
+
+def test_validation_set_has_one_case_per_image_and_zoom(tiny_bank):
+    from restore.train.unwatermark import validation_set
+    images = [real_image(200, 240, index=i) for i in range(2)]
+    case = validation_set(images, tiny_bank, size=160, zooms=(1.0, 1.5))
+    assert case["marked"].shape == case["clean"].shape == (4, 3, 160, 160) and case["alpha"].shape == (4, 1, 160, 160)
+    assert torch.equal(case["clean"][0], torch.from_numpy(images[0][20:180, 40:200]).permute(2, 0, 1) / 255.0)
+    import cv2
+    big = cv2.resize(images[1], None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)   # 300 x 360
+    assert torch.equal(case["clean"][3], torch.from_numpy(big[70:230, 100:260]).permute(2, 0, 1) / 255.0)
+    assert (case["alpha"] > 0).any() and torch.all((case["marked"] - case["clean"]).abs()[case["alpha"].expand(-1, 3, -1, -1) == 0] < 1e-6)
+    with pytest.raises(ValueError, match="smaller than the 256 px crop"):
+        validation_set(images, tiny_bank, size=256)
+
+
+def test_cli_train_unwatermark_rejects_a_reversed_zoom_range(tmp_path):
+    code, text = invoke("train", "unwatermark", "--data", tmp_path, "--logos", tmp_path, "--out",
+                        tmp_path / "w.safetensors", "--zoom-min", "2", "--zoom-max", "1")
+    assert code == 2 and "zoom" in text and not (tmp_path / "w.safetensors").exists()

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,60 +27,133 @@ from restore.io import load_watermark_bank
 from restore.metrics import batch_psnr, mask_iou
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, synthesize_watermark
 from restore.train.checkpoint import save_checkpoint
-from restore.train.data import center_crops, load_folder, split_train_val
+from restore.train.data import load_folder, split_train_val
 from restore.train.loop import Schedule, load_init, resume_run, update, write_result
 from restore.zoo.archs.unet import WatermarkUNet, compose, watermark_mask
 from restore.zoo.registry import resolve_device
 
 
+def zoomed_region(img: np.ndarray, side: int, zoom: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A random ``side`` x ``side`` region of ``img`` resized by ``zoom`` (bicubic up, area
+    down), with a random left-right flip and 90-degree rotation.
+
+    The zoom is lowered where the image is too small for it (a region never leaves the
+    image). Enlarging lets a small training photo stand in for a larger one: the same
+    scene with wider smooth areas and softer edges, as a photo of higher resolution has.
+
+    Returns:
+        ``(region, zoom)``: (side, side, 3) uint8 and the zoom actually used.
+    """
+    r = min(max(1, int(round(side / zoom))), *img.shape[:2])
+    y, x = rng.integers(img.shape[0] - r + 1), rng.integers(img.shape[1] - r + 1)
+    region = img[y:y + r, x:x + r]
+    if r != side:
+        region = cv2.resize(region, (side, side), interpolation=cv2.INTER_CUBIC if side > r else cv2.INTER_AREA)
+    if rng.random() < 0.5:
+        region = region[:, ::-1]
+    return np.ascontiguousarray(np.rot90(region, k=int(rng.integers(4)))), side / r
+
+
 def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int, patch: int,
-                      rng: np.random.Generator, clean_prob: float = 0.1) -> tuple[np.ndarray, ...]:
-    """Random crops (flip, 90-degree rotation) watermarked with random layers.
+                      rng: np.random.Generator, clean_prob: float = 0.1, *, canvas: float = 1.0,
+                      zoom: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, ...]:
+    """Random watermarked training crops.
+
+    Each crop is cut from a canvas: a random region of a training image, ``canvas`` times
+    the crop's side, resized by a zoom drawn log-uniformly from ``zoom``
+    (:func:`zoomed_region`). The mark is drawn on the whole canvas with sizes relative to
+    the zoomed image's short side, then the crop is taken anywhere in the canvas, so a crop
+    holds a whole mark, part of one or none, about as often as a window of a real photo
+    does (``canvas=1`` draws the mark inside the crop itself, the first runs' setting).
+
+    Args:
+        images: training images, H x W x 3 uint8, each side at least ``canvas * patch``
+            (smaller ones give a smaller canvas).
+        bank: logos and fonts of the training split.
+        batch, patch: number and side of the crops.
+        rng: the random generator.
+        clean_prob: share of crops left without a watermark.
+        canvas, zoom: each crop is cut from a canvas ``canvas`` times its side, a region of
+            a training image resized by a zoom drawn from the ``zoom`` range, with the mark
+            drawn over the whole canvas (:func:`watermarked_crops`); ``canvas=1, zoom=(1,
+            1)`` is the setting of unwatermark-s's first two runs.
+        val_zooms: the held-out images are validated at each of these zooms (1.6: about a
+            Kodak photo's scale against a BSDS one's).
+        canvas: canvas side as a multiple of ``patch`` (>= 1).
+        zoom: (low, high) range of the zoom factor (1 = the image as it is).
 
     Returns:
         ``(watermarked, clean, alpha)``: (batch, 3, patch, patch) float32 in [0, 1], the
         watermarked crop rounded to 8 bit; same for the clean crop; (batch, 1, patch,
-        patch) float32 alpha (all 0 for the ``clean_prob`` share of crops left clean).
+        patch) float32 alpha (all 0 for the crops left clean).
+
+    Raises:
+        ValueError: if ``canvas < 1`` or the zoom range is not positive and ordered.
     """
+    if canvas < 1:
+        raise ValueError(f"canvas must be at least 1 (a multiple of the patch side), got {canvas}")
+    if not 0 < zoom[0] <= zoom[1]:
+        raise ValueError(f"zoom range must be positive and ordered, got {zoom}")
     marked = np.empty((batch, patch, patch, 3), np.float32)
     clean = np.empty((batch, patch, patch, 3), np.float32)
     alpha = np.zeros((batch, patch, patch), np.float32)
     for i in range(batch):
         img = images[rng.integers(len(images))]
-        y, x = rng.integers(img.shape[0] - patch + 1), rng.integers(img.shape[1] - patch + 1)
-        crop = img[y:y + patch, x:x + patch]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        c = np.rot90(crop, k=int(rng.integers(4))).astype(np.float32) / 255.0
-        clean[i] = c
+        side = max(patch, min(int(round(canvas * patch)), *img.shape[:2]))
+        z = float(np.exp(rng.uniform(np.log(zoom[0]), np.log(zoom[1]))))
+        region, z = zoomed_region(img, side, z, rng)
+        y, x = rng.integers(side - patch + 1), rng.integers(side - patch + 1)
+        c = region.astype(np.float32) / 255.0
+        clean[i] = c[y:y + patch, x:x + patch]
         if rng.random() < clean_prob:
-            marked[i] = c
+            marked[i] = clean[i]
             continue
-        m, _, a = synthesize_watermark(c, rng, bank, ref_side=min(img.shape[:2]))
-        marked[i] = np.round(m * 255.0) / 255.0
-        alpha[i] = a
+        m, _, a = synthesize_watermark(c, rng, bank, ref_side=int(round(min(img.shape[:2]) * z)))
+        marked[i] = np.round(m[y:y + patch, x:x + patch] * 255.0) / 255.0
+        alpha[i] = a[y:y + patch, x:x + patch]
     return (marked.transpose(0, 3, 1, 2).copy(), clean.transpose(0, 3, 1, 2).copy(), alpha[:, None])
 
 
-def validation_set(val_images: list[np.ndarray], bank: WatermarkBank, size: int = 256, seed: int = 0) -> dict:
-    """Fixed validation cases: center crops of the held-out images, each watermarked with
-    a seeded layer from ``bank`` (the held-out logos and font), rounded to 8 bit."""
-    clean = center_crops(val_images, size)
-    marked, alpha = np.empty_like(clean), np.zeros((clean.shape[0], 1, size, size), np.float32)
-    for i, img in enumerate(val_images):
-        rng = np.random.default_rng([seed, i])
-        m, _, a = synthesize_watermark(clean[i].transpose(1, 2, 0), rng, bank, ref_side=min(img.shape[:2]))
-        marked[i] = (np.round(m * 255) / 255).transpose(2, 0, 1)
-        alpha[i, 0] = a
-    return dict(marked=torch.from_numpy(marked), clean=torch.from_numpy(clean), alpha=torch.from_numpy(alpha))
+def validation_set(val_images: list[np.ndarray], bank: WatermarkBank, size: int = 256, seed: int = 0,
+                   zooms: tuple[float, ...] = (1.0,)) -> dict:
+    """Fixed validation cases from the held-out images and ``bank`` (the held-out logos and
+    font): for each zoom, each image resized by it (bicubic) gets a seeded mark drawn over
+    the whole image, as the benchmark does, rounded to 8 bit; the case is its ``size`` x
+    ``size`` centre crop, which may hold a whole mark, part of one or none.
+
+    Returns:
+        ``marked``, ``clean``: (N, 3, size, size) float32 in [0, 1]; ``alpha``: (N, 1,
+        size, size) float32; N = ``len(zooms) * len(val_images)``.
+
+    Raises:
+        ValueError: if an image (after its zoom) is smaller than ``size``.
+    """
+    marked, clean, alpha = [], [], []
+    for k, zoom in enumerate(zooms):
+        for i, img in enumerate(val_images):
+            if zoom != 1:
+                img = cv2.resize(img, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+            if min(img.shape[:2]) < size:
+                raise ValueError(f"validation image {i} is {img.shape[1]}x{img.shape[0]} at zoom {zoom}, "
+                                 f"smaller than the {size} px crop")
+            m, c, a = synthesize_watermark(img, np.random.default_rng([seed, k, i]), bank)
+            y, x = (m.shape[0] - size) // 2, (m.shape[1] - size) // 2
+            window = lambda v: v[y:y + size, x:x + size].reshape(size, size, -1).transpose(2, 0, 1)  # noqa: E731
+            marked.append(window(np.round(m * 255) / 255))
+            clean.append(window(c))
+            alpha.append(window(a))
+    as_tensor = lambda v: torch.from_numpy(np.stack(v).astype(np.float32))  # noqa: E731
+    return dict(marked=as_tensor(marked), clean=as_tensor(clean), alpha=as_tensor(alpha))
 
 
 @torch.no_grad()
 def validate(net: torch.nn.Module, case: dict, device: torch.device) -> dict[str, float]:
     """PSNR of the output and of the input, RMSE inside the true mask (fRMSE, 0-1 scale)
-    of both, and mask IoU, averaged over the validation images."""
+    of both, mask IoU, and the false-positive share (predicted mask pixels outside the
+    true mask, as a share of the pixels outside it), averaged over the validation images
+    (fRMSE over those with a mark)."""
     net.eval()
-    psnr, psnr_in, frmse, frmse_in, iou = [], [], [], [], []
+    psnr, psnr_in, frmse, frmse_in, iou, fp, has = [], [], [], [], [], [], []
     for i in range(0, case["marked"].shape[0], 8):
         x = case["marked"][i:i + 8].to(device)
         clean, alpha = case["clean"][i:i + 8].to(device), case["alpha"][i:i + 8].to(device)
@@ -93,17 +167,22 @@ def validate(net: torch.nn.Module, case: dict, device: torch.device) -> dict[str
         frmse.append((((y - clean) ** 2 * true).flatten(1).sum(1) / area).sqrt().cpu())
         frmse_in.append((((x - clean) ** 2 * true).flatten(1).sum(1) / area).sqrt().cpu())
         iou.append(mask_iou(prob > 0.5, true).cpu())
+        fp.append((((prob > 0.5) & ~true).flatten(1).sum(1) / (~true).flatten(1).sum(1).clamp_min(1)).cpu())
+        has.append(true.flatten(1).any(1).cpu())
     net.train()
+    has_mark = torch.cat(has)
     mean = lambda v: float(torch.cat(v).mean())  # noqa: E731
-    return dict(psnr=mean(psnr), psnr_input=mean(psnr_in), frmse=mean(frmse), frmse_input=mean(frmse_in),
-                iou=mean(iou))
+    marked_mean = lambda v: float(torch.cat(v)[has_mark].mean()) if has_mark.any() else float("nan")  # noqa: E731
+    return dict(psnr=mean(psnr), psnr_input=mean(psnr_in), frmse=marked_mean(frmse), frmse_input=marked_mean(frmse_in),
+                iou=mean(iou), false_positive=mean(fp))
 
 
 def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out: str | Path, steps: int = 20000,
                       batch: int = 12, patch: int = 128, lr: float = 5e-4, width: int = 32, levels: int = 4,
                       blocks: int = 1, dec_blocks: int | None = None, w_hole: float = 1.0, w_mask: float = 1.0,
                       w_alpha: float = 1.0,
-                      clean_prob: float = 0.1, init: str | Path | None = None, n_val: int = 16,
+                      clean_prob: float = 0.1, canvas: float = 2.0, zoom: tuple[float, float] = (0.8, 2.0),
+                      val_zooms: tuple[float, ...] = (1.0, 1.6), init: str | Path | None = None, n_val: int = 16,
                       val_every: int = 250, seed: int = 0, device: str = "auto", resume: bool = False,
                       max_minutes: float | None = None, log: Callable[[str], None] = print) -> dict:
     """Train a :class:`WatermarkUNet` and write ``out`` (safetensors) plus ``out``.json.
@@ -119,6 +198,12 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
         w_hole, w_mask, w_alpha: weights of the in-mask L1, of the mask's cross-entropy +
             Dice loss, and of the opacity's cross-entropy.
         clean_prob: share of crops left without a watermark.
+        canvas, zoom: each crop is cut from a canvas ``canvas`` times its side, a region of
+            a training image resized by a zoom drawn from the ``zoom`` range, with the mark
+            drawn over the whole canvas (:func:`watermarked_crops`); ``canvas=1, zoom=(1,
+            1)`` is the setting of unwatermark-s's first two runs.
+        val_zooms: the held-out images are validated at each of these zooms (1.6: about a
+            Kodak photo's scale against a BSDS one's).
         init: weights (safetensors of the same architecture, e.g. a shipped
             ``weights/unwatermark-s.safetensors``) to start from instead of a random
             initialisation; the optimizer and the learning-rate schedule start afresh.
@@ -131,7 +216,11 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
         FileNotFoundError: if ``data`` holds no usable image, ``logos`` no logo, or
             ``init`` does not exist.
         RuntimeError: if ``init`` does not match the architecture.
+        ValueError: for a canvas below 1 or a zoom range that is not positive and ordered.
     """
+    if canvas < 1 or not 0 < zoom[0] <= zoom[1] or not val_zooms or min(val_zooms) <= 0:
+        raise ValueError(f"need canvas >= 1, 0 < zoom min <= zoom max and positive validation zooms; got canvas "
+                         f"{canvas}, zoom {tuple(zoom)}, validation zooms {tuple(val_zooms)}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     ckpt = out.with_name(out.stem + ".ckpt.safetensors")
@@ -141,11 +230,12 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     config = dict(task="unwatermark", arch="WatermarkUNet",
                   arch_kwargs=dict(channels=3, width=width, levels=levels, blocks=blocks, dec_blocks=dec_blocks),
                   steps=steps, batch=batch, patch=patch, lr=lr, w_hole=w_hole, w_mask=w_mask, w_alpha=w_alpha,
-                  clean_prob=clean_prob, init=str(init) if init else None, n_val=n_val, seed=seed,
+                  clean_prob=clean_prob, canvas=canvas, zoom=list(zoom), val_zooms=list(val_zooms),
+                  init=str(init) if init else None, n_val=n_val, seed=seed,
                   data=as_list(data), logos=as_list(logos),
                   loss="L1(composed) + w_hole * L1(restored inside mask) + w_mask * (BCE + Dice)(mask) + "
                        "w_alpha * BCE(alpha)")
-    images, names = load_folder(data, min_side=max(patch, 256))
+    images, names = load_folder(data, min_side=max(patch, 256))  # 256: the validation crop
     train_images, val_images, val_names = split_train_val(images, names, n_val, seed)
     train_bank = load_watermark_bank(logos, "train")
     val_bank = load_watermark_bank(logos, "val")
@@ -153,7 +243,7 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     config["fonts_val"] = [n for n in val_bank.names if n.endswith(".ttf")]
     log(f"data: {len(train_images)} training images, {len(val_images)} held out; logos {len(train_bank.logos)} "
         f"train / {len(val_bank.logos)} held out; fonts {len(train_bank.fonts)} / {len(val_bank.fonts)}; device {dev}")
-    case = validation_set(val_images, val_bank, seed=seed)
+    case = validation_set(val_images, val_bank, seed=seed, zooms=tuple(val_zooms))
     net = WatermarkUNet(**config["arch_kwargs"]).to(dev)
     if init is not None:
         load_init(net, init, log)
@@ -168,7 +258,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
                         warmup=min(200, steps // 10), val_every=val_every, log=log)
     for tick in schedule:
         marked, clean, alpha = (torch.from_numpy(a).to(dev) for a in
-                                watermarked_crops(train_images, train_bank, batch, patch, rng, clean_prob))
+                                watermarked_crops(train_images, train_bank, batch, patch, rng, clean_prob,
+                                                  canvas=canvas, zoom=tuple(zoom)))
         if dev.type == "cpu":
             marked = marked.contiguous(memory_format=torch.channels_last)
         pred = net(marked)
@@ -187,11 +278,12 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
             history.append(dict(step=tick.step, seconds=round(tick.seconds, 1), loss=loss.item(), lr=tick.lr, **val))
             log(f"step {tick.step}/{steps} {tick.seconds / 60:.1f} min loss {loss.item():.4f} lr {tick.lr:.2e} | "
                 f"val PSNR {val['psnr']:.2f} (input {val['psnr_input']:.2f}) fRMSE {val['frmse']:.4f} "
-                f"(input {val['frmse_input']:.4f}) IoU {val['iou']:.3f}")
+                f"(input {val['frmse_input']:.4f}) IoU {val['iou']:.3f} false positives {val['false_positive']:.4f}")
             save_checkpoint(ckpt, net, opt, step=tick.step, history=history, seconds=tick.seconds)
     final = validate(net, case, dev)
     sidecar = write_result(net, out, config, step=schedule.step, seconds=schedule.seconds, device=dev,
-                           validation=dict(images=val_names, crop=256, **final), history=history)
+                           validation=dict(images=val_names, crop=256, zooms=list(val_zooms), **final),
+                           history=history)
     log(f"wrote {out} and {out.with_suffix('.json')}; final val PSNR {final['psnr']:.2f} "
-        f"fRMSE {final['frmse']:.4f} IoU {final['iou']:.3f}")
+        f"fRMSE {final['frmse']:.4f} IoU {final['iou']:.3f} false positives {final['false_positive']:.4f}")
     return sidecar
