@@ -1,10 +1,12 @@
 """Training of the two-head watermark-removal autoencoder (``restore train unwatermark``).
 
-Clean images are cropped at random (flips, 90-degree rotations) and watermarked on the fly
-by :func:`restore.ops.degrade.watermark_layer` with the training logos and fonts (sizes are
-relative to the whole image's short side, so a crop sees a mark at the scale it would
-have on the full image); a fraction of the crops stay clean, and the watermarked input is
-rounded to 8 bit as a file would be. Validation uses held-out images, logos and font.
+Clean images are zoomed and cropped at random (flips, 90-degree rotations) and watermarked
+on the fly by :func:`restore.ops.degrade.watermark_layer` with the training logos and
+fonts: the mark is drawn over a canvas larger than the crop, with sizes relative to the
+(zoomed) image's short side, so a crop sees a mark at the scale it would have on the full
+image, or part of one, or none; a fraction of the crops stay clean, and the watermarked
+input is rounded to 8 bit as a file would be. Validation uses held-out images, logos and
+font, with the mark drawn over the whole image as the benchmark does.
 
 Loss, on [0, 1] images: ``L1(compose(x, restored, mask), clean)`` over the image, plus the
 restored image's L1 inside the true mask (normalised by the mask's area, so small marks
@@ -73,12 +75,6 @@ def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int,
         batch, patch: number and side of the crops.
         rng: the random generator.
         clean_prob: share of crops left without a watermark.
-        canvas, zoom: each crop is cut from a canvas ``canvas`` times its side, a region of
-            a training image resized by a zoom drawn from the ``zoom`` range, with the mark
-            drawn over the whole canvas (:func:`watermarked_crops`); ``canvas=1, zoom=(1,
-            1)`` is the setting of unwatermark-s's first two runs.
-        val_zooms: the held-out images are validated at each of these zooms (1.6: about a
-            Kodak photo's scale against a BSDS one's).
         canvas: canvas side as a multiple of ``patch`` (>= 1).
         zoom: (low, high) range of the zoom factor (1 = the image as it is).
 
