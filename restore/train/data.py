@@ -1,9 +1,10 @@
-"""Training data: clean images held in memory, random crops with flips and rotations."""
+"""Training data: clean images held in memory, random (zoomed) crops with flips and rotations."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from restore.io import iter_images, read_image, to_rgb8
@@ -69,11 +70,35 @@ def random_crops(images: list[np.ndarray], batch: int, patch: int, rng: np.rando
         img = images[rng.integers(len(images))]
         y = rng.integers(img.shape[0] - patch + 1)
         x = rng.integers(img.shape[1] - patch + 1)
-        crop = img[y:y + patch, x:x + patch]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        out[i] = np.rot90(crop, k=int(rng.integers(4))) if rotate else crop
+        out[i] = flip_rotate(img[y:y + patch, x:x + patch], rng, rotate)
     return out.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+
+
+def flip_rotate(crop: np.ndarray, rng: np.random.Generator, rotate: bool = True) -> np.ndarray:
+    """A random left-right flip and (with ``rotate``) a random 90-degree rotation of an
+    H x W x C crop (a view; square crops keep their shape)."""
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return np.rot90(crop, k=int(rng.integers(4))) if rotate else crop
+
+
+def zoomed_region(img: np.ndarray, side: int, zoom: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A random ``side`` x ``side`` region of ``img`` resized by ``zoom`` (bicubic up, area
+    down), with a random left-right flip and 90-degree rotation (:func:`flip_rotate`).
+
+    The zoom is lowered where the image is too small for it (a region never leaves the
+    image). Enlarging lets a small training photo stand in for a larger one: the same
+    scene with wider smooth areas and softer edges, as a photo of higher resolution has.
+
+    Returns:
+        ``(region, zoom)``: (side, side, 3) uint8 and the zoom actually used.
+    """
+    r = min(max(1, int(round(side / zoom))), *img.shape[:2])
+    y, x = rng.integers(img.shape[0] - r + 1), rng.integers(img.shape[1] - r + 1)
+    region = img[y:y + r, x:x + r]
+    if r != side:
+        region = cv2.resize(region, (side, side), interpolation=cv2.INTER_CUBIC if side > r else cv2.INTER_AREA)
+    return np.ascontiguousarray(flip_rotate(region, rng)), side / r
 
 
 def center_crops(images: list[np.ndarray], size: int) -> np.ndarray:

@@ -29,31 +29,18 @@ from restore.io import load_watermark_bank
 from restore.metrics import batch_psnr, mask_iou
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, synthesize_watermark
 from restore.train.checkpoint import save_checkpoint
-from restore.train.data import load_folder, split_train_val
+from restore.train.data import load_folder, split_train_val, zoomed_region
 from restore.train.loop import Schedule, load_init, resume_run, update, write_result
 from restore.zoo.archs.unet import WatermarkUNet, compose, watermark_mask
 from restore.zoo.registry import resolve_device
 
 
-def zoomed_region(img: np.ndarray, side: int, zoom: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """A random ``side`` x ``side`` region of ``img`` resized by ``zoom`` (bicubic up, area
-    down), with a random left-right flip and 90-degree rotation.
-
-    The zoom is lowered where the image is too small for it (a region never leaves the
-    image). Enlarging lets a small training photo stand in for a larger one: the same
-    scene with wider smooth areas and softer edges, as a photo of higher resolution has.
-
-    Returns:
-        ``(region, zoom)``: (side, side, 3) uint8 and the zoom actually used.
-    """
-    r = min(max(1, int(round(side / zoom))), *img.shape[:2])
-    y, x = rng.integers(img.shape[0] - r + 1), rng.integers(img.shape[1] - r + 1)
-    region = img[y:y + r, x:x + r]
-    if r != side:
-        region = cv2.resize(region, (side, side), interpolation=cv2.INTER_CUBIC if side > r else cv2.INTER_AREA)
-    if rng.random() < 0.5:
-        region = region[:, ::-1]
-    return np.ascontiguousarray(np.rot90(region, k=int(rng.integers(4)))), side / r
+def check_crop_options(canvas: float, zoom: tuple[float, float]) -> None:
+    """Raise ValueError unless ``canvas >= 1`` and ``0 < zoom[0] <= zoom[1]``."""
+    if canvas < 1:
+        raise ValueError(f"canvas must be at least 1 (a multiple of the patch side), got {canvas}")
+    if not 0 < zoom[0] <= zoom[1]:
+        raise ValueError(f"zoom range must be positive and ordered, got {tuple(zoom)}")
 
 
 def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int, patch: int,
@@ -63,7 +50,7 @@ def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int,
 
     Each crop is cut from a canvas: a random region of a training image, ``canvas`` times
     the crop's side, resized by a zoom drawn log-uniformly from ``zoom``
-    (:func:`zoomed_region`). The mark is drawn on the whole canvas with sizes relative to
+    (:func:`restore.train.data.zoomed_region`). The mark is drawn on the whole canvas with sizes relative to
     the zoomed image's short side, then the crop is taken anywhere in the canvas, so a crop
     holds a whole mark, part of one or none, about as often as a window of a real photo
     does (``canvas=1`` draws the mark inside the crop itself, the first runs' setting).
@@ -86,10 +73,7 @@ def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int,
     Raises:
         ValueError: if ``canvas < 1`` or the zoom range is not positive and ordered.
     """
-    if canvas < 1:
-        raise ValueError(f"canvas must be at least 1 (a multiple of the patch side), got {canvas}")
-    if not 0 < zoom[0] <= zoom[1]:
-        raise ValueError(f"zoom range must be positive and ordered, got {zoom}")
+    check_crop_options(canvas, zoom)
     marked = np.empty((batch, patch, patch, 3), np.float32)
     clean = np.empty((batch, patch, patch, 3), np.float32)
     alpha = np.zeros((batch, patch, patch), np.float32)
@@ -214,9 +198,9 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
         RuntimeError: if ``init`` does not match the architecture.
         ValueError: for a canvas below 1 or a zoom range that is not positive and ordered.
     """
-    if canvas < 1 or not 0 < zoom[0] <= zoom[1] or not val_zooms or min(val_zooms) <= 0:
-        raise ValueError(f"need canvas >= 1, 0 < zoom min <= zoom max and positive validation zooms; got canvas "
-                         f"{canvas}, zoom {tuple(zoom)}, validation zooms {tuple(val_zooms)}")
+    check_crop_options(canvas, zoom)  # before the data is loaded
+    if not val_zooms or min(val_zooms) <= 0:
+        raise ValueError(f"validation zooms must be positive, got {tuple(val_zooms)}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     ckpt = out.with_name(out.stem + ".ckpt.safetensors")
