@@ -1,0 +1,82 @@
+"""Print an unwatermark model's scores image by image, for a range of mask ramps, as
+used for the failure analysis and the mask-threshold check in the unwatermark-s card
+(docs/models.md).
+
+    python docs/unwatermark_per_image.py [MODEL] [DATA] [RAMPS]
+
+DATA is a folder of clean images, marked exactly as ``restore bench unwatermark`` marks
+it (``make_test_set``, seed 0, held-out logos and font), or ``heldout`` (the default): the
+16 images ``restore train unwatermark`` holds out for validation (bsds400 +
+imagenet-samples, ``split_train_val`` with seed 0) at zoom 1 and 1.6 (bicubic), whole and
+marked the same way, so that choices can be made without the benchmark's images. RAMPS
+is a comma-separated list of ``LOW-HIGH`` mask-probability ramps (default 0.25-0.75,
+the one of :func:`restore.zoo.archs.unet.watermark_mask`): the soft mask is
+``clamp((p - LOW) / (HIGH - LOW), 0, 1)``, followed by the pipeline's default Telea
+refinement above opacity 0.3. Prints per image and ramp the PSNR of the output and of
+the watermarked input and the mask IoU, then the means per ramp (the first ramp's means
+are the bench's figures for the default pipeline).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from restore import load_pipeline
+from restore.bench.unwatermark import make_test_set, wm_scores
+from restore.pipelines.watermark import OPAQUE_ALPHA, telea_refine
+from restore.train.data import load_folder, split_train_val
+from restore.zoo.archs.unet import compose
+
+DATA = ["../shared/data/train/bsds400", "../shared/data/train/imagenet-samples"]
+LOGOS = ["../shared/data/train/logos", "../shared/data/train/watermarks-real"]
+
+
+def heldout_folder(out: Path) -> Path:
+    """Write the 16 held-out training images at zoom 1 and 1.6 as PNG into ``out``."""
+    images, names = load_folder(DATA, min_side=256)
+    _, val, val_names = split_train_val(images, names, 16, 0)
+    for img, name in zip(val, val_names):
+        for zoom in (1.0, 1.6):
+            im = img if zoom == 1.0 else cv2.resize(img, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+            cv2.imwrite(str(out / f"{Path(name).stem}_z{zoom}.png"), cv2.cvtColor(im, cv2.COLOR_RGB2BGR))
+    return out
+
+
+def main() -> None:
+    model = sys.argv[1] if len(sys.argv) > 1 else None
+    data = sys.argv[2] if len(sys.argv) > 2 else "heldout"
+    ramp_arg = sys.argv[3] if len(sys.argv) > 3 else "0.25-0.75"
+    ramps = [tuple(float(v) for v in r.split("-")) for r in ramp_arg.split(",")]
+    pipe = load_pipeline("unwatermark", model=model, device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = heldout_folder(Path(tmp)) if data == "heldout" else data
+        cases = make_test_set(folder, LOGOS)
+    scores: dict[tuple, list[dict]] = {r: [] for r in ramps}
+    for case in cases:
+        x = torch.from_numpy(case["marked"]).permute(2, 0, 1)[None].float() / 255
+        pred = pipe.run_model(x)
+        prob, alpha = torch.sigmoid(pred[:, 3:4]), torch.sigmoid(pred[:, 4:5])
+        before = wm_scores(case["clean"], case["marked"], case["alpha"], None)["psnr"]
+        line = [case["name"]]
+        for low, high in ramps:
+            mask = ((prob - low) / (high - low)).clamp(0, 1)
+            y = telea_refine(compose(x, pred[:, :3].clamp(0, 1), mask), (alpha > OPAQUE_ALPHA) & (mask > 0))
+            out = (y[0].permute(1, 2, 0).numpy().clip(0, 1) * 255 + 0.5).astype(np.uint8)
+            s = wm_scores(case["clean"], out, case["alpha"], (mask > 0.5)[0, 0].numpy())
+            scores[(low, high)].append(s)
+            line.append(f"{low}-{high}: {s['psnr']:.2f} dB (input {before:.2f}) IoU {s['iou']:.3f}")
+        print(" | ".join(line), flush=True)
+    for (low, high), rows in scores.items():
+        mean = {k: float(np.nanmean([r[k] for r in rows])) for k in ("psnr", "frmse", "iou")}
+        print(f"ramp {low}-{high}: PSNR {mean['psnr']:.2f} dB, fRMSE {mean['frmse']:.2f}, IoU {mean['iou']:.3f} "
+              f"({len(rows)} images)")
+
+
+if __name__ == "__main__":
+    main()
