@@ -11,10 +11,11 @@ imagenet-samples, ``split_train_val`` with seed 0) at zoom 1 and 1.6 (bicubic), 
 marked the same way, so that choices can be made without the benchmark's images. RAMPS
 is a comma-separated list of ``LOW-HIGH`` mask-probability ramps (default 0.25-0.75,
 the one of :func:`restore.zoo.archs.unet.watermark_mask`): the soft mask is
-``clamp((p - LOW) / (HIGH - LOW), 0, 1)``, followed by the pipeline's default Telea
-refinement above opacity 0.3. Prints per image and ramp the PSNR of the output and of
-the watermarked input and the mask IoU, then the means per ramp (the first ramp's means
-are the bench's figures for the default pipeline).
+``clamp((p - LOW) / (HIGH - LOW), 0, 1)``, and the rest is the pipeline's own
+``restore_from_prediction`` with its defaults (Telea refinement above opacity 0.3).
+Prints per image and ramp the PSNR of the output and of the watermarked input and the
+mask IoU, then the means per ramp (the first ramp's means are the bench's figures for
+the default pipeline).
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ import torch
 
 from restore import load_pipeline
 from restore.bench.unwatermark import make_test_set, wm_scores
-from restore.pipelines.watermark import OPAQUE_ALPHA, telea_refine
 from restore.train.data import load_folder, split_train_val
-from restore.zoo.archs.unet import compose
 
 DATA = ["../shared/data/train/bsds400", "../shared/data/train/imagenet-samples"]
 LOGOS = ["../shared/data/train/logos", "../shared/data/train/watermarks-real"]
@@ -60,14 +59,12 @@ def main() -> None:
     scores: dict[tuple, list[dict]] = {r: [] for r in ramps}
     for case in cases:
         x = torch.from_numpy(case["marked"]).permute(2, 0, 1)[None].float() / 255
-        pred = pipe.run_model(x)
-        prob, alpha = torch.sigmoid(pred[:, 3:4]), torch.sigmoid(pred[:, 4:5])
+        pred = pipe.run_model(x)  # once per image; each ramp only recomposes
         before = wm_scores(case["clean"], case["marked"], case["alpha"], None)["psnr"]
         line = [case["name"]]
         for low, high in ramps:
-            mask = ((prob - low) / (high - low)).clamp(0, 1)
-            y = telea_refine(compose(x, pred[:, :3].clamp(0, 1), mask), (alpha > OPAQUE_ALPHA) & (mask > 0))
-            out = (y[0].permute(1, 2, 0).numpy().clip(0, 1) * 255 + 0.5).astype(np.uint8)
+            y, mask = pipe.restore_from_prediction(x, pred, ramp=(low, high))
+            out = (y[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
             s = wm_scores(case["clean"], out, case["alpha"], (mask > 0.5)[0, 0].numpy())
             scores[(low, high)].append(s)
             line.append(f"{low}-{high}: {s['psnr']:.2f} dB (input {before:.2f}) IoU {s['iou']:.3f}")

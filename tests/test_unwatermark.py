@@ -140,6 +140,15 @@ def test_composition_mask_is_zero_below_a_quarter_and_one_above_three_quarters()
     assert m[0] == 0 and m[1] == 0 and abs(m[2] - 0.5) < 1e-6 and m[3] == 1 and m[4] == 1
 
 
+def test_composition_mask_follows_a_given_ramp_and_rejects_a_bad_one():
+    prob = torch.tensor([0.39, 0.5, 0.61]).view(1, 1, 1, -1)
+    m = watermark_mask(prob, (0.4, 0.6)).flatten()
+    assert m[0] == 0 and abs(m[1] - 0.5) < 1e-6 and m[2] == 1
+    for ramp in ((0.6, 0.4), (-0.1, 0.5), (0.5, 1.2)):
+        with pytest.raises(ValueError, match="ramp"):
+            watermark_mask(prob, ramp)
+
+
 def test_compose_keeps_every_pixel_the_mask_leaves():
     x, restored = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
     mask = (torch.rand(2, 1, 16, 16) - 0.5).clamp(0, 1) * 2

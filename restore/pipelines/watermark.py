@@ -9,7 +9,7 @@ import torch
 
 from restore.ops.color import gray_to_rgb
 from restore.pipelines.base import Pipeline, prepare
-from restore.zoo.archs.unet import compose, watermark_mask
+from restore.zoo.archs.unet import MASK_RAMP, compose, watermark_mask
 
 #: Refinements of the opaque part of a watermark (predicted alpha above :data:`OPAQUE_ALPHA`):
 #: the inpainting pipeline (its default zoo model), OpenCV Telea, or none.
@@ -129,8 +129,32 @@ class UnwatermarkPipeline(Pipeline):
         gray = x.shape[1] == 1
         if gray:
             x = gray_to_rgb(x)
-        pred = self.run_model(x)
-        mask = watermark_mask(torch.sigmoid(pred[:, 3:4]))
+        y, mask = self.restore_from_prediction(x, self.run_model(x), refine=refine, opaque_alpha=opaque_alpha)
+        if gray:
+            y = y.mean(1, keepdim=True)
+        result = prep.finish(y, prep.alpha)
+        return (result, _mask_like(image, mask)) if return_mask else result
+
+    def restore_from_prediction(self, x: torch.Tensor, pred: torch.Tensor, *, refine: str = "telea",
+                                opaque_alpha: float = OPAQUE_ALPHA,
+                                ramp: tuple[float, float] = MASK_RAMP) -> tuple[torch.Tensor, torch.Tensor]:
+        """The restored image and soft mask from the network's output (what ``__call__``
+        does after the model ran): compose with the soft mask, then refine the opaque part.
+
+        Args:
+            x: (B, 3, H, W) float in [0, 1], the watermarked images.
+            pred: (B, 5, H, W) float, :meth:`run_model`'s output for ``x`` (restored image,
+                mask logit, opacity logit).
+            refine, opaque_alpha: as in ``__call__``.
+            ramp: the soft mask's ``(low, high)`` of :func:`restore.zoo.archs.unet.watermark_mask`.
+
+        Returns:
+            ``(y, mask)``: (B, 3, H, W) float in [0, 1] and (B, 1, H, W) float in [0, 1].
+
+        Raises:
+            ValueError: for a ramp that is not ordered within [0, 1].
+        """
+        mask = watermark_mask(torch.sigmoid(pred[:, 3:4]), ramp)
         alpha = torch.sigmoid(pred[:, 4:5])
         y = compose(x, pred[:, :3].clamp(0, 1), mask)
         region = (alpha > opaque_alpha) & (mask > 0)
@@ -138,11 +162,7 @@ class UnwatermarkPipeline(Pipeline):
             y = telea_refine(y, region)
         elif refine == "inpaint" and region.any():
             y = inpaint_refine(y, region, self.inpainter())
-        y = y.clamp(0, 1)
-        if gray:
-            y = y.mean(1, keepdim=True)
-        result = prep.finish(y, prep.alpha)
-        return (result, _mask_like(image, mask)) if return_mask else result
+        return y.clamp(0, 1), mask
 
     def inpainter(self):
         """The inpainting pipeline used by ``refine="inpaint"`` (the default ``inpaint``

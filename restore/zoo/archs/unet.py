@@ -146,19 +146,30 @@ class WatermarkUNet(ResUNet):
         return torch.cat([x - t[:, :self.channels], t[:, self.channels:]], dim=1)
 
 
-def watermark_mask(prob: torch.Tensor) -> torch.Tensor:
+#: Default ramp (low, high) of :func:`watermark_mask`, symmetric about 0.5.
+MASK_RAMP = (0.25, 0.75)
+
+
+def watermark_mask(prob: torch.Tensor, ramp: tuple[float, float] = MASK_RAMP) -> torch.Tensor:
     """Soft composition mask from the predicted mask probability.
 
-    0 where ``prob < 0.25`` (the pixel is kept exactly), 1 where ``prob > 0.75``, linear
-    between; ``mask > 0.5`` is ``prob > 0.5``.
+    0 where ``prob < low`` (the pixel is kept exactly), 1 where ``prob > high``, linear
+    between; with the default ramp (0.25, 0.75), ``mask > 0.5`` is ``prob > 0.5``.
 
     Args:
         prob: (B, 1, H, W) float in [0, 1], the sigmoid of the mask logit.
+        ramp: ``(low, high)`` with ``0 <= low < high <= 1``.
 
     Returns:
         (B, 1, H, W) float mask in [0, 1].
+
+    Raises:
+        ValueError: for a ramp that is not ordered within [0, 1].
     """
-    return ((prob - 0.25) / 0.5).clamp(0, 1)
+    low, high = ramp
+    if not 0 <= low < high <= 1:
+        raise ValueError(f"mask ramp must satisfy 0 <= low < high <= 1, got {tuple(ramp)}")
+    return ((prob - low) / (high - low)).clamp(0, 1)
 
 
 def compose(x: torch.Tensor, restored: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
