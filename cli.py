@@ -425,6 +425,9 @@ def bench_unwatermark_cmd(
         model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Zoo models (default: all unwatermark models)."),
         baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="input, telea (default: both)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the synthetic test set."),
+        jpeg: Optional[int] = typer.Option(None, "--jpeg", min=1, max=100,
+                                           help="Save the watermarked images as JPEG at this quality after marking "
+                                                "(the clean references too), as photos on the web are."),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
         picture: Optional[Path] = typer.Option(None, "--picture", help="Write a grid (watermarked | mask | ours | "
                                                "true mask + Telea | clean) of the first --data folder's first images."),
@@ -448,13 +451,15 @@ def bench_unwatermark_cmd(
     def make_picture(outputs: dict, rows: list[dict]):
         return picture_grid(outputs, _first_model(rows), sorted(outputs["clean"])[:picture_rows])
 
+    saved = "" if jpeg is None else f", saved as JPEG quality {jpeg} (clean reference too)"
+    key_jpeg = "" if jpeg is None else f" JPEG q{jpeg}"
     _bench_folders(
         data, lambda folder, outputs: bench_unwatermark(folder, logos=bank, models=list(model) if model else None,
                                                         device=device, baselines=baselines, seed=seed, limit=limit,
-                                                        progress=progress, keep_outputs=outputs),
+                                                        jpeg=jpeg, progress=progress, keep_outputs=outputs),
         table=lambda folder, rows: format_table(rows, title=f"{folder.name}, synthetic watermarks (held-out logos and "
-                                                            f"font, seed {seed}); RGB, RMSE on the 0-255 scale"),
-        key=lambda folder, rows: f"{folder.name} watermarks", picture=picture, make_picture=make_picture,
+                                                            f"font, seed {seed}){saved}; RGB, RMSE on the 0-255 scale"),
+        key=lambda folder, rows: f"{folder.name} watermarks{key_jpeg}", picture=picture, make_picture=make_picture,
         record=record, limit=limit)
 
 
@@ -654,6 +659,11 @@ def train_unwatermark_cmd(
         zoom_max: float = typer.Option(2.0, "--zoom-max", min=0.1,
                                        help="Largest zoom of the training images (bicubic enlargement: stands in "
                                             "for photos of higher resolution)."),
+        jpeg: float = typer.Option(0.0, "--jpeg", min=0.0, max=1.0,
+                                   help="Share of crops saved as JPEG (watermarked and clean alike) after the mark is "
+                                        "drawn, so that marks are not found by being free of JPEG artifacts."),
+        jpeg_quality_min: int = typer.Option(60, "--jpeg-quality-min", min=1, max=100),
+        jpeg_quality_max: int = typer.Option(95, "--jpeg-quality-max", min=1, max=100),
         init: Optional[Path] = typer.Option(None, "--init", exists=True,
                                             help="Weights of the same architecture to start from (fine-tuning), "
                                                  "e.g. weights/unwatermark-s.safetensors."),
@@ -664,7 +674,8 @@ def train_unwatermark_cmd(
     from restore.train.unwatermark import train_unwatermark
     _train(train_unwatermark, out, data=[str(d) for d in data], logos=[str(d) for d in logos], steps=steps,
            batch=batch, patch=patch, lr=lr, width=width, levels=levels, blocks=blocks, w_hole=w_hole,
-           w_mask=w_mask, w_alpha=w_alpha, canvas=canvas, zoom=(zoom_min, zoom_max), init=init, val_every=val_every,
+           w_mask=w_mask, w_alpha=w_alpha, canvas=canvas, zoom=(zoom_min, zoom_max), jpeg=jpeg,
+           jpeg_quality=(jpeg_quality_min, jpeg_quality_max), init=init, val_every=val_every,
            seed=seed, device=device, resume=resume, max_minutes=max_minutes)
 
 

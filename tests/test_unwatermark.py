@@ -319,8 +319,10 @@ def test_tiny_training_run_writes_weights_and_resumes(tmp_path):
     side2 = train_unwatermark(steps=4, resume=True, **kw)
     assert [h["step"] for h in side2["history"]] == [2, 4]
     kw["out"] = tmp_path / "w2" / "wm.safetensors"          # warm start from the first run's weights
-    side3 = train_unwatermark(steps=2, init=out, **kw)
-    assert side3["init"] == str(out) and side3["steps_done"] == 2
+    side3 = train_unwatermark(steps=2, init=out, jpeg=0.5, **kw)
+    assert side3["init"] == str(out) and side3["steps_done"] == 2 and side3["jpeg"] == 0.5
+    assert set(side3["validation"]["jpeg"]) >= {"quality", "psnr", "iou", "false_positive"}
+    assert "jpeg" in side3["history"][0]
     with pytest.raises(FileNotFoundError, match="init"):
         train_unwatermark(steps=2, init=tmp_path / "missing.safetensors", **kw)
 
@@ -379,3 +381,63 @@ def test_cli_train_unwatermark_rejects_a_reversed_zoom_range(tmp_path):
     code, text = invoke("train", "unwatermark", "--data", tmp_path, "--logos", tmp_path, "--out",
                         tmp_path / "w.safetensors", "--zoom-min", "2", "--zoom-max", "1")
     assert code == 2 and "zoom" in text and not (tmp_path / "w.safetensors").exists()
+
+
+def test_jpeg_roundtrip_keeps_shape_and_loses_more_at_lower_quality():
+    from restore.ops.degrade import jpeg_roundtrip
+    img = real_image(96, 128, index=3)
+    out = {q: jpeg_roundtrip(img, q) for q in (30, 95)}
+    assert all(o.shape == img.shape and o.dtype == np.uint8 for o in out.values())
+    err = {q: np.abs(o.astype(float) - img).mean() for q, o in out.items()}
+    assert 0 < err[95] < err[30]
+    with pytest.raises(ValueError, match="quality"):
+        jpeg_roundtrip(img, 0)
+    with pytest.raises(ValueError, match="uint8"):
+        jpeg_roundtrip(img.astype(np.float32), 80)
+
+
+def test_watermarked_crops_saved_as_jpeg_keep_marked_and_clean_in_step(tiny_bank):
+    from restore.train.unwatermark import watermarked_crops
+    images = [real_image(256, 256, index=i) for i in range(3)]
+    plain = watermarked_crops(images, tiny_bank, 8, 64, np.random.default_rng(0), clean_prob=1.0)
+    saved = watermarked_crops(images, tiny_bank, 8, 64, np.random.default_rng(0), clean_prob=1.0, jpeg=1.0,
+                              jpeg_quality=(50, 50))
+    # every crop went through JPEG: the clean target changed, and an unmarked crop's input is its target
+    assert (np.abs(saved[1] - plain[1]).max(axis=(1, 2, 3)) > 2 / 255).all()
+    assert np.array_equal(saved[0], saved[1]) and not saved[2].any()
+    marked, clean, alpha = watermarked_crops(images, tiny_bank, 16, 64, np.random.default_rng(1), clean_prob=0.0,
+                                             jpeg=1.0)
+    # JPEG codes 16 x 16 blocks (4:2:0) on their own, with chroma smoothed across block borders on
+    # decoding: a pixel more than two blocks away from the mark is the same in both
+    import cv2
+    near = np.stack([cv2.dilate((a[0] > 0).astype(np.uint8), np.ones((65, 65), np.uint8)) for a in alpha])[:, None] > 0
+    far = np.broadcast_to(~near, marked.shape)
+    assert (~near).any() and (alpha > MASK_THRESHOLD).any() and np.array_equal(marked[far], clean[far])
+    with pytest.raises(ValueError, match="jpeg"):
+        watermarked_crops(images, tiny_bank, 2, 64, np.random.default_rng(0), jpeg=1.5)
+    with pytest.raises(ValueError, match="quality"):
+        watermarked_crops(images, tiny_bank, 2, 64, np.random.default_rng(0), jpeg=0.5, jpeg_quality=(90, 60))
+
+
+def test_jpeg_validation_case_and_jpeg_test_set(tiny_bank, tmp_path):
+    from restore.train.unwatermark import jpeg_case, validation_set
+    case = validation_set([real_image(200, 240, index=i) for i in range(2)], tiny_bank, size=160)
+    saved = jpeg_case(case, 60)
+    assert saved["marked"].shape == case["marked"].shape and saved["marked"].dtype == torch.float32
+    assert torch.equal(saved["alpha"], case["alpha"]) and not torch.equal(saved["clean"], case["clean"])
+    for i in range(2):
+        write_image(tmp_path / f"b{i}.png", real_image(128, 160, index=10 + i))
+    plain, saved = make_test_set(tmp_path, tiny_bank), make_test_set(tmp_path, tiny_bank, jpeg=70)
+    for a, b in zip(plain, saved):
+        assert np.array_equal(a["alpha"], b["alpha"]) and b["marked"].dtype == np.uint8
+        assert not np.array_equal(a["clean"], b["clean"]) and wm_scores(a["clean"], b["clean"], a["alpha"], None)["psnr"] > 25
+    with pytest.raises(ValueError, match="quality"):
+        make_test_set(tmp_path, tiny_bank, jpeg=101)
+
+
+def test_cli_rejects_jpeg_options_out_of_range(tmp_path):
+    code, text = invoke("train", "unwatermark", "--data", tmp_path, "--logos", tmp_path, "--out",
+                        tmp_path / "w.safetensors", "--jpeg", "1.5")
+    assert code == 2 and "--jpeg" in text and not (tmp_path / "w.safetensors").exists()
+    code, text = invoke("bench", "unwatermark", "--data", tmp_path, "--logos", tmp_path, "--jpeg", "0")
+    assert code == 2 and "--jpeg" in text

@@ -23,7 +23,7 @@ import torch
 from restore.io import iter_images, load_watermark_bank, read_image, to_rgb8
 from restore.bench.pictures import labelled_grid
 from restore.metrics import mask_iou, psnr, ssim
-from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, synthesize_watermark
+from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, jpeg_roundtrip, synthesize_watermark
 from restore.pipelines.inpaint import classical_inpaint
 
 #: Baselines: the watermarked input itself, and OpenCV Telea inpainting of the true mask.
@@ -36,7 +36,7 @@ Progress = Callable[[str], None] | None
 
 
 def make_test_set(data: str | Path, logos: str | Path | list | WatermarkBank, *, seed: int = 0,
-                  limit: int | None = None) -> list[dict]:
+                  limit: int | None = None, jpeg: int | None = None) -> list[dict]:
     """The deterministic watermarked test set of a folder.
 
     Args:
@@ -45,6 +45,10 @@ def make_test_set(data: str | Path, logos: str | Path | list | WatermarkBank, *,
             a bank already loaded with ``load_watermark_bank(..., "val")``.
         seed: seed of the marks.
         limit: only the first N images.
+        jpeg: if given, the watermarked image is saved as JPEG at this quality (1-100)
+            after the mark is drawn, as a photo on the web is, and the clean reference
+            is saved at the same quality, so that the scores measure the mark and not
+            the compression (:func:`restore.ops.degrade.jpeg_roundtrip`).
 
     Returns:
         One dict per image: ``name``, ``clean`` and ``marked`` (H x W x 3 uint8) and
@@ -52,7 +56,10 @@ def make_test_set(data: str | Path, logos: str | Path | list | WatermarkBank, *,
 
     Raises:
         FileNotFoundError: if ``data`` holds no image, or no held-out logo/font is found.
+        ValueError: for a JPEG quality outside 1-100.
     """
+    if jpeg is not None and not 1 <= jpeg <= 100:
+        raise ValueError(f"JPEG quality must be in 1-100, got {jpeg}")
     paths = sorted(iter_images(data))[:limit] if limit else sorted(iter_images(data))
     if not paths:
         raise FileNotFoundError(f"no images in {data}")
@@ -61,8 +68,10 @@ def make_test_set(data: str | Path, logos: str | Path | list | WatermarkBank, *,
     for i, path in enumerate(paths):
         clean = to_rgb8(read_image(path))
         marked, _, alpha = synthesize_watermark(clean, np.random.default_rng([seed, i]), bank)
-        cases.append(dict(name=path.stem, clean=clean, alpha=alpha,
-                          marked=(np.clip(marked, 0, 1) * 255 + 0.5).astype(np.uint8)))
+        marked = (np.clip(marked, 0, 1) * 255 + 0.5).astype(np.uint8)
+        if jpeg is not None:
+            clean, marked = jpeg_roundtrip(clean, jpeg), jpeg_roundtrip(marked, jpeg)
+        cases.append(dict(name=path.stem, clean=clean, alpha=alpha, marked=marked))
     return cases
 
 
@@ -87,7 +96,7 @@ def _telea(case: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkBank, models: Iterable[str] | None = None,
                       device: str = "auto", baselines: Sequence[str] = BASELINES, seed: int = 0,
-                      limit: int | None = None, progress: Progress = None,
+                      limit: int | None = None, jpeg: int | None = None, progress: Progress = None,
                       keep_outputs: dict | None = None) -> list[dict]:
     """Benchmark zoo watermark-removal models and the baselines on one folder.
 
@@ -101,6 +110,8 @@ def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkB
         baselines: subset of :data:`BASELINES`.
         seed: seed of the test set.
         limit: only the first N images.
+        jpeg: save the watermarked images (and the clean references) as JPEG at this
+            quality, as :func:`make_test_set` does.
         keep_outputs: if a dict is given, ``keep_outputs[method][name]`` receives each
             8-bit output and ``keep_outputs[method + " mask"][name]`` the predicted
             mask; ``"watermarked"``, ``"clean"`` and ``"true mask"`` hold the inputs.
@@ -111,7 +122,7 @@ def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkB
 
     Raises:
         FileNotFoundError: no images, logos or fonts.
-        ValueError: an unknown baseline.
+        ValueError: an unknown baseline or a JPEG quality outside 1-100.
         KeyError: an unknown model.
     """
     from restore import load_pipeline
@@ -120,7 +131,7 @@ def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkB
     unknown = set(baselines) - set(BASELINES)
     if unknown:
         raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {BASELINES}")
-    cases = make_test_set(data, logos, seed=seed, limit=limit)
+    cases = make_test_set(data, logos, seed=seed, limit=limit, jpeg=jpeg)
     names = (sorted(list_models("unwatermark"), key=lambda m: (m != default_model("unwatermark"), m))
              if models is None else list(models))
     methods: list[tuple[str, Callable[[dict], tuple[np.ndarray, np.ndarray | None]]]] = []

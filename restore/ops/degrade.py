@@ -391,6 +391,30 @@ def synthesize_watermark(clean: np.ndarray, rng: np.random.Generator, bank: Wate
     return marked.astype(np.float32), c, alpha
 
 
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode an image as JPEG and decode it again (OpenCV's libjpeg, 4:2:0 chroma), as a
+    photo saved by a camera, an editor or a web site is.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        quality: JPEG quality, 1-100.
+
+    Returns:
+        (H, W, 3) uint8 RGB.
+
+    Raises:
+        ValueError: for a quality outside 1-100 or an image that is not H x W x 3 uint8.
+    """
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be in 1-100, got {quality}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("OpenCV could not encode the image as JPEG")
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+
+
 # --- inpainting masks: (H, W) float32, 1 = missing, 0 = known ---------------------------------
 
 def center_mask(height: int, width: int, area: float = 0.25) -> np.ndarray:

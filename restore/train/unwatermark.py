@@ -27,25 +27,38 @@ import torch.nn.functional as F
 
 from restore.io import load_watermark_bank
 from restore.metrics import batch_psnr, mask_iou
-from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, synthesize_watermark
+from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, jpeg_roundtrip, synthesize_watermark
 from restore.train.checkpoint import save_checkpoint
 from restore.train.data import load_folder, split_train_val, zoomed_region
 from restore.train.loop import Schedule, load_init, resume_run, update, write_result
 from restore.zoo.archs.unet import WatermarkUNet, compose, watermark_mask
 from restore.zoo.registry import resolve_device
 
+#: JPEG quality range of the training crops saved as JPEG (``jpeg`` of :func:`watermarked_crops`):
+#: what cameras, editors and web sites commonly write.
+JPEG_QUALITY = (60, 95)
+#: JPEG quality of the second validation set (:func:`jpeg_case`), printed beside the first.
+VAL_JPEG_QUALITY = 80
 
-def check_crop_options(canvas: float, zoom: tuple[float, float]) -> None:
-    """Raise ValueError unless ``canvas >= 1`` and ``0 < zoom[0] <= zoom[1]``."""
+
+def check_crop_options(canvas: float, zoom: tuple[float, float], jpeg: float = 0.0,
+                       jpeg_quality: tuple[int, int] = JPEG_QUALITY) -> None:
+    """Raise ValueError unless ``canvas >= 1``, ``0 < zoom[0] <= zoom[1]``, ``0 <= jpeg <= 1``
+    and ``1 <= jpeg_quality[0] <= jpeg_quality[1] <= 100``."""
     if canvas < 1:
         raise ValueError(f"canvas must be at least 1 (a multiple of the patch side), got {canvas}")
     if not 0 < zoom[0] <= zoom[1]:
         raise ValueError(f"zoom range must be positive and ordered, got {tuple(zoom)}")
+    if not 0 <= jpeg <= 1:
+        raise ValueError(f"jpeg share must be in [0, 1], got {jpeg}")
+    if not 1 <= jpeg_quality[0] <= jpeg_quality[1] <= 100:
+        raise ValueError(f"JPEG quality range must be ordered within 1-100, got {tuple(jpeg_quality)}")
 
 
 def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int, patch: int,
                       rng: np.random.Generator, clean_prob: float = 0.1, *, canvas: float = 1.0,
-                      zoom: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, ...]:
+                      zoom: tuple[float, float] = (1.0, 1.0), jpeg: float = 0.0,
+                      jpeg_quality: tuple[int, int] = JPEG_QUALITY) -> tuple[np.ndarray, ...]:
     """Random watermarked training crops.
 
     Each crop is cut from a canvas: a random region of a training image, ``canvas`` times
@@ -64,6 +77,14 @@ def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int,
         clean_prob: share of crops left without a watermark.
         canvas: canvas side as a multiple of ``patch`` (>= 1).
         zoom: (low, high) range of the zoom factor (1 = the image as it is).
+        jpeg: share of crops saved as JPEG after the mark was drawn, the watermarked crop
+            and its clean target alike, at one quality drawn uniformly from
+            ``jpeg_quality`` (:func:`restore.ops.degrade.jpeg_roundtrip`). Without it the
+            mark is the only part of a crop free of the training images' own JPEG
+            artifacts and noise, and a network learns to find marks by that alone: it
+            then misses most marks in a JPEG and flags clean, smooth parts of a clean
+            photo (the unwatermark-s card in docs/models.md).
+        jpeg_quality: (low, high) JPEG quality range, in 1-100.
 
     Returns:
         ``(watermarked, clean, alpha)``: (batch, 3, patch, patch) float32 in [0, 1], the
@@ -71,9 +92,10 @@ def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int,
         patch) float32 alpha (all 0 for the crops left clean).
 
     Raises:
-        ValueError: if ``canvas < 1`` or the zoom range is not positive and ordered.
+        ValueError: if ``canvas < 1``, the zoom range is not positive and ordered, ``jpeg``
+            is outside [0, 1] or the quality range outside 1-100 or not ordered.
     """
-    check_crop_options(canvas, zoom)
+    check_crop_options(canvas, zoom, jpeg, jpeg_quality)
     marked = np.empty((batch, patch, patch, 3), np.float32)
     clean = np.empty((batch, patch, patch, 3), np.float32)
     alpha = np.zeros((batch, patch, patch), np.float32)
@@ -87,10 +109,14 @@ def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int,
         clean[i] = c[y:y + patch, x:x + patch]
         if rng.random() < clean_prob:
             marked[i] = clean[i]
-            continue
-        m, _, a = synthesize_watermark(c, rng, bank, ref_side=int(round(min(img.shape[:2]) * z)))
-        marked[i] = np.round(m[y:y + patch, x:x + patch] * 255.0) / 255.0
-        alpha[i] = a[y:y + patch, x:x + patch]
+        else:
+            m, _, a = synthesize_watermark(c, rng, bank, ref_side=int(round(min(img.shape[:2]) * z)))
+            marked[i] = np.round(m[y:y + patch, x:x + patch] * 255.0) / 255.0
+            alpha[i] = a[y:y + patch, x:x + patch]
+        if jpeg > 0 and rng.random() < jpeg:
+            q = int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1))
+            for crops in (marked, clean):
+                crops[i] = jpeg_roundtrip(np.round(crops[i] * 255.0).astype(np.uint8), q).astype(np.float32) / 255.0
     return (marked.transpose(0, 3, 1, 2).copy(), clean.transpose(0, 3, 1, 2).copy(), alpha[:, None])
 
 
@@ -124,6 +150,17 @@ def validation_set(val_images: list[np.ndarray], bank: WatermarkBank, size: int 
             alpha.append(window(a))
     as_tensor = lambda v: torch.from_numpy(np.stack(v).astype(np.float32))  # noqa: E731
     return dict(marked=as_tensor(marked), clean=as_tensor(clean), alpha=as_tensor(alpha))
+
+
+def jpeg_case(case: dict, quality: int) -> dict:
+    """The validation cases of :func:`validation_set` saved as JPEG at ``quality``, the
+    watermarked and the clean image alike (the alpha is unchanged): how well marks are
+    found in a JPEG photo, where the mark is not the one part free of artifacts."""
+    def roundtrip(t: torch.Tensor) -> torch.Tensor:
+        u8 = (t.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+        out = np.stack([jpeg_roundtrip(im, quality) for im in u8]).astype(np.float32) / 255
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+    return dict(marked=roundtrip(case["marked"]), clean=roundtrip(case["clean"]), alpha=case["alpha"])
 
 
 @torch.no_grad()
@@ -162,6 +199,7 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
                       blocks: int = 1, dec_blocks: int | None = None, w_hole: float = 1.0, w_mask: float = 1.0,
                       w_alpha: float = 1.0,
                       clean_prob: float = 0.1, canvas: float = 2.0, zoom: tuple[float, float] = (0.8, 2.0),
+                      jpeg: float = 0.0, jpeg_quality: tuple[int, int] = JPEG_QUALITY,
                       val_zooms: tuple[float, ...] = (1.0, 1.6), init: str | Path | None = None, n_val: int = 16,
                       val_every: int = 250, seed: int = 0, device: str = "auto", resume: bool = False,
                       max_minutes: float | None = None, log: Callable[[str], None] = print) -> dict:
@@ -182,6 +220,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
             a training image resized by a zoom drawn from the ``zoom`` range, with the mark
             drawn over the whole canvas (:func:`watermarked_crops`); ``canvas=1, zoom=(1,
             1)`` is the setting of unwatermark-s's first two runs.
+        jpeg, jpeg_quality: share of crops saved as JPEG after marking, and their quality
+            range (:func:`watermarked_crops`); 0 is the setting of unwatermark-s's runs 1-4.
         val_zooms: the held-out images are validated at each of these zooms (1.6: about a
             Kodak photo's scale against a BSDS one's).
         init: weights (safetensors of the same architecture, e.g. a shipped
@@ -196,9 +236,10 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
         FileNotFoundError: if ``data`` holds no usable image, ``logos`` no logo, or
             ``init`` does not exist.
         RuntimeError: if ``init`` does not match the architecture.
-        ValueError: for a canvas below 1 or a zoom range that is not positive and ordered.
+        ValueError: for a canvas below 1, a zoom range that is not positive and ordered, or a
+            JPEG share or quality range out of bounds.
     """
-    check_crop_options(canvas, zoom)  # before the data is loaded
+    check_crop_options(canvas, zoom, jpeg, jpeg_quality)  # before the data is loaded
     if not val_zooms or min(val_zooms) <= 0:
         raise ValueError(f"validation zooms must be positive, got {tuple(val_zooms)}")
     out = Path(out)
@@ -210,7 +251,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     config = dict(task="unwatermark", arch="WatermarkUNet",
                   arch_kwargs=dict(channels=3, width=width, levels=levels, blocks=blocks, dec_blocks=dec_blocks),
                   steps=steps, batch=batch, patch=patch, lr=lr, w_hole=w_hole, w_mask=w_mask, w_alpha=w_alpha,
-                  clean_prob=clean_prob, canvas=canvas, zoom=list(zoom), val_zooms=list(val_zooms),
+                  clean_prob=clean_prob, canvas=canvas, zoom=list(zoom), jpeg=jpeg,
+                  jpeg_quality=list(jpeg_quality), val_zooms=list(val_zooms),
                   init=str(init) if init else None, n_val=n_val, seed=seed,
                   data=as_list(data), logos=as_list(logos),
                   loss="L1(composed) + w_hole * L1(restored inside mask) + w_mask * (BCE + Dice)(mask) + "
@@ -224,6 +266,7 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     log(f"data: {len(train_images)} training images, {len(val_images)} held out; logos {len(train_bank.logos)} "
         f"train / {len(val_bank.logos)} held out; fonts {len(train_bank.fonts)} / {len(val_bank.fonts)}; device {dev}")
     case = validation_set(val_images, val_bank, seed=seed, zooms=tuple(val_zooms))
+    case_jpeg = jpeg_case(case, VAL_JPEG_QUALITY)
     net = WatermarkUNet(**config["arch_kwargs"]).to(dev)
     if init is not None:
         load_init(net, init, log)
@@ -239,7 +282,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     for tick in schedule:
         marked, clean, alpha = (torch.from_numpy(a).to(dev) for a in
                                 watermarked_crops(train_images, train_bank, batch, patch, rng, clean_prob,
-                                                  canvas=canvas, zoom=tuple(zoom)))
+                                                  canvas=canvas, zoom=tuple(zoom), jpeg=jpeg,
+                                                  jpeg_quality=tuple(jpeg_quality)))
         if dev.type == "cpu":
             marked = marked.contiguous(memory_format=torch.channels_last)
         pred = net(marked)
@@ -255,14 +299,19 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
         update(opt, net, loss)
         if tick.validate:
             val = validate(net, case, dev)
-            history.append(dict(step=tick.step, seconds=round(tick.seconds, 1), loss=loss.item(), lr=tick.lr, **val))
+            val_jpeg = validate(net, case_jpeg, dev)
+            history.append(dict(step=tick.step, seconds=round(tick.seconds, 1), loss=loss.item(), lr=tick.lr, **val,
+                                jpeg={k: val_jpeg[k] for k in ("psnr", "psnr_input", "iou", "false_positive")}))
             log(f"step {tick.step}/{steps} {tick.seconds / 60:.1f} min loss {loss.item():.4f} lr {tick.lr:.2e} | "
                 f"val PSNR {val['psnr']:.2f} (input {val['psnr_input']:.2f}) fRMSE {val['frmse']:.4f} "
-                f"(input {val['frmse_input']:.4f}) IoU {val['iou']:.3f} false positives {val['false_positive']:.4f}")
+                f"(input {val['frmse_input']:.4f}) IoU {val['iou']:.3f} false positives {val['false_positive']:.4f} | "
+                f"JPEG q{VAL_JPEG_QUALITY}: IoU {val_jpeg['iou']:.3f} false positives {val_jpeg['false_positive']:.4f}")
             save_checkpoint(ckpt, net, opt, step=tick.step, history=history, seconds=tick.seconds)
     final = validate(net, case, dev)
+    final_jpeg = validate(net, case_jpeg, dev)
     sidecar = write_result(net, out, config, step=schedule.step, seconds=schedule.seconds, device=dev,
-                           validation=dict(images=val_names, crop=256, zooms=list(val_zooms), **final),
+                           validation=dict(images=val_names, crop=256, zooms=list(val_zooms), **final,
+                                           jpeg=dict(quality=VAL_JPEG_QUALITY, **final_jpeg)),
                            history=history)
     log(f"wrote {out} and {out.with_suffix('.json')}; final val PSNR {final['psnr']:.2f} "
         f"fRMSE {final['frmse']:.4f} IoU {final['iou']:.3f} false positives {final['false_positive']:.4f}")
