@@ -173,18 +173,26 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 opaque_alpha: Optional[float] = typer.Option(
                     None, "--opaque-alpha", help="Predicted opacity above which a mark is taken as opaque and refined "
                                                  "(0-1; default: the pipeline's OPAQUE_ALPHA)."),
+                min_confidence: Optional[float] = typer.Option(
+                    None, "--min-confidence", help="Keep a connected part of the mask only if one of its pixels is at "
+                                                   "least this probable (0.25-1; default: the pipeline's "
+                                                   "MIN_CONFIDENCE; 0.25 keeps every part)."),
                 model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
                 overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
                 quiet: bool = QuietOpt) -> None:
     """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
     _setup_logging(quiet)
-    from restore.pipelines.watermark import OPAQUE_ALPHA, REFINE
+    from restore.pipelines.watermark import MIN_CONFIDENCE, OPAQUE_ALPHA, REFINE
+    from restore.zoo.archs.unet import MASK_RAMP
     if refine not in REFINE:
         raise _usage_error(f"--refine must be one of {', '.join(REFINE)}, got {refine!r}")
     if opaque_alpha is not None and not 0 < opaque_alpha <= 1:
         raise _usage_error(f"--opaque-alpha must be in (0, 1], got {opaque_alpha}")
-    opts = {"refine": refine, "opaque_alpha": OPAQUE_ALPHA if opaque_alpha is None else opaque_alpha}
+    if min_confidence is not None and not MASK_RAMP[0] <= min_confidence <= 1:
+        raise _usage_error(f"--min-confidence must be in [{MASK_RAMP[0]}, 1], got {min_confidence}")
+    opts = {"refine": refine, "opaque_alpha": OPAQUE_ALPHA if opaque_alpha is None else opaque_alpha,
+            "min_confidence": MIN_CONFIDENCE if min_confidence is None else min_confidence}
     pipe = _load("unwatermark", model, device, tile, overlap)
 
     def process(image, path):

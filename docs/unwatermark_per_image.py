@@ -2,20 +2,24 @@
 used for the failure analysis and the mask-threshold check in the unwatermark-s card
 (docs/models.md).
 
-    python docs/unwatermark_per_image.py [MODEL] [DATA] [RAMPS]
+    python docs/unwatermark_per_image.py [MODEL] [DATA] [RAMPS] [CONFIDENCES]
 
-DATA is a folder of clean images, marked exactly as ``restore bench unwatermark`` marks
-it (``make_test_set``, seed 0, held-out logos and font), or ``heldout`` (the default): the
-16 images ``restore train unwatermark`` holds out for validation (bsds400 +
-imagenet-samples, ``split_train_val`` with seed 0) at zoom 1 and 1.6 (bicubic), whole and
-marked the same way, so that choices can be made without the benchmark's images. RAMPS
+MODEL is a zoo name (default: the default model) or a training run's ``.safetensors``
+of the default model's architecture. DATA is a folder of clean images, marked exactly as
+``restore bench unwatermark`` marks it (``make_test_set``, seed 0, held-out logos and
+font), or ``heldout`` (the default): the 16 images ``restore train unwatermark`` holds
+out for validation (bsds400 + imagenet-samples, ``split_train_val`` with seed 0) at zoom
+1 and 1.6 (bicubic), whole and marked the same way, so that choices can be made without
+the benchmark's images. RAMPS
 is a comma-separated list of ``LOW-HIGH`` mask-probability ramps (default 0.25-0.75,
 the one of :func:`restore.zoo.archs.unet.watermark_mask`): the soft mask is
-``clamp((p - LOW) / (HIGH - LOW), 0, 1)``, and the rest is the pipeline's own
-``restore_from_prediction`` with its defaults (Telea refinement above opacity 0.3).
-Prints per image and ramp the PSNR of the output and of the watermarked input and the
-mask IoU, then the means per ramp (the first ramp's means are the bench's figures for
-the default pipeline).
+``clamp((p - LOW) / (HIGH - LOW), 0, 1)``. CONFIDENCES is a comma-separated list of
+the pipeline's ``min_confidence`` (a connected part of the mask is kept only if one of
+its pixels is this probable; ``none`` keeps every part), default: the pipeline's
+``MIN_CONFIDENCE``. The rest is the pipeline's own ``restore_from_prediction`` with its
+defaults (Telea refinement above opacity 0.3). Prints per image, ramp and confidence the
+PSNR of the output and of the watermarked input and the mask IoU, then the means per
+setting (with the defaults, the bench's figures for the default pipeline).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import torch
 
 from restore import load_pipeline
 from restore.bench.unwatermark import make_test_set, wm_scores
+from restore.pipelines.watermark import MIN_CONFIDENCE
 from restore.train.data import load_folder, split_train_val
 
 DATA = ["../shared/data/train/bsds400", "../shared/data/train/imagenet-samples"]
@@ -52,27 +57,35 @@ def main() -> None:
     data = sys.argv[2] if len(sys.argv) > 2 else "heldout"
     ramp_arg = sys.argv[3] if len(sys.argv) > 3 else "0.25-0.75"
     ramps = [tuple(float(v) for v in r.split("-")) for r in ramp_arg.split(",")]
-    pipe = load_pipeline("unwatermark", model=model, device="cpu")
+    conf_arg = sys.argv[4] if len(sys.argv) > 4 else str(MIN_CONFIDENCE)
+    confidences = [None if c == "none" else float(c) for c in conf_arg.split(",")]
+    settings = [(r, c) for r in ramps for c in confidences]
+    if model and model.endswith(".safetensors"):  # a training run's weights, before they are published
+        from safetensors.torch import load_file
+        pipe = load_pipeline("unwatermark", device="cpu")
+        pipe.model.load_state_dict(load_file(model))
+    else:
+        pipe = load_pipeline("unwatermark", model=model, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
         folder = heldout_folder(Path(tmp)) if data == "heldout" else data
         cases = make_test_set(folder, LOGOS)
-    scores: dict[tuple, list[dict]] = {r: [] for r in ramps}
+    scores: dict[tuple, list[dict]] = {s: [] for s in settings}
     for case in cases:
         x = torch.from_numpy(case["marked"]).permute(2, 0, 1)[None].float() / 255
-        pred = pipe.run_model(x)  # once per image; each ramp only recomposes
+        pred = pipe.run_model(x)  # once per image; each setting only recomposes
         before = wm_scores(case["clean"], case["marked"], case["alpha"], None)["psnr"]
         line = [case["name"]]
-        for low, high in ramps:
-            y, mask = pipe.restore_from_prediction(x, pred, ramp=(low, high))
+        for (low, high), conf in settings:
+            y, mask = pipe.restore_from_prediction(x, pred, ramp=(low, high), min_confidence=conf)
             out = (y[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
             s = wm_scores(case["clean"], out, case["alpha"], (mask > 0.5)[0, 0].numpy())
-            scores[(low, high)].append(s)
-            line.append(f"{low}-{high}: {s['psnr']:.2f} dB (input {before:.2f}) IoU {s['iou']:.3f}")
+            scores[((low, high), conf)].append(s)
+            line.append(f"{low}-{high}/{conf}: {s['psnr']:.2f} dB (input {before:.2f}) IoU {s['iou']:.3f}")
         print(" | ".join(line), flush=True)
-    for (low, high), rows in scores.items():
+    for ((low, high), conf), rows in scores.items():
         mean = {k: float(np.nanmean([r[k] for r in rows])) for k in ("psnr", "frmse", "iou")}
-        print(f"ramp {low}-{high}: PSNR {mean['psnr']:.2f} dB, fRMSE {mean['frmse']:.2f}, IoU {mean['iou']:.3f} "
-              f"({len(rows)} images)")
+        print(f"ramp {low}-{high}, min confidence {conf}: PSNR {mean['psnr']:.2f} dB, fRMSE {mean['frmse']:.2f}, "
+              f"IoU {mean['iou']:.3f} ({len(rows)} images)")
 
 
 if __name__ == "__main__":

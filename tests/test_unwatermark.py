@@ -149,6 +149,30 @@ def test_composition_mask_follows_a_given_ramp_and_rejects_a_bad_one():
             watermark_mask(prob, ramp)
 
 
+def test_mask_parts_without_a_confident_pixel_are_dropped(pipe):
+    from restore.pipelines.watermark import confident_components
+    prob = torch.zeros(1, 1, 32, 32)
+    prob[..., 2:10, 2:10] = 0.6
+    prob[..., 5, 5] = 0.999                    # a confident part
+    prob[..., 20:30, 20:30] = 0.9              # a part that is never confident
+    keep = confident_components(prob, 0.25, 0.995)
+    assert keep.dtype == torch.bool and keep.shape == prob.shape
+    assert keep[..., 2:10, 2:10].all() and not keep[..., 20:30, 20:30].any() and keep.sum() == 64
+    with pytest.raises(ValueError, match="hysteresis"):
+        confident_components(prob, 0.5, 0.4)
+    # the pipeline drops the unconfident part: those pixels come back as they went in
+    x = torch.rand(1, 3, 32, 32)
+    logit = torch.logit(prob.clamp(1e-4, 1 - 1e-4))
+    pred = torch.cat([torch.zeros(1, 3, 32, 32), logit, torch.full_like(logit, -5.0)], 1)   # restored: black
+    y, mask = pipe.restore_from_prediction(x, pred)
+    assert torch.equal(y[..., 20:30, 20:30], x[..., 20:30, 20:30]) and mask[..., 20:30, 20:30].eq(0).all()
+    assert y[..., 2:10, 2:10].max() < 0.5 * x[..., 2:10, 2:10].max()
+    y_all, mask_all = pipe.restore_from_prediction(x, pred, min_confidence=None)
+    assert mask_all[..., 20:30, 20:30].eq(1).all() and y_all[..., 20:30, 20:30].eq(0).all()
+    with pytest.raises(ValueError, match="min_confidence"):
+        pipe(np.zeros((16, 16, 3), np.uint8), min_confidence=0.1)
+
+
 def test_compose_keeps_every_pixel_the_mask_leaves():
     x, restored = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
     mask = (torch.rand(2, 1, 16, 16) - 0.5).clamp(0, 1) * 2
@@ -441,3 +465,9 @@ def test_cli_rejects_jpeg_options_out_of_range(tmp_path):
     assert code == 2 and "--jpeg" in text and not (tmp_path / "w.safetensors").exists()
     code, text = invoke("bench", "unwatermark", "--data", tmp_path, "--logos", tmp_path, "--jpeg", "0")
     assert code == 2 and "--jpeg" in text
+
+
+def test_cli_unwatermark_rejects_a_min_confidence_below_the_mask_ramp(tmp_path):
+    write_image(tmp_path / "in" / "a.png", real_image(32, 32))
+    code, text = invoke("unwatermark", tmp_path / "in", tmp_path / "out", "--min-confidence", "0.1")
+    assert code == 2 and "--min-confidence" in text and not (tmp_path / "out").exists()
