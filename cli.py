@@ -174,8 +174,8 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                     None, "--opaque-alpha", help="Predicted opacity above which a mark is taken as opaque and refined "
                                                  "(0-1; default: the pipeline's OPAQUE_ALPHA)."),
                 min_confidence: Optional[float] = typer.Option(
-                    None, "--min-confidence", help="Keep a connected part of the mask only if one of its pixels is at "
-                                                   "least this probable (0.25-1; default: the pipeline's "
+                    None, "--min-confidence", help="Keep a connected part of the mask only if one of its pixels is more "
+                                                   "probable than this (0.25-1; default: the pipeline's "
                                                    "MIN_CONFIDENCE; 0.25 keeps every part)."),
                 model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,

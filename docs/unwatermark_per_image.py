@@ -2,24 +2,25 @@
 used for the failure analysis and the mask-threshold check in the unwatermark-s card
 (docs/models.md).
 
-    python docs/unwatermark_per_image.py [MODEL] [DATA] [RAMPS] [CONFIDENCES]
+    python docs/unwatermark_per_image.py [MODEL] [DATA] [RAMPS] [CONFIDENCES] [JPEG]
 
 MODEL is a zoo name (default: the default model) or a training run's ``.safetensors``
-of the default model's architecture. DATA is a folder of clean images, marked exactly as
+(or its ``.ckpt.safetensors`` checkpoint) of the default model's architecture. DATA is a folder of clean images, marked exactly as
 ``restore bench unwatermark`` marks it (``make_test_set``, seed 0, held-out logos and
 font), or ``heldout`` (the default): the 16 images ``restore train unwatermark`` holds
 out for validation (bsds400 + imagenet-samples, ``split_train_val`` with seed 0) at zoom
 1 and 1.6 (bicubic), whole and marked the same way, so that choices can be made without
-the benchmark's images. RAMPS
-is a comma-separated list of ``LOW-HIGH`` mask-probability ramps (default 0.25-0.75,
-the one of :func:`restore.zoo.archs.unet.watermark_mask`): the soft mask is
-``clamp((p - LOW) / (HIGH - LOW), 0, 1)``. CONFIDENCES is a comma-separated list of
-the pipeline's ``min_confidence`` (a connected part of the mask is kept only if one of
-its pixels is this probable; ``none`` keeps every part), default: the pipeline's
-``MIN_CONFIDENCE``. The rest is the pipeline's own ``restore_from_prediction`` with its
-defaults (Telea refinement above opacity 0.3). Prints per image, ramp and confidence the
-PSNR of the output and of the watermarked input and the mask IoU, then the means per
-setting (with the defaults, the bench's figures for the default pipeline).
+the benchmark's images. RAMPS is a comma-separated list of ``LOW-HIGH`` mask-probability
+ramps (default 0.25-0.75, the one of :func:`restore.zoo.archs.unet.watermark_mask`): the
+soft mask is ``clamp((p - LOW) / (HIGH - LOW), 0, 1)``. CONFIDENCES is a comma-separated
+list of the pipeline's ``min_confidence`` (a connected part of the mask is kept only if
+one of its pixels is more probable than that; ``none`` keeps every part), default: the pipeline's
+``MIN_CONFIDENCE``. JPEG, a quality 1-100, saves the marked images (and the clean
+references) as JPEG, as ``restore bench unwatermark --jpeg`` does. The rest is the
+pipeline's own ``restore_from_prediction`` with its defaults (Telea refinement above
+opacity 0.3). Prints per image, ramp and confidence the PSNR of the output and of the
+watermarked input and the mask IoU, then the means per setting (with the defaults, the
+bench's figures for the default pipeline).
 """
 
 from __future__ import annotations
@@ -60,15 +61,19 @@ def main() -> None:
     conf_arg = sys.argv[4] if len(sys.argv) > 4 else str(MIN_CONFIDENCE)
     confidences = [None if c == "none" else float(c) for c in conf_arg.split(",")]
     settings = [(r, c) for r in ramps for c in confidences]
+    jpeg = int(sys.argv[5]) if len(sys.argv) > 5 else None
     if model and model.endswith(".safetensors"):  # a training run's weights, before they are published
         from safetensors.torch import load_file
         pipe = load_pipeline("unwatermark", device="cpu")
-        pipe.model.load_state_dict(load_file(model))
+        state = load_file(model)
+        if any(k.startswith("model.") for k in state):  # a training checkpoint (--resume's file)
+            state = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+        pipe.model.load_state_dict(state)
     else:
         pipe = load_pipeline("unwatermark", model=model, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
         folder = heldout_folder(Path(tmp)) if data == "heldout" else data
-        cases = make_test_set(folder, LOGOS)
+        cases = make_test_set(folder, LOGOS, jpeg=jpeg)
     scores: dict[tuple, list[dict]] = {s: [] for s in settings}
     for case in cases:
         x = torch.from_numpy(case["marked"]).permute(2, 0, 1)[None].float() / 255

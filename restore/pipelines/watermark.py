@@ -18,7 +18,7 @@ REFINE = ("inpaint", "telea", "none")
 #: (PSNR) on held-out training crops with the shipped model (docs/compare_unwatermark_refine.py).
 OPAQUE_ALPHA = 0.3
 #: A connected part of the mask (pixels with probability above the soft mask's low end) is
-#: kept only if one of its pixels is at least this probable: hysteresis thresholding
+#: kept only if one of its pixels is more probable than this: hysteresis thresholding
 #: (Canny, "A Computational Approach to Edge Detection", IEEE TPAMI 1986). Chosen on the
 #: held-out training images (``docs/unwatermark_per_image.py``), never the bench.
 MIN_CONFIDENCE = 0.995
@@ -107,7 +107,7 @@ class UnwatermarkPipeline(Pipeline):
     output is ``mask * restored + (1 - mask) * input`` with the soft mask of
     :func:`restore.zoo.archs.unet.watermark_mask`, so every pixel where the mask is 0
     comes back exactly as it went in; a connected part of the mask is kept only if one of
-    its pixels is confident (probability at least :data:`MIN_CONFIDENCE`), which drops
+    its pixels is confident (probability above :data:`MIN_CONFIDENCE`), which drops
     faint false detections on natural objects. Where the predicted alpha is above
     :data:`OPAQUE_ALPHA` (a strong mark, where a plain fill beats the network's guess) the
     region is filled by OpenCV Telea inpainting (``refine="telea"``, the default) or by
@@ -139,7 +139,7 @@ class UnwatermarkPipeline(Pipeline):
             opaque_alpha: predicted opacity in (0, 1] above which the mark is taken as
                 opaque and the region refined.
             min_confidence: a connected part of the mask is kept only if its most probable
-                pixel reaches this probability (:func:`confident_components`); None keeps
+                pixel is more probable than this (:func:`confident_components`); None keeps
                 every part.
 
         Returns:
