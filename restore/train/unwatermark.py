@@ -81,9 +81,9 @@ def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int,
             and its clean target alike, at one quality drawn uniformly from
             ``jpeg_quality`` (:func:`restore.ops.degrade.jpeg_roundtrip`). Without it the
             mark is the only part of a crop free of the training images' own JPEG
-            artifacts and noise, and a network learns to find marks by that alone: it
-            then misses most marks in a JPEG and flags clean, smooth parts of a clean
-            photo (the unwatermark-s card in docs/models.md).
+            artifacts and noise, and a network learns to find marks largely by that: it
+            then misses most of a mark in a photo saved as JPEG (the unwatermark-s card in
+            docs/models.md).
         jpeg_quality: (low, high) JPEG quality range, in 1-100.
 
     Returns:
