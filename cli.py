@@ -670,8 +670,10 @@ def train_unwatermark_cmd(
         jpeg: float = typer.Option(0.0, "--jpeg", min=0.0, max=1.0,
                                    help="Share of crops saved as JPEG (watermarked and clean alike) after the mark is "
                                         "drawn, so that marks are not found by being free of JPEG artifacts."),
-        jpeg_quality_min: int = typer.Option(60, "--jpeg-quality-min", min=1, max=100),
-        jpeg_quality_max: int = typer.Option(95, "--jpeg-quality-max", min=1, max=100),
+        jpeg_quality_min: int = typer.Option(60, "--jpeg-quality-min", min=1, max=100,
+                                             help="Lowest JPEG quality of the crops saved as JPEG."),
+        jpeg_quality_max: int = typer.Option(95, "--jpeg-quality-max", min=1, max=100,
+                                             help="Highest JPEG quality of the crops saved as JPEG."),
         init: Optional[Path] = typer.Option(None, "--init", exists=True,
                                             help="Weights of the same architecture to start from (fine-tuning), "
                                                  "e.g. weights/unwatermark-s.safetensors."),

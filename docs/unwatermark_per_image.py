@@ -5,16 +5,17 @@ used for the failure analysis and the mask-threshold check in the unwatermark-s 
     python docs/unwatermark_per_image.py [MODEL] [DATA] [RAMPS] [CONFIDENCES] [JPEG]
 
 MODEL is a zoo name (default: the default model) or a training run's ``.safetensors``
-(or its ``.ckpt.safetensors`` checkpoint) of the default model's architecture. DATA is a folder of clean images, marked exactly as
-``restore bench unwatermark`` marks it (``make_test_set``, seed 0, held-out logos and
-font), or ``heldout`` (the default): the 16 images ``restore train unwatermark`` holds
-out for validation (bsds400 + imagenet-samples, ``split_train_val`` with seed 0) at zoom
-1 and 1.6 (bicubic), whole and marked the same way, so that choices can be made without
-the benchmark's images. RAMPS is a comma-separated list of ``LOW-HIGH`` mask-probability
-ramps (default 0.25-0.75, the one of :func:`restore.zoo.archs.unet.watermark_mask`): the
-soft mask is ``clamp((p - LOW) / (HIGH - LOW), 0, 1)``. CONFIDENCES is a comma-separated
-list of the pipeline's ``min_confidence`` (a connected part of the mask is kept only if
-one of its pixels is more probable than that; ``none`` keeps every part), default: the pipeline's
+(or its ``.ckpt.safetensors`` checkpoint) of the default model's architecture. DATA is
+a folder of clean images, marked exactly as ``restore bench unwatermark`` marks it
+(``make_test_set``, seed 0, held-out logos and font), or ``heldout`` (the default): the
+16 images ``restore train unwatermark`` holds out for validation (bsds400 +
+imagenet-samples, ``split_train_val`` with seed 0) at zoom 1 and 1.6 (bicubic), whole and
+marked the same way, so that choices can be made without the benchmark's images. RAMPS
+is a comma-separated list of ``LOW-HIGH`` mask-probability ramps (default 0.25-0.75, the
+one of :func:`restore.zoo.archs.unet.watermark_mask`): the soft mask is ``clamp((p -
+LOW) / (HIGH - LOW), 0, 1)``. CONFIDENCES is a comma-separated list of the pipeline's
+``min_confidence`` (a connected part of the mask is kept only if one of its pixels is
+more probable than that; ``none`` keeps every part), default: the pipeline's
 ``MIN_CONFIDENCE``. JPEG, a quality 1-100, saves the marked images (and the clean
 references) as JPEG, as ``restore bench unwatermark --jpeg`` does. The rest is the
 pipeline's own ``restore_from_prediction`` with its defaults (Telea refinement above
@@ -36,7 +37,9 @@ import torch
 from restore import load_pipeline
 from restore.bench.unwatermark import make_test_set, wm_scores
 from restore.pipelines.watermark import MIN_CONFIDENCE
+from restore.train.checkpoint import load_checkpoint
 from restore.train.data import load_folder, split_train_val
+from restore.train.loop import load_init
 
 DATA = ["../shared/data/train/bsds400", "../shared/data/train/imagenet-samples"]
 LOGOS = ["../shared/data/train/logos", "../shared/data/train/watermarks-real"]
@@ -63,12 +66,12 @@ def main() -> None:
     settings = [(r, c) for r in ramps for c in confidences]
     jpeg = int(sys.argv[5]) if len(sys.argv) > 5 else None
     if model and model.endswith(".safetensors"):  # a training run's weights, before they are published
-        from safetensors.torch import load_file
         pipe = load_pipeline("unwatermark", device="cpu")
-        state = load_file(model)
-        if any(k.startswith("model.") for k in state):  # a training checkpoint (--resume's file)
-            state = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
-        pipe.model.load_state_dict(state)
+        if model.endswith(".ckpt.safetensors"):   # --resume's checkpoint: the optimizer state is dropped
+            load_checkpoint(Path(model), pipe.model, torch.optim.Adam(pipe.model.parameters()))
+        else:
+            load_init(pipe.model, model)
+        pipe.model.eval()
     else:
         pipe = load_pipeline("unwatermark", model=model, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:

@@ -392,8 +392,9 @@ def synthesize_watermark(clean: np.ndarray, rng: np.random.Generator, bank: Wate
 
 
 def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
-    """Encode an image as JPEG and decode it again (OpenCV's libjpeg, 4:2:0 chroma), as a
-    photo saved by a camera, an editor or a web site is.
+    """Encode an image as JPEG with :func:`restore.io.encode_image` (what ``restore ...
+    --format jpg`` writes: OpenCV's libjpeg, 4:2:0 chroma) and decode it again, as a photo
+    saved by a camera, an editor or a web site is.
 
     Args:
         image: (H, W, 3) uint8 RGB.
@@ -409,10 +410,10 @@ def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
         raise ValueError(f"JPEG quality must be in 1-100, got {quality}")
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise ValueError("OpenCV could not encode the image as JPEG")
-    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    from restore.io import encode_image   # the writer's own encoder (restore.io imports this module)
+
+    buf = np.frombuffer(encode_image(image, "jpg", quality), np.uint8)
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 # --- inpainting masks: (H, W) float32, 1 = missing, 0 = known ---------------------------------
