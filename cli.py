@@ -674,6 +674,10 @@ def train_unwatermark_cmd(
                                              help="Lowest JPEG quality of the crops saved as JPEG."),
         jpeg_quality_max: int = typer.Option(95, "--jpeg-quality-max", min=1, max=100,
                                              help="Highest JPEG quality of the crops saved as JPEG."),
+        hard_negatives: float = typer.Option(0.0, "--hard-negatives", min=0.0, max=1.0,
+                                             help="Share of crops cut around the starting network's false "
+                                                  "detections on the unmarked training images (hard-negative "
+                                                  "mining; most useful with --init)."),
         init: Optional[Path] = typer.Option(None, "--init", exists=True,
                                             help="Weights of the same architecture to start from (fine-tuning), "
                                                  "e.g. weights/unwatermark-s.safetensors."),
@@ -685,8 +689,8 @@ def train_unwatermark_cmd(
     _train(train_unwatermark, out, data=[str(d) for d in data], logos=[str(d) for d in logos], steps=steps,
            batch=batch, patch=patch, lr=lr, width=width, levels=levels, blocks=blocks, w_hole=w_hole,
            w_mask=w_mask, w_alpha=w_alpha, canvas=canvas, zoom=(zoom_min, zoom_max), jpeg=jpeg,
-           jpeg_quality=(jpeg_quality_min, jpeg_quality_max), init=init, val_every=val_every,
-           seed=seed, device=device, resume=resume, max_minutes=max_minutes)
+           jpeg_quality=(jpeg_quality_min, jpeg_quality_max), hard_negatives=hard_negatives, init=init,
+           val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)
 
 
 @train_app.command("colorize")

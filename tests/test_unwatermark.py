@@ -343,8 +343,9 @@ def test_tiny_training_run_writes_weights_and_resumes(tmp_path):
     side2 = train_unwatermark(steps=4, resume=True, **kw)
     assert [h["step"] for h in side2["history"]] == [2, 4]
     kw["out"] = tmp_path / "w2" / "wm.safetensors"          # warm start from the first run's weights
-    side3 = train_unwatermark(steps=2, init=out, jpeg=0.5, **kw)
+    side3 = train_unwatermark(steps=2, init=out, jpeg=0.5, hard_negatives=0.5, **kw)
     assert side3["init"] == str(out) and side3["steps_done"] == 2 and side3["jpeg"] == 0.5
+    assert side3["hard_negatives"] == 0.5
     assert set(side3["validation"]["jpeg"]) >= {"quality", "psnr", "iou", "false_positive"}
     assert "jpeg" in side3["history"][0]
     with pytest.raises(FileNotFoundError, match="init"):
@@ -384,6 +385,60 @@ def test_watermarked_crops_from_a_larger_canvas_hold_part_of_a_mark_or_none(tiny
         watermarked_crops(images, tiny_bank, 2, 64, rng, canvas=0.5)
     with pytest.raises(ValueError, match="zoom"):
         watermarked_crops(images, tiny_bank, 2, 64, rng, zoom=(2.0, 1.0))
+
+
+def test_zoomed_region_around_a_point_holds_it():
+    from restore.train.unwatermark import zoomed_region
+    img = np.zeros((90, 130, 3), np.uint8)
+    for point in [(0, 0), (89, 129), (45, 3), (7, 100)]:
+        img[:] = 0
+        img[point] = (255, 0, 255)                        # the only magenta pixel
+        for seed in range(5):
+            region, zoom, (y, x) = zoomed_region(img, 40, 1.0, np.random.default_rng(seed), point=point)
+            assert region.shape == (40, 40, 3) and zoom == 1.0
+            assert ((region == (255, 0, 255)).all(-1)).sum() == 1 and (region[y, x] == (255, 0, 255)).all()
+            big, zoom, (y, x) = zoomed_region(img, 80, 2.0, np.random.default_rng(seed), point=point)
+            assert zoom == 2.0 and big[y, x, 0] > 100 and big[y, x, 1] < 100     # enlarged: the pixel is there
+
+
+def test_mine_hard_negatives_finds_the_pixels_a_network_takes_for_a_mark():
+    from restore.train.unwatermark import mine_hard_negatives
+    net = WatermarkUNet(width=4, levels=2).train()
+    images = [real_image(50, 70, index=1), real_image(64, 33, index=2)]     # not multiples of the net's 2
+    torch.nn.init.zeros_(net.tail.weight)
+    with torch.no_grad():
+        net.tail.bias[3] = -5.0                              # sees no mark anywhere
+    assert [p.shape for p in mine_hard_negatives(net, images, torch.device("cpu"))] == [(0, 2), (0, 2)]
+    with torch.no_grad():
+        net.tail.bias[3] = 5.0                               # sees a mark everywhere
+    points = mine_hard_negatives(net, images, torch.device("cpu"), max_points=40)
+    assert net.training                                      # mode restored
+    for p, img in zip(points, images):
+        assert p.shape == (40, 2) and p.dtype == np.int64 and len(np.unique(p, axis=0)) == 40
+        assert (p >= 0).all() and (p < img.shape[:2]).all()
+    with pytest.raises(ValueError, match="threshold"):
+        mine_hard_negatives(net, images, torch.device("cpu"), threshold=1.0)
+
+
+def test_watermarked_crops_cut_a_share_around_hard_negatives(tiny_bank):
+    from restore.train.unwatermark import watermarked_crops
+    images = [real_image(256, 256, index=i) for i in range(3)]
+    images[1][100, 200] = (255, 0, 255)                      # a pixel to find in the crops
+    assert [(im == (255, 0, 255)).all(-1).sum() for im in images] == [0, 1, 0]
+    hard = [np.zeros((0, 2), np.int64), np.array([[100, 200]]), np.zeros((0, 2), np.int64)]
+    _, clean, _ = watermarked_crops(images, tiny_bank, 16, 64, np.random.default_rng(0), clean_prob=1.0,
+                                    canvas=2.0, hard_negatives=hard, hard_share=1.0)
+    magenta = (np.round(clean * 255).astype(int) == np.array([255, 0, 255])[:, None, None]).all(1)
+    assert magenta.any(axis=(1, 2)).all()                    # every crop holds the hard pixel
+    _, clean, _ = watermarked_crops(images, tiny_bank, 16, 64, np.random.default_rng(0), clean_prob=1.0,
+                                    canvas=2.0, hard_negatives=hard, hard_share=0.0)
+    magenta = (np.round(clean * 255).astype(int) == np.array([255, 0, 255])[:, None, None]).all(1)
+    assert not magenta.any(axis=(1, 2)).all()
+    with pytest.raises(ValueError, match="hard-negative share"):
+        watermarked_crops(images, tiny_bank, 2, 64, np.random.default_rng(0), hard_negatives=hard, hard_share=2.0)
+    with pytest.raises(ValueError, match="one array per image"):
+        watermarked_crops(images, tiny_bank, 2, 64, np.random.default_rng(0), hard_negatives=hard[:2],
+                          hard_share=0.5)
 
 
 def test_validation_set_has_one_case_per_image_and_zoom(tiny_bank):

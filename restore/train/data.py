@@ -82,23 +82,46 @@ def flip_rotate(crop: np.ndarray, rng: np.random.Generator, rotate: bool = True)
     return np.rot90(crop, k=int(rng.integers(4))) if rotate else crop
 
 
-def zoomed_region(img: np.ndarray, side: int, zoom: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+def zoomed_region(img: np.ndarray, side: int, zoom: float, rng: np.random.Generator,
+                  point: tuple[int, int] | None = None) -> tuple:
     """A random ``side`` x ``side`` region of ``img`` resized by ``zoom`` (bicubic up, area
-    down), with a random left-right flip and 90-degree rotation (:func:`flip_rotate`).
+    down), with a random left-right flip and 90-degree rotation (as :func:`flip_rotate`).
 
     The zoom is lowered where the image is too small for it (a region never leaves the
     image). Enlarging lets a small training photo stand in for a larger one: the same
     scene with wider smooth areas and softer edges, as a photo of higher resolution has.
 
+    Args:
+        img: H x W x 3 uint8.
+        side: side of the region returned, in pixels.
+        zoom: resize factor (> 0).
+        rng: the random generator.
+        point: (row, column) of a pixel of ``img``; the region is then drawn among those
+            that hold it.
+
     Returns:
-        ``(region, zoom)``: (side, side, 3) uint8 and the zoom actually used.
+        ``(region, zoom)``: (side, side, 3) uint8 and the zoom actually used; with
+        ``point``, ``(region, zoom, (row, column))``, the last the point's pixel in the
+        region (after the flip and rotation).
     """
     r = min(max(1, int(round(side / zoom))), *img.shape[:2])
-    y, x = rng.integers(img.shape[0] - r + 1), rng.integers(img.shape[1] - r + 1)
+    if point is None:
+        y, x = rng.integers(img.shape[0] - r + 1), rng.integers(img.shape[1] - r + 1)
+    else:
+        y, x = (int(rng.integers(max(0, p - r + 1), min(n - r, p) + 1)) for p, n in zip(point, img.shape[:2]))
     region = img[y:y + r, x:x + r]
     if r != side:
         region = cv2.resize(region, (side, side), interpolation=cv2.INTER_CUBIC if side > r else cv2.INTER_AREA)
-    return np.ascontiguousarray(flip_rotate(region, rng)), side / r
+    flip, turns = rng.random() < 0.5, int(rng.integers(4))   # the draws of flip_rotate, in its order
+    region = np.ascontiguousarray(np.rot90(region[:, ::-1] if flip else region, k=turns))
+    if point is None:
+        return region, side / r
+    qy, qx = (min(side - 1, int((p - o + 0.5) * side / r)) for p, o in zip(point, (y, x)))
+    if flip:
+        qx = side - 1 - qx
+    for _ in range(turns):                     # np.rot90 takes pixel (a, b) to (side - 1 - b, a)
+        qy, qx = side - 1 - qx, qy
+    return region, side / r, (qy, qx)
 
 
 def center_crops(images: list[np.ndarray], size: int) -> np.ndarray:

@@ -39,12 +39,15 @@ from restore.zoo.registry import resolve_device
 JPEG_QUALITY = (60, 95)
 #: JPEG quality of the second validation set (:func:`jpeg_case`), printed beside the first.
 VAL_JPEG_QUALITY = 80
+#: Mask probability above which a pixel of an unmarked training image counts as a false
+#: detection, a hard negative (:func:`mine_hard_negatives`).
+HARD_NEGATIVE_PROB = 0.5
 
 
 def check_crop_options(canvas: float, zoom: tuple[float, float], jpeg: float = 0.0,
-                       jpeg_quality: tuple[int, int] = JPEG_QUALITY) -> None:
-    """Raise ValueError unless ``canvas >= 1``, ``0 < zoom[0] <= zoom[1]``, ``0 <= jpeg <= 1``
-    and ``1 <= jpeg_quality[0] <= jpeg_quality[1] <= 100``."""
+                       jpeg_quality: tuple[int, int] = JPEG_QUALITY, hard_share: float = 0.0) -> None:
+    """Raise ValueError unless ``canvas >= 1``, ``0 < zoom[0] <= zoom[1]``, ``0 <= jpeg <= 1``,
+    ``1 <= jpeg_quality[0] <= jpeg_quality[1] <= 100`` and ``0 <= hard_share <= 1``."""
     if canvas < 1:
         raise ValueError(f"canvas must be at least 1 (a multiple of the patch side), got {canvas}")
     if not 0 < zoom[0] <= zoom[1]:
@@ -53,12 +56,60 @@ def check_crop_options(canvas: float, zoom: tuple[float, float], jpeg: float = 0
         raise ValueError(f"jpeg share must be in [0, 1], got {jpeg}")
     if not 1 <= jpeg_quality[0] <= jpeg_quality[1] <= 100:
         raise ValueError(f"JPEG quality range must be ordered within 1-100, got {tuple(jpeg_quality)}")
+    if not 0 <= hard_share <= 1:
+        raise ValueError(f"hard-negative share must be in [0, 1], got {hard_share}")
+
+
+@torch.no_grad()
+def mine_hard_negatives(net: torch.nn.Module, images: list[np.ndarray], device: torch.device, *,
+                        threshold: float = HARD_NEGATIVE_PROB, max_points: int = 256,
+                        seed: int = 0) -> list[np.ndarray]:
+    """Where ``net`` sees a watermark in images that have none: the pixels of each unmarked
+    image whose predicted mask probability is above ``threshold`` (hard-negative mining,
+    Sung & Poggio, "Example-based learning for view-based human face detection", 1998;
+    Felzenszwalb et al., TPAMI 2010). :func:`watermarked_crops` cuts a share of its crops
+    around them, so training sees more of the shadows, petals and painted objects the
+    network takes for marks.
+
+    Args:
+        net: a :class:`WatermarkUNet` (put in eval mode while mining, back in train mode after).
+        images: H x W x 3 uint8 RGB images, run whole (reflect-padded to the network's multiple).
+        device: where the network runs.
+        threshold: mask probability in (0, 1) above which a pixel is a false detection.
+        max_points: at most this many of an image's false pixels are kept (drawn at random).
+        seed: seed of that draw.
+
+    Returns:
+        One (N_i, 2) int64 array of (row, column) pixels per image, N_i possibly 0.
+
+    Raises:
+        ValueError: unless ``0 < threshold < 1`` and ``max_points >= 1``.
+    """
+    if not 0 < threshold < 1 or max_points < 1:
+        raise ValueError(f"need 0 < threshold < 1 and max_points >= 1, got {threshold}, {max_points}")
+    was_training = net.training
+    net.eval()
+    rng = np.random.default_rng(seed)
+    m = net.multiple_of
+    points = []
+    for img in images:
+        h, w = img.shape[:2]
+        x = torch.from_numpy(img).to(device).permute(2, 0, 1)[None].float() / 255
+        x = F.pad(x, (0, -w % m, 0, -h % m), mode="reflect")
+        prob = torch.sigmoid(net(x)[0, 3, :h, :w])
+        p = torch.nonzero(prob > threshold).cpu().numpy().astype(np.int64)
+        if len(p) > max_points:
+            p = p[rng.choice(len(p), max_points, replace=False)]
+        points.append(p)
+    net.train(was_training)
+    return points
 
 
 def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int, patch: int,
                       rng: np.random.Generator, clean_prob: float = 0.1, *, canvas: float = 1.0,
                       zoom: tuple[float, float] = (1.0, 1.0), jpeg: float = 0.0,
-                      jpeg_quality: tuple[int, int] = JPEG_QUALITY) -> tuple[np.ndarray, ...]:
+                      jpeg_quality: tuple[int, int] = JPEG_QUALITY, hard_negatives: list[np.ndarray] | None = None,
+                      hard_share: float = 0.0) -> tuple[np.ndarray, ...]:
     """Random watermarked training crops.
 
     Each crop is cut from a canvas: a random region of a training image, ``canvas`` times
@@ -85,6 +136,11 @@ def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int,
             then misses most of a mark in a photo saved as JPEG (the unwatermark-s card in
             docs/models.md).
         jpeg_quality: (low, high) JPEG quality range, in 1-100.
+        hard_negatives: per image of ``images``, (N, 2) pixels (row, column) where the
+            network finds a mark that is not there (:func:`mine_hard_negatives`).
+        hard_share: share of crops cut around one of those pixels (from an image that has
+            one): the canvas and the crop in it are drawn among those that hold the
+            pixel, then marked (or left clean) like any other.
 
     Returns:
         ``(watermarked, clean, alpha)``: (batch, 3, patch, patch) float32 in [0, 1], the
@@ -93,18 +149,31 @@ def watermarked_crops(images: list[np.ndarray], bank: WatermarkBank, batch: int,
 
     Raises:
         ValueError: if ``canvas < 1``, the zoom range is not positive and ordered, ``jpeg``
-            is outside [0, 1] or the quality range outside 1-100 or not ordered.
+            or ``hard_share`` is outside [0, 1], the quality range outside 1-100 or not
+            ordered, or ``hard_negatives`` is not one array per image.
     """
-    check_crop_options(canvas, zoom, jpeg, jpeg_quality)
+    check_crop_options(canvas, zoom, jpeg, jpeg_quality, hard_share)
+    if hard_negatives is not None and len(hard_negatives) != len(images):
+        raise ValueError(f"hard_negatives needs one array per image: {len(hard_negatives)} for {len(images)} images")
+    hard_images = [k for k, p in enumerate(hard_negatives or []) if len(p)] if hard_share > 0 else []
     marked = np.empty((batch, patch, patch, 3), np.float32)
     clean = np.empty((batch, patch, patch, 3), np.float32)
     alpha = np.zeros((batch, patch, patch), np.float32)
     for i in range(batch):
-        img = images[rng.integers(len(images))]
+        hard = bool(hard_images) and rng.random() < hard_share
+        if hard:
+            k = hard_images[rng.integers(len(hard_images))]
+            img, pts = images[k], hard_negatives[k]
+        else:
+            img = images[rng.integers(len(images))]
         side = max(patch, min(int(round(canvas * patch)), *img.shape[:2]))
         z = float(np.exp(rng.uniform(np.log(zoom[0]), np.log(zoom[1]))))
-        region, z = zoomed_region(img, side, z, rng)
-        y, x = rng.integers(side - patch + 1), rng.integers(side - patch + 1)
+        if hard:   # the crop, anywhere in the canvas, holds the hard pixel
+            region, z, q = zoomed_region(img, side, z, rng, tuple(int(v) for v in pts[rng.integers(len(pts))]))
+            y, x = (int(rng.integers(max(0, v - patch + 1), min(side - patch, v) + 1)) for v in q)
+        else:
+            region, z = zoomed_region(img, side, z, rng)
+            y, x = rng.integers(side - patch + 1), rng.integers(side - patch + 1)
         c = region.astype(np.float32) / 255.0
         clean[i] = c[y:y + patch, x:x + patch]
         if rng.random() < clean_prob:
@@ -200,7 +269,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
                       w_alpha: float = 1.0,
                       clean_prob: float = 0.1, canvas: float = 2.0, zoom: tuple[float, float] = (0.8, 2.0),
                       jpeg: float = 0.0, jpeg_quality: tuple[int, int] = JPEG_QUALITY,
-                      val_zooms: tuple[float, ...] = (1.0, 1.6), init: str | Path | None = None, n_val: int = 16,
+                      hard_negatives: float = 0.0, val_zooms: tuple[float, ...] = (1.0, 1.6),
+                      init: str | Path | None = None, n_val: int = 16,
                       val_every: int = 250, seed: int = 0, device: str = "auto", resume: bool = False,
                       max_minutes: float | None = None, log: Callable[[str], None] = print) -> dict:
     """Train a :class:`WatermarkUNet` and write ``out`` (safetensors) plus ``out``.json.
@@ -222,6 +292,10 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
             1)`` is the setting of unwatermark-s's first two runs.
         jpeg, jpeg_quality: share of crops saved as JPEG after marking, and their quality
             range (:func:`watermarked_crops`); 0 is the setting of unwatermark-s's runs 1-4.
+        hard_negatives: share of crops cut around the false detections of the network as
+            it starts (after ``init`` or ``resume``) on the unmarked training images
+            (:func:`mine_hard_negatives`, probability above :data:`HARD_NEGATIVE_PROB`);
+            0 (no mining) is the setting of unwatermark-s's runs 1-6.
         val_zooms: the held-out images are validated at each of these zooms (1.6: about a
             Kodak photo's scale against a BSDS one's).
         init: weights (safetensors of the same architecture, e.g. a shipped
@@ -237,9 +311,9 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
             ``init`` does not exist.
         RuntimeError: if ``init`` does not match the architecture.
         ValueError: for a canvas below 1, a zoom range that is not positive and ordered, or a
-            JPEG share or quality range out of bounds.
+            JPEG share, quality range or hard-negative share out of bounds.
     """
-    check_crop_options(canvas, zoom, jpeg, jpeg_quality)  # before the data is loaded
+    check_crop_options(canvas, zoom, jpeg, jpeg_quality, hard_negatives)  # before the data is loaded
     if not val_zooms or min(val_zooms) <= 0:
         raise ValueError(f"validation zooms must be positive, got {tuple(val_zooms)}")
     out = Path(out)
@@ -252,7 +326,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
                   arch_kwargs=dict(channels=3, width=width, levels=levels, blocks=blocks, dec_blocks=dec_blocks),
                   steps=steps, batch=batch, patch=patch, lr=lr, w_hole=w_hole, w_mask=w_mask, w_alpha=w_alpha,
                   clean_prob=clean_prob, canvas=canvas, zoom=list(zoom), jpeg=jpeg,
-                  jpeg_quality=list(jpeg_quality), val_zooms=list(val_zooms),
+                  jpeg_quality=list(jpeg_quality), hard_negatives=hard_negatives,
+                  hard_negative_prob=HARD_NEGATIVE_PROB, val_zooms=list(val_zooms),
                   init=str(init) if init else None, n_val=n_val, seed=seed,
                   data=as_list(data), logos=as_list(logos),
                   loss="L1(composed) + w_hole * L1(restored inside mask) + w_mask * (BCE + Dice)(mask) + "
@@ -276,6 +351,14 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     start, history, elapsed_before = resume_run(ckpt, net, opt, resume, log)
     rng = np.random.default_rng([seed, start])
     log(f"model: {sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters")
+    hard = None
+    if hard_negatives > 0:
+        hard = mine_hard_negatives(net, train_images, dev, seed=start)
+        found = sum(len(p) > 0 for p in hard)
+        log(f"hard negatives: {found} of {len(train_images)} unmarked training images have pixels above "
+            f"probability {HARD_NEGATIVE_PROB}; {hard_negatives:.0%} of the crops are cut around them")
+        if not found:
+            hard = None
     net.train()
     schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
                         warmup=min(200, steps // 10), val_every=val_every, log=log)
@@ -283,7 +366,8 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
         marked, clean, alpha = (torch.from_numpy(a).to(dev) for a in
                                 watermarked_crops(train_images, train_bank, batch, patch, rng, clean_prob,
                                                   canvas=canvas, zoom=tuple(zoom), jpeg=jpeg,
-                                                  jpeg_quality=tuple(jpeg_quality)))
+                                                  jpeg_quality=tuple(jpeg_quality), hard_negatives=hard,
+                                                  hard_share=hard_negatives if hard else 0.0))
         if dev.type == "cpu":
             marked = marked.contiguous(memory_format=torch.channels_last)
         pred = net(marked)
