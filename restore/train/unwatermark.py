@@ -5,7 +5,9 @@ on the fly by :func:`restore.ops.degrade.watermark_layer` with the training logo
 fonts: the mark is drawn over a canvas larger than the crop, with sizes relative to the
 (zoomed) image's short side, so a crop sees a mark at the scale it would have on the full
 image, or part of one, or none; a fraction of the crops stay clean, and the watermarked
-input is rounded to 8 bit as a file would be. Validation uses held-out images, logos and
+input is rounded to 8 bit as a file would be. With ``hard_negatives``, a share of the
+crops is cut around pixels where the starting network sees a mark in the unmarked
+training images (hard-negative mining, :func:`mine_hard_negatives`). Validation uses held-out images, logos and
 font, with the mark drawn over the whole image as the benchmark does.
 
 Loss, on [0, 1] images: ``L1(compose(x, restored, mask), clean)`` over the image, plus the
