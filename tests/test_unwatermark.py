@@ -520,6 +520,9 @@ def test_cli_rejects_jpeg_options_out_of_range(tmp_path):
     assert code == 2 and "--jpeg" in text and not (tmp_path / "w.safetensors").exists()
     code, text = invoke("bench", "unwatermark", "--data", tmp_path, "--logos", tmp_path, "--jpeg", "0")
     assert code == 2 and "--jpeg" in text
+    code, text = invoke("train", "unwatermark", "--data", tmp_path, "--logos", tmp_path, "--out",
+                        tmp_path / "w.safetensors", "--hard-negatives", "1.5")
+    assert code == 2 and "--hard-negatives" in text and not (tmp_path / "w.safetensors").exists()
 
 
 def test_cli_unwatermark_rejects_a_min_confidence_below_the_mask_ramp(tmp_path):
