@@ -74,18 +74,28 @@ def random_crops(images: list[np.ndarray], batch: int, patch: int, rng: np.rando
     return out.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
 
 
-def flip_rotate(crop: np.ndarray, rng: np.random.Generator, rotate: bool = True) -> np.ndarray:
+def flip_rotate(crop: np.ndarray, rng: np.random.Generator, rotate: bool = True,
+                point: tuple[int, int] | None = None):
     """A random left-right flip and (with ``rotate``) a random 90-degree rotation of an
-    H x W x C crop (a view; square crops keep their shape)."""
+    H x W x C crop (a view; square crops keep their shape). With ``point``, a (row,
+    column) pixel of ``crop``, returns ``(crop, point)`` with the point where that pixel
+    went."""
+    h, w = crop.shape[:2]
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
-    return np.rot90(crop, k=int(rng.integers(4))) if rotate else crop
+        point = None if point is None else (point[0], w - 1 - point[1])
+    turns = int(rng.integers(4)) if rotate else 0
+    for _ in range(turns):                 # np.rot90 takes pixel (a, b) of an h x w array to (w - 1 - b, a)
+        point = None if point is None else (w - 1 - point[1], point[0])
+        h, w = w, h
+    crop = np.rot90(crop, k=turns) if turns else crop
+    return crop if point is None else (crop, point)
 
 
 def zoomed_region(img: np.ndarray, side: int, zoom: float, rng: np.random.Generator,
                   point: tuple[int, int] | None = None) -> tuple:
     """A random ``side`` x ``side`` region of ``img`` resized by ``zoom`` (bicubic up, area
-    down), with a random left-right flip and 90-degree rotation (as :func:`flip_rotate`).
+    down), with a random left-right flip and 90-degree rotation (:func:`flip_rotate`).
 
     The zoom is lowered where the image is too small for it (a region never leaves the
     image). Enlarging lets a small training photo stand in for a larger one: the same
@@ -112,16 +122,11 @@ def zoomed_region(img: np.ndarray, side: int, zoom: float, rng: np.random.Genera
     region = img[y:y + r, x:x + r]
     if r != side:
         region = cv2.resize(region, (side, side), interpolation=cv2.INTER_CUBIC if side > r else cv2.INTER_AREA)
-    flip, turns = rng.random() < 0.5, int(rng.integers(4))   # the draws of flip_rotate, in its order
-    region = np.ascontiguousarray(np.rot90(region[:, ::-1] if flip else region, k=turns))
     if point is None:
-        return region, side / r
-    qy, qx = (min(side - 1, int((p - o + 0.5) * side / r)) for p, o in zip(point, (y, x)))
-    if flip:
-        qx = side - 1 - qx
-    for _ in range(turns):                     # np.rot90 takes pixel (a, b) to (side - 1 - b, a)
-        qy, qx = side - 1 - qx, qy
-    return region, side / r, (qy, qx)
+        return np.ascontiguousarray(flip_rotate(region, rng)), side / r
+    q = tuple(min(side - 1, int((p - o + 0.5) * side / r)) for p, o in zip(point, (y, x)))
+    region, q = flip_rotate(region, rng, point=q)
+    return np.ascontiguousarray(region), side / r, q
 
 
 def center_crops(images: list[np.ndarray], size: int) -> np.ndarray:

@@ -7,8 +7,9 @@ fonts: the mark is drawn over a canvas larger than the crop, with sizes relative
 image, or part of one, or none; a fraction of the crops stay clean, and the watermarked
 input is rounded to 8 bit as a file would be. With ``hard_negatives``, a share of the
 crops is cut around pixels where the starting network sees a mark in the unmarked
-training images (hard-negative mining, :func:`mine_hard_negatives`). Validation uses held-out images, logos and
-font, with the mark drawn over the whole image as the benchmark does.
+training images (hard-negative mining, :func:`mine_hard_negatives`). Validation uses
+held-out images, logos and font, with the mark drawn over the whole image as the
+benchmark does.
 
 Loss, on [0, 1] images: ``L1(compose(x, restored, mask), clean)`` over the image, plus the
 restored image's L1 inside the true mask (normalised by the mask's area, so small marks
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from restore.io import load_watermark_bank
 from restore.metrics import batch_psnr, mask_iou
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, jpeg_roundtrip, synthesize_watermark
+from restore.ops.tiling import run_tiled
 from restore.train.checkpoint import save_checkpoint
 from restore.train.data import load_folder, split_train_val, zoomed_region
 from restore.train.loop import Schedule, load_init, resume_run, update, write_result
@@ -75,7 +77,8 @@ def mine_hard_negatives(net: torch.nn.Module, images: list[np.ndarray], device: 
 
     Args:
         net: a :class:`WatermarkUNet` (put in eval mode while mining, back in train mode after).
-        images: H x W x 3 uint8 RGB images, run whole (reflect-padded to the network's multiple).
+        images: H x W x 3 uint8 RGB images, run whole (padded to the network's multiple by
+            :func:`restore.ops.tiling.run_tiled`).
         device: where the network runs.
         threshold: mask probability in (0, 1) above which a pixel is a false detection.
         max_points: at most this many of an image's false pixels are kept (drawn at random).
@@ -92,13 +95,10 @@ def mine_hard_negatives(net: torch.nn.Module, images: list[np.ndarray], device: 
     was_training = net.training
     net.eval()
     rng = np.random.default_rng(seed)
-    m = net.multiple_of
     points = []
     for img in images:
-        h, w = img.shape[:2]
         x = torch.from_numpy(img).to(device).permute(2, 0, 1)[None].float() / 255
-        x = F.pad(x, (0, -w % m, 0, -h % m), mode="reflect")
-        prob = torch.sigmoid(net(x)[0, 3, :h, :w])
+        prob = torch.sigmoid(run_tiled(net, x, tile=None, multiple_of=net.multiple_of)[0, 3])
         p = torch.nonzero(prob > threshold).cpu().numpy().astype(np.int64)
         if len(p) > max_points:
             p = p[rng.choice(len(p), max_points, replace=False)]
@@ -356,11 +356,9 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
     hard = None
     if hard_negatives > 0:
         hard = mine_hard_negatives(net, train_images, dev, seed=start)
-        found = sum(len(p) > 0 for p in hard)
-        log(f"hard negatives: {found} of {len(train_images)} unmarked training images have pixels above "
-            f"probability {HARD_NEGATIVE_PROB}; {hard_negatives:.0%} of the crops are cut around them")
-        if not found:
-            hard = None
+        log(f"hard negatives: {sum(len(p) > 0 for p in hard)} of {len(train_images)} unmarked training images "
+            f"have pixels above probability {HARD_NEGATIVE_PROB}; {hard_negatives:.0%} of the crops are cut "
+            f"around them")
     net.train()
     schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
                         warmup=min(200, steps // 10), val_every=val_every, log=log)
@@ -369,7 +367,7 @@ def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out:
                                 watermarked_crops(train_images, train_bank, batch, patch, rng, clean_prob,
                                                   canvas=canvas, zoom=tuple(zoom), jpeg=jpeg,
                                                   jpeg_quality=tuple(jpeg_quality), hard_negatives=hard,
-                                                  hard_share=hard_negatives if hard else 0.0))
+                                                  hard_share=hard_negatives))
         if dev.type == "cpu":
             marked = marked.contiguous(memory_format=torch.channels_last)
         pred = net(marked)
