@@ -53,8 +53,20 @@ def test_oom_retry_halves_tile():
 
     x = torch.rand(1, 1, 64, 64)
     y = run_tiled(fn, x, tile=64, overlap=8, multiple_of=1, min_tile=16)
-    assert calls[0] == 64 and 32 in calls
+    assert calls[0] == 64 and max(calls[1:]) <= 32
     assert torch.allclose(y, x)
+
+
+def test_tiles_are_spread_evenly_and_no_longer_than_needed():
+    from restore.ops.tiling import _tiles
+    for n, tile, overlap, m in ((2000, 768, 64, 8), (1504, 512, 64, 8), (104, 32, 8, 4), (64, 32, 8, 1), (768, 768, 64, 8)):
+        length, starts = _tiles(n, tile, overlap, m)
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        assert starts[0] == 0 and starts[-1] + length == n and length <= tile            # cover, within the limit
+        assert all(length - g >= overlap for g in gaps) and length % m == 0 and all(s % m == 0 for s in starts)
+        assert len(starts) == max(1, -(-(n - overlap) // (tile - overlap)))               # the fewest tiles
+        assert not gaps or max(gaps) - min(gaps) <= m                                      # evenly spread
+    assert _tiles(2000, 768, 64, 8) == (712, [0, 640, 1288])
 
 
 def test_rejects_non_4d():

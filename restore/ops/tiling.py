@@ -3,6 +3,8 @@
 The image is first padded (reflect, or replicate where the image is too small to
 reflect) to a multiple of the model's ``multiple_of``; tiles start on multiples of it too,
 so a strided network sees the same sampling grid in every tile as on the whole image.
+Along each side, the fewest tiles of at most ``tile`` px that overlap by ``overlap`` px
+are spread evenly and made only as long as they need to be, so little is computed twice.
 Each tile's weight is 0 in the outer quarter of the overlap (where its missing context
 makes it least accurate), ramps linearly to 1 over the middle half and stays 1 inside, and
 is 1 up to the image border; the output is the weighted mean of the tiles. This is
@@ -35,11 +37,21 @@ def pad_to_multiple(x: torch.Tensor, multiple_of: int) -> tuple[torch.Tensor, tu
     return x, (h, w)
 
 
-def _starts(n: int, tile: int, stride: int) -> list[int]:
+def _tiles(n: int, tile: int, overlap: int, m: int) -> tuple[int, list[int]]:
+    """The tile length and start offsets along one side of ``n`` (a multiple of ``m``) px.
+
+    As few tiles of at most ``tile`` px as cover ``n`` with ``overlap`` px between
+    neighbours, each made as short as that count allows and spread evenly, so that the
+    tiles cover about ``n + (count - 1) * overlap`` px rather than ``count * tile``
+    (a 2000 px side in 768 px tiles: three of 712 px instead of three of 768 px, one
+    overlapping the last by 600 px). Lengths and starts are multiples of ``m``.
+    """
     if n <= tile:
-        return [0]
-    starts = list(range(0, n - tile, stride))
-    return starts + [n - tile]
+        return n, [0]
+    count = -(-(n - overlap) // (tile - overlap))
+    length = -(-(n + (count - 1) * overlap) // (count * m)) * m
+    units = (n - length) // m
+    return length, [i * units // (count - 1) * m for i in range(count)]
 
 
 def _ramp(length: int, overlap: int, left: bool, right: bool, device, dtype) -> torch.Tensor:
@@ -102,12 +114,11 @@ def _run(model_fn, xp: torch.Tensor, tile: int | None, overlap: int, scale: int,
         return model_fn(xp)
     tile = max(m, tile // m * m)
     overlap = min(-(-overlap // m) * m, tile // 2 // m * m)
-    stride = tile - overlap
     out = weight = None
-    ys, xs = _starts(hp, tile, stride), _starts(wp, tile, stride)
+    th, ys = _tiles(hp, tile, overlap, m)
+    tw, xs = _tiles(wp, tile, overlap, m)
     for y0 in ys:
         for x0 in xs:
-            th, tw = min(tile, hp), min(tile, wp)
             y = model_fn(xp[..., y0:y0 + th, x0:x0 + tw])
             if out is None:
                 out = torch.zeros(b, y.shape[1], hp * scale, wp * scale, device=y.device, dtype=torch.float32)
