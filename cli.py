@@ -177,6 +177,9 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                     None, "--min-confidence", help="Keep a connected part of the mask only if one of its pixels is more "
                                                    "probable than this (0.25-1; default: the pipeline's "
                                                    "MIN_CONFIDENCE; 0.25 keeps every part)."),
+                tta: bool = typer.Option(True, "--tta/--no-tta",
+                                         help="Run the mirrored image again around the detected marks and average "
+                                              "(fewer false detections; about 1.4 times the time)."),
                 model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
                 overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
@@ -192,7 +195,7 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
     if min_confidence is not None and not MASK_RAMP[0] <= min_confidence <= 1:
         raise _usage_error(f"--min-confidence must be in [{MASK_RAMP[0]}, 1], got {min_confidence}")
     opts = {"refine": refine, "opaque_alpha": OPAQUE_ALPHA if opaque_alpha is None else opaque_alpha,
-            "min_confidence": MIN_CONFIDENCE if min_confidence is None else min_confidence}
+            "min_confidence": MIN_CONFIDENCE if min_confidence is None else min_confidence, "tta": tta}
     pipe = _load("unwatermark", model, device, tile, overlap)
 
     def process(image, path):

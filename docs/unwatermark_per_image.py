@@ -2,7 +2,7 @@
 used for the failure analysis and the mask-threshold check in the unwatermark-s card
 (docs/models.md).
 
-    python docs/unwatermark_per_image.py [MODEL] [DATA] [RAMPS] [CONFIDENCES] [JPEG]
+    python docs/unwatermark_per_image.py [MODEL] [DATA] [RAMPS] [CONFIDENCES] [JPEG] [TTA]
 
 MODEL is a zoo name (default: the default model) or a training run's ``.safetensors``
 (or its ``.ckpt.safetensors`` checkpoint) of the default model's architecture. DATA is
@@ -17,9 +17,11 @@ LOW) / (HIGH - LOW), 0, 1)``. CONFIDENCES is a comma-separated list of the pipel
 ``min_confidence`` (a connected part of the mask is kept only if one of its pixels is
 more probable than that; ``none`` keeps every part), default: the pipeline's
 ``MIN_CONFIDENCE``. JPEG, a quality 1-100, saves the marked images (and the clean
-references) as JPEG, as ``restore bench unwatermark --jpeg`` does. The rest is the
-pipeline's own ``restore_from_prediction`` with its defaults (Telea refinement above
-opacity 0.3). Prints per image, ramp and confidence the PSNR of the output and of the
+references) as JPEG, as ``restore bench unwatermark --jpeg`` does (``-`` for none). TTA,
+``on`` (the default) or ``off``, is the pipeline's test-time augmentation
+(``UnwatermarkPipeline.predict``; its boxes come from the default ramp's low end and the
+confidence of the setting). The rest is the pipeline's own ``restore_from_prediction``
+with its defaults (Telea refinement above opacity 0.3). Prints per image, ramp and confidence the PSNR of the output and of the
 watermarked input and the mask IoU, then the means per setting (with the defaults, the
 bench's figures for the default pipeline).
 """
@@ -64,7 +66,8 @@ def main() -> None:
     conf_arg = sys.argv[4] if len(sys.argv) > 4 else str(MIN_CONFIDENCE)
     confidences = [None if c == "none" else float(c) for c in conf_arg.split(",")]
     settings = [(r, c) for r in ramps for c in confidences]
-    jpeg = int(sys.argv[5]) if len(sys.argv) > 5 else None
+    jpeg = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] != "-" else None
+    tta = (sys.argv[6] if len(sys.argv) > 6 else "on") == "on"
     if model and model.endswith(".safetensors"):  # a training run's weights, before they are published
         pipe = load_pipeline("unwatermark", device="cpu")
         if model.endswith(".ckpt.safetensors"):   # --resume's checkpoint: the optimizer state is dropped
@@ -80,11 +83,11 @@ def main() -> None:
     scores: dict[tuple, list[dict]] = {s: [] for s in settings}
     for case in cases:
         x = torch.from_numpy(case["marked"]).permute(2, 0, 1)[None].float() / 255
-        pred = pipe.run_model(x)  # once per image; each setting only recomposes
+        preds = {c: pipe.predict(x, tta=tta, min_confidence=c) for c in confidences}  # each setting recomposes
         before = wm_scores(case["clean"], case["marked"], case["alpha"], None)["psnr"]
         line = [case["name"]]
         for (low, high), conf in settings:
-            y, mask = pipe.restore_from_prediction(x, pred, ramp=(low, high), min_confidence=conf)
+            y, mask = pipe.restore_from_prediction(x, preds[conf], ramp=(low, high), min_confidence=conf)
             out = (y[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
             s = wm_scores(case["clean"], out, case["alpha"], (mask > 0.5)[0, 0].numpy())
             scores[((low, high), conf)].append(s)

@@ -173,6 +173,53 @@ def test_mask_parts_without_a_confident_pixel_are_dropped(pipe):
         pipe(np.zeros((16, 16, 3), np.uint8), min_confidence=0.1)
 
 
+def test_tta_boxes_grow_clip_and_merge():
+    from restore.pipelines.watermark import tta_boxes
+    keep = np.zeros((100, 120), bool)
+    keep[10:20, 10:30] = True                      # grown by 5: rows 5-25, cols 5-35
+    keep[2:4, 100:118] = True                      # clipped at the top and the right
+    assert sorted(tta_boxes(keep, 5)) == [(0, 9, 95, 120), (5, 25, 5, 35)]
+    keep[30:40, 40:50] = True                      # 10 px from the first part: merged at margin 6
+    assert sorted(tta_boxes(keep, 6)) == [(0, 10, 94, 120), (4, 46, 4, 56)]
+    assert tta_boxes(np.zeros((8, 8), bool), 4) == []
+    with pytest.raises(ValueError, match="margin"):
+        tta_boxes(keep, -1)
+    with pytest.raises(ValueError, match="keep"):
+        tta_boxes(keep[None], 1)
+
+
+def test_predict_averages_the_mirrored_pass_inside_the_boxes_only(pipe, val_bank):
+    from restore.pipelines.watermark import (MIN_CONFIDENCE, TTA_MARGIN, TTA_MAX_AREA, confident_components,
+                                             tta_boxes)
+    marked, _, _ = _marked(3, val_bank, size=(256, 384), kind="text", opacity=0.8)   # one mark, not tiled
+    x = torch.from_numpy(marked).permute(2, 0, 1)[None].float() / 255
+    once, twice = pipe.predict(x, tta=False), pipe.predict(x, tta=True)
+    assert torch.equal(once, pipe.run_model(x)) and twice.shape == once.shape == (1, 5, 256, 384)
+    keep = confident_components(torch.sigmoid(once[:, 3:4]), 0.25, MIN_CONFIDENCE)[0, 0].numpy()
+    inside = torch.zeros(256, 384, dtype=torch.bool)
+    for y0, y1, x0, x1 in tta_boxes(keep, TTA_MARGIN):
+        if (y1 - y0) * (x1 - x0) > TTA_MAX_AREA * 256 * 384:
+            continue                               # too large: left to the first pass
+        inside[y0:y1, x0:x1] = True
+        mirrored = pipe.run_model(x[..., y0:y1, x0:x1].flip(-1)).flip(-1)
+        assert torch.allclose(twice[..., y0:y1, x0:x1], (once[..., y0:y1, x0:x1] + mirrored) / 2, atol=1e-5)
+    assert inside.any() and not inside.all()       # the mark is found and boxed, the rest is not
+    assert torch.equal(twice[..., ~inside], once[..., ~inside])
+    # nothing detected: one pass, the same output
+    calls = []
+    clean = torch.full((1, 3, 64, 64), 0.5)
+    run = pipe.run_model
+    try:
+        pipe.run_model = lambda t: calls.append(t.shape) or run(t)
+        assert torch.equal(pipe.predict(clean), run(clean)) and len(calls) == 1
+        # a mask over the whole image: its one box is too large for the second pass
+        everywhere = torch.cat([clean, torch.full((1, 2, 64, 64), 10.0)], 1)
+        pipe.run_model = lambda t: calls.append(t.shape) or everywhere[..., :t.shape[-2], :t.shape[-1]]
+        assert torch.equal(pipe.predict(clean), everywhere) and len(calls) == 2
+    finally:
+        del pipe.run_model
+
+
 def test_compose_keeps_every_pixel_the_mask_leaves():
     x, restored = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
     mask = (torch.rand(2, 1, 16, 16) - 0.5).clamp(0, 1) * 2
@@ -317,7 +364,8 @@ def test_bench_unwatermark_small_run(tmp_path, val_bank):
     assert np.array_equal(again[1]["marked"], keep["watermarked"]["b1"])     # seeded, deterministic
     table = format_table(rows, title="t")
     assert "| restore unwatermark-s |" in table and "1 (given)" in table
-    assert {"restore unwatermark-s (inpaint refine)", "restore unwatermark-s (no refine)"} <= set(by)
+    assert {"restore unwatermark-s (inpaint refine)", "restore unwatermark-s (no refine)",
+            "restore unwatermark-s (no tta)"} <= set(by)
     grid = picture_grid(keep, "restore unwatermark-s", ["b0", "b1"], cell=64)
     assert grid.dtype == np.uint8 and grid.shape[1] > 5 * 64
 
@@ -523,6 +571,16 @@ def test_cli_rejects_jpeg_options_out_of_range(tmp_path):
     code, text = invoke("train", "unwatermark", "--data", tmp_path, "--logos", tmp_path, "--out",
                         tmp_path / "w.safetensors", "--hard-negatives", "1.5")
     assert code == 2 and "--hard-negatives" in text and not (tmp_path / "w.safetensors").exists()
+
+
+def test_cli_unwatermark_no_tta_runs_the_network_once(tmp_path, val_bank, pipe):
+    marked = _marked(4, val_bank, size=(96, 128))[0]
+    write_image(tmp_path / "in" / "a.png", marked)
+    for flag, tta in (("--no-tta", False), ("--tta", True)):
+        code, _ = invoke("unwatermark", tmp_path / "in", tmp_path / flag, flag, "--device", "cpu", "--quiet")
+        assert code == 0
+        assert np.array_equal(read_image(tmp_path / flag / "a.png"), pipe(marked, tta=tta))
+    assert not np.array_equal(read_image(tmp_path / "--no-tta" / "a.png"), read_image(tmp_path / "--tta" / "a.png"))
 
 
 def test_cli_unwatermark_rejects_a_min_confidence_below_the_mask_ramp(tmp_path):

@@ -22,6 +22,16 @@ OPAQUE_ALPHA = 0.3
 #: (Canny, "A Computational Approach to Edge Detection", IEEE TPAMI 1986). Chosen on the
 #: held-out training images (``docs/unwatermark_per_image.py``), never the bench.
 MIN_CONFIDENCE = 0.995
+#: Test-time augmentation: the mirrored image is run again in boxes this many pixels wider,
+#: on every side, than the confident parts of the first pass's mask, and the two outputs are
+#: averaged there (:meth:`UnwatermarkPipeline.predict`). 16 scored best on the held-out
+#: training images (``docs/unwatermark_per_image.py``; 32 and 64 within 0.04 dB) and costs least.
+TTA_MARGIN = 16
+#: ... except in boxes larger than this share of the image (tiled or very large marks),
+#: so that an image covered with marks does not cost two full passes. On the held-out
+#: training images it runs an eighth less area twice (23 % of the image instead of 26 %)
+#: for 37.07 dB instead of 37.11.
+TTA_MAX_AREA = 0.25
 
 
 def confident_components(prob: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -45,6 +55,48 @@ def confident_components(prob: torch.Tensor, low: float, high: float) -> torch.T
     p = prob.detach().float().cpu().numpy()
     keep = np.stack([apply_hysteresis_threshold(p[i, 0], low, high) for i in range(p.shape[0])])[:, None]
     return torch.from_numpy(keep).to(prob.device)
+
+
+def tta_boxes(keep: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
+    """The boxes in which :meth:`UnwatermarkPipeline.predict` runs its mirrored pass: the
+    bounding box of each connected part (8-neighbourhood) of ``keep``, grown by ``margin``
+    pixels on every side and clipped to the image, with overlapping boxes merged into
+    their bounding box until none overlap.
+
+    Args:
+        keep: (H, W) bool.
+        margin: pixels added on every side, >= 0.
+
+    Returns:
+        ``(y0, y1, x0, x1)`` per box (``keep[y0:y1, x0:x1]``), none overlapping; empty if
+        ``keep`` has no pixel.
+
+    Raises:
+        ValueError: for a negative margin or a ``keep`` that is not 2-D.
+    """
+    import cv2
+
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    if keep.ndim != 2:
+        raise ValueError(f"keep must be (H, W), got shape {keep.shape}")
+    h, w = keep.shape
+    n, _, stats, _ = cv2.connectedComponentsWithStats(keep.astype(np.uint8), connectivity=8)
+    boxes = [(max(0, y - margin), min(h, y + bh + margin), max(0, x - margin), min(w, x + bw + margin))
+             for x, y, bw, bh, _ in stats[1:n]]
+    merged = True
+    while merged:
+        merged, out = False, []
+        for b in boxes:
+            for j, o in enumerate(out):
+                if b[0] < o[1] and o[0] < b[1] and b[2] < o[3] and o[2] < b[3]:
+                    out[j] = (min(b[0], o[0]), max(b[1], o[1]), min(b[2], o[2]), max(b[3], o[3]))
+                    merged = True
+                    break
+            else:
+                out.append(b)
+        boxes = out
+    return boxes
 
 
 def telea_refine(y: torch.Tensor, region: torch.Tensor, radius: int = 3) -> torch.Tensor:
@@ -108,7 +160,10 @@ class UnwatermarkPipeline(Pipeline):
     :func:`restore.zoo.archs.unet.watermark_mask`, so every pixel where the mask is 0
     comes back exactly as it went in; a connected part of the mask is kept only if one of
     its pixels is confident (probability above :data:`MIN_CONFIDENCE`), which drops
-    faint false detections on natural objects. Where the predicted alpha is above
+    faint false detections on natural objects. Around the parts the first pass keeps, the
+    mirrored image is run again and the two outputs averaged (test-time augmentation,
+    :meth:`predict`), which drops many of the confident false detections, at about 1.4
+    times the network's time on the benchmark images. Where the predicted alpha is above
     :data:`OPAQUE_ALPHA` (a strong mark, where a plain fill beats the network's guess) the
     region is filled by OpenCV Telea inpainting (``refine="telea"``, the default) or by
     the inpainting pipeline (``refine="inpaint"``: the default ``inpaint`` zoo model,
@@ -126,7 +181,8 @@ class UnwatermarkPipeline(Pipeline):
     _inpainter = None
 
     def __call__(self, image: Any, *, return_mask: bool = False, refine: str = "telea",
-                 opaque_alpha: float = OPAQUE_ALPHA, min_confidence: float | None = MIN_CONFIDENCE) -> Any:
+                 opaque_alpha: float = OPAQUE_ALPHA, min_confidence: float | None = MIN_CONFIDENCE,
+                 tta: bool = True) -> Any:
         """Remove the watermark of one image (or a batch, for tensors).
 
         Args:
@@ -141,6 +197,8 @@ class UnwatermarkPipeline(Pipeline):
             min_confidence: a connected part of the mask is kept only if its most probable
                 pixel is more probable than this (:func:`confident_components`); None keeps
                 every part.
+            tta: average in the mirrored pass around the mask's parts (:meth:`predict`);
+                False runs the network once (faster, more false detections).
 
         Returns:
             The restored image, of the same kind, dtype, shape and channel count as
@@ -164,12 +222,53 @@ class UnwatermarkPipeline(Pipeline):
         gray = x.shape[1] == 1
         if gray:
             x = gray_to_rgb(x)
-        y, mask = self.restore_from_prediction(x, self.run_model(x), refine=refine, opaque_alpha=opaque_alpha,
+        pred = self.predict(x, tta=tta, min_confidence=min_confidence)
+        y, mask = self.restore_from_prediction(x, pred, refine=refine, opaque_alpha=opaque_alpha,
                                                min_confidence=min_confidence)
         if gray:
             y = y.mean(1, keepdim=True)
         result = prep.finish(y, prep.alpha)
         return (result, _mask_like(image, mask)) if return_mask else result
+
+    def predict(self, x: torch.Tensor, *, tta: bool = True,
+                min_confidence: float | None = MIN_CONFIDENCE) -> torch.Tensor:
+        """The network's output for ``x``, with test-time augmentation where it matters.
+
+        The network runs once over the image (:meth:`run_model`, tiled). With ``tta``, the
+        parts of its mask that :meth:`restore_from_prediction` would keep (probability
+        above the soft mask's low end, connected to a pixel above ``min_confidence``) are
+        boxed with :data:`TTA_MARGIN` pixels of context (:func:`tta_boxes`); each box that
+        covers at most :data:`TTA_MAX_AREA` of the image is mirrored left-right, run
+        again, mirrored back, and averaged with the first output (logits and restored
+        pixels). This is the flip self-ensemble of EDSR (Lim et al.,
+        "Enhanced Deep Residual Networks for Single Image Super-Resolution", CVPRW 2017),
+        run only where the mask may end up: a false detection on a natural object rarely
+        survives the mirrored view, a real mark does. Outside the boxes the first output
+        is returned as it is, so an image without any detection costs one pass, and the
+        second pass runs on at most a quarter of the image per box.
+
+        Args:
+            x: (B, 3, H, W) float in [0, 1], the watermarked images.
+            tta: run the mirrored pass; False returns :meth:`run_model`'s output.
+            min_confidence: as in ``__call__`` (None: every part of the mask is boxed).
+
+        Returns:
+            (B, 5, H, W) float32 on ``x``'s device: the restored image (not clamped), the
+            mask logit and the opacity logit, as :class:`restore.zoo.archs.unet.WatermarkUNet`.
+        """
+        pred = self.run_model(x)
+        if not tta:
+            return pred
+        pred = pred.clone()  # run_model's output is an inference tensor, not writable outside inference mode
+        low = MASK_RAMP[0]
+        keep = confident_components(torch.sigmoid(pred[:, 3:4]), low, low if min_confidence is None else min_confidence)
+        for i in range(x.shape[0]):
+            for y0, y1, x0, x1 in tta_boxes(keep[i, 0].cpu().numpy(), TTA_MARGIN):
+                if (y1 - y0) * (x1 - x0) > TTA_MAX_AREA * x.shape[-2] * x.shape[-1]:
+                    continue
+                mirrored = self.run_model(x[i:i + 1, :, y0:y1, x0:x1].flip(-1)).flip(-1)
+                pred[i:i + 1, :, y0:y1, x0:x1] = (pred[i:i + 1, :, y0:y1, x0:x1] + mirrored) / 2
+        return pred
 
     def restore_from_prediction(self, x: torch.Tensor, pred: torch.Tensor, *, refine: str = "telea",
                                 opaque_alpha: float = OPAQUE_ALPHA, ramp: tuple[float, float] = MASK_RAMP,
@@ -180,7 +279,7 @@ class UnwatermarkPipeline(Pipeline):
 
         Args:
             x: (B, 3, H, W) float in [0, 1], the watermarked images.
-            pred: (B, 5, H, W) float, :meth:`run_model`'s output for ``x`` (restored image,
+            pred: (B, 5, H, W) float, :meth:`predict`'s output for ``x`` (restored image,
                 mask logit, opacity logit).
             refine, opaque_alpha, min_confidence: as in ``__call__``.
             ramp: the soft mask's ``(low, high)`` of :func:`restore.zoo.archs.unet.watermark_mask`.
