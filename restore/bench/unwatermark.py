@@ -105,8 +105,9 @@ def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkB
         logos: logo folder(s), or a loaded held-out bank: only the held-out logos (and
             font) make the test marks (:func:`make_test_set`).
         models: zoo model names; None = every unwatermark model, the default first. Each
-            runs three times: with the default Telea refinement of opaque regions, with
-            the inpainting pipeline's refinement, and without refinement.
+            runs four times: with the default Telea refinement of opaque regions, with
+            the inpainting pipeline's refinement, without refinement (all three with the
+            pipeline's test-time augmentation), and with Telea without it (``tta=False``).
         baselines: subset of :data:`BASELINES`.
         seed: seed of the test set.
         limit: only the first N images.
@@ -141,9 +142,10 @@ def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkB
         methods.append((_LABELS["telea"], _telea))
     for m in names:
         pipe = load_pipeline("unwatermark", model=m, device=device)
-        for refine, suffix in (("telea", ""), ("inpaint", " (inpaint refine)"), ("none", " (no refine)")):
-            def run(case: dict, pipe=pipe, refine=refine) -> tuple[np.ndarray, np.ndarray]:
-                out, mask = pipe(case["marked"], return_mask=True, refine=refine)
+        for refine, tta, suffix in (("telea", True, ""), ("inpaint", True, " (inpaint refine)"),
+                                    ("none", True, " (no refine)"), ("telea", False, " (no tta)")):
+            def run(case: dict, pipe=pipe, refine=refine, tta=tta) -> tuple[np.ndarray, np.ndarray]:
+                out, mask = pipe(case["marked"], return_mask=True, refine=refine, tta=tta)
                 return out, mask > 127
             methods.append((f"restore {m}{suffix}", run))
     if keep_outputs is not None:
