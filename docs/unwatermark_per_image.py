@@ -19,11 +19,12 @@ more probable than that; ``none`` keeps every part), default: the pipeline's
 ``MIN_CONFIDENCE``. JPEG, a quality 1-100, saves the marked images (and the clean
 references) as JPEG, as ``restore bench unwatermark --jpeg`` does (``-`` for none). TTA,
 ``on`` (the default) or ``off``, is the pipeline's test-time augmentation
-(``UnwatermarkPipeline.predict``; its boxes come from the default ramp's low end and the
-confidence of the setting). The rest is the pipeline's own ``restore_from_prediction``
-with its defaults (Telea refinement above opacity 0.3). Prints per image, ramp and confidence the PSNR of the output and of the
-watermarked input and the mask IoU, then the means per setting (with the defaults, the
-bench's figures for the default pipeline).
+(``UnwatermarkPipeline.tta_average``; its boxes come from the default ramp's low end and
+the confidence of the setting). The rest is the pipeline's own
+``restore_from_prediction`` with its defaults (Telea refinement above opacity 0.3).
+Prints per image, ramp and confidence the PSNR of the output and of the watermarked
+input and the mask IoU, then the means per setting (with the defaults, the bench's
+figures for the default pipeline).
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def main() -> None:
     scores: dict[tuple, list[dict]] = {s: [] for s in settings}
     for case in cases:
         x = torch.from_numpy(case["marked"]).permute(2, 0, 1)[None].float() / 255
-        preds = {c: pipe.predict(x, tta=tta, min_confidence=c) for c in confidences}  # each setting recomposes
+        first = pipe.run_model(x)  # once per image; the mirrored pass depends on the confidence
+        preds = {c: pipe.tta_average(x, first, min_confidence=c) if tta else first for c in confidences}
         before = wm_scores(case["clean"], case["marked"], case["alpha"], None)["psnr"]
         line = [case["name"]]
         for (low, high), conf in settings:

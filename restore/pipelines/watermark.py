@@ -24,7 +24,7 @@ OPAQUE_ALPHA = 0.3
 MIN_CONFIDENCE = 0.995
 #: Test-time augmentation: the mirrored image is run again in boxes this many pixels wider,
 #: on every side, than the confident parts of the first pass's mask, and the two outputs are
-#: averaged there (:meth:`UnwatermarkPipeline.predict`). 16 scored best on the held-out
+#: averaged there (:meth:`UnwatermarkPipeline.tta_average`). 16 scored best on the held-out
 #: training images (``docs/unwatermark_per_image.py``; 32 and 64 within 0.04 dB) and costs least.
 TTA_MARGIN = 16
 #: ... except in boxes larger than this share of the image (tiled or very large marks),
@@ -58,7 +58,7 @@ def confident_components(prob: torch.Tensor, low: float, high: float) -> torch.T
 
 
 def tta_boxes(keep: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
-    """The boxes in which :meth:`UnwatermarkPipeline.predict` runs its mirrored pass: the
+    """The boxes in which :meth:`UnwatermarkPipeline.tta_average` runs its mirrored pass: the
     bounding box of each connected part (8-neighbourhood) of ``keep``, grown by ``margin``
     pixels on every side and clipped to the image, with overlapping boxes merged into
     their bounding box until none overlap.
@@ -232,20 +232,8 @@ class UnwatermarkPipeline(Pipeline):
 
     def predict(self, x: torch.Tensor, *, tta: bool = True,
                 min_confidence: float | None = MIN_CONFIDENCE) -> torch.Tensor:
-        """The network's output for ``x``, with test-time augmentation where it matters.
-
-        The network runs once over the image (:meth:`run_model`, tiled). With ``tta``, the
-        parts of its mask that :meth:`restore_from_prediction` would keep (probability
-        above the soft mask's low end, connected to a pixel above ``min_confidence``) are
-        boxed with :data:`TTA_MARGIN` pixels of context (:func:`tta_boxes`); each box that
-        covers at most :data:`TTA_MAX_AREA` of the image is mirrored left-right, run
-        again, mirrored back, and averaged with the first output (logits and restored
-        pixels). This is the flip self-ensemble of EDSR (Lim et al.,
-        "Enhanced Deep Residual Networks for Single Image Super-Resolution", CVPRW 2017),
-        run only where the mask may end up: a false detection on a natural object rarely
-        survives the mirrored view, a real mark does. Outside the boxes the first output
-        is returned as it is, so an image without any detection costs one pass, and the
-        second pass runs on at most a quarter of the image per box.
+        """The network's output for ``x``: one pass (:meth:`run_model`, tiled), then, with
+        ``tta``, the mirrored pass around what it found (:meth:`tta_average`).
 
         Args:
             x: (B, 3, H, W) float in [0, 1], the watermarked images.
@@ -257,8 +245,32 @@ class UnwatermarkPipeline(Pipeline):
             mask logit and the opacity logit, as :class:`restore.zoo.archs.unet.WatermarkUNet`.
         """
         pred = self.run_model(x)
-        if not tta:
-            return pred
+        return self.tta_average(x, pred, min_confidence=min_confidence) if tta else pred
+
+    def tta_average(self, x: torch.Tensor, pred: torch.Tensor, *,
+                    min_confidence: float | None = MIN_CONFIDENCE) -> torch.Tensor:
+        """Test-time augmentation where it matters, given the first pass ``pred``.
+
+        The parts of the first pass's mask that :meth:`restore_from_prediction` would keep
+        (probability above the soft mask's low end, connected to a pixel above
+        ``min_confidence``) are boxed with :data:`TTA_MARGIN` pixels of context
+        (:func:`tta_boxes`); each box that covers at most :data:`TTA_MAX_AREA` of the
+        image is mirrored left-right, run again, mirrored back, and averaged with the first
+        pass (logits and restored pixels). This is the flip self-ensemble of EDSR (Lim et
+        al., "Enhanced Deep Residual Networks for Single Image Super-Resolution", CVPRW
+        2017), run only where the mask may end up: a false detection on a natural object
+        rarely survives the mirrored view, a real mark does. Outside the boxes the first
+        pass is returned as it is, so an image without any detection costs one pass, and
+        the second pass runs on at most a quarter of the image per box.
+
+        Args:
+            x: (B, 3, H, W) float in [0, 1], the watermarked images.
+            pred: (B, 5, H, W) float, :meth:`run_model`'s output for ``x`` (not modified).
+            min_confidence: as in ``__call__`` (None: every part of the mask is boxed).
+
+        Returns:
+            (B, 5, H, W) float32, a new tensor on ``pred``'s device.
+        """
         pred = pred.clone()  # run_model's output is an inference tensor, not writable outside inference mode
         low = MASK_RAMP[0]
         keep = confident_components(torch.sigmoid(pred[:, 3:4]), low, low if min_confidence is None else min_confidence)
