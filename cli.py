@@ -186,7 +186,7 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 quiet: bool = QuietOpt) -> None:
     """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
     _setup_logging(quiet)
-    from restore.pipelines.watermark import MIN_CONFIDENCE, OPAQUE_ALPHA, REFINE
+    from restore.pipelines.unwatermark import MIN_CONFIDENCE, OPAQUE_ALPHA, REFINE
     from restore.zoo.archs.unet import MASK_RAMP
     if refine not in REFINE:
         raise _usage_error(f"--refine must be one of {', '.join(REFINE)}, got {refine!r}")
@@ -449,7 +449,7 @@ def bench_unwatermark_cmd(
     """Print a markdown table per folder: PSNR, SSIM, RMSE, fRMSE, mask IoU and seconds per megapixel."""
     _setup_logging(quiet)
     from restore.bench.unwatermark import BASELINES, bench_unwatermark, format_table, picture_grid
-    from restore.io import load_watermark_bank
+    from restore.ops.degrade import load_watermark_bank
     progress = _progress(quiet)
     baselines = tuple(baseline) if baseline else BASELINES
     if picture is not None and "telea" not in baselines:
@@ -733,7 +733,7 @@ def train_gan_cmd(
         device: str = DeviceOpt, resume: bool = ResumeOpt,
 ) -> None:
     """Train the inpainting GAN (generator, spectral-norm discriminator, hinge loss) and its encoder."""
-    from restore.train.gan import train_gan
+    from restore.train.inpaint import train_gan
     _train(train_gan, out, data=[str(d) for d in data], kind=kind, size=size, steps=steps, batch=batch, lr=lr,
            latent=latent, width=width, d_width=d_width, e_width=e_width, w_rec=w_rec, w_hole=w_hole,
            val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)

@@ -1,5 +1,5 @@
 """Print how the refinements of the opaque part of a watermark compare (``refine`` and
-``opaque_alpha`` of :class:`restore.pipelines.watermark.UnwatermarkPipeline`: the
+``opaque_alpha`` of :class:`restore.pipelines.unwatermark.UnwatermarkPipeline`: the
 inpainting pipeline, OpenCV Telea, or none, above a predicted opacity), on held-out
 *training* images (never the benchmark's), as used to choose the defaults (see the
 unwatermark-s card in docs/models.md).
@@ -26,7 +26,7 @@ import numpy as np
 
 from restore import load_pipeline
 from restore.bench.unwatermark import wm_scores
-from restore.io import load_watermark_bank
+from restore.ops.degrade import load_watermark_bank
 from restore.ops.degrade import is_held_out, synthesize_watermark
 from restore.train.data import center_crops, load_folder, split_train_val
 

@@ -39,7 +39,7 @@ import torch
 
 from restore import load_pipeline
 from restore.bench.unwatermark import make_test_set, wm_scores
-from restore.pipelines.watermark import MIN_CONFIDENCE
+from restore.pipelines.unwatermark import MIN_CONFIDENCE
 from restore.train.checkpoint import load_checkpoint
 from restore.train.data import load_folder, split_train_val
 from restore.train.loop import load_init

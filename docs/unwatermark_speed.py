@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from restore import load_pipeline
-from restore.io import load_watermark_bank, read_image, to_rgb8
+from restore.io import read_image, to_rgb8
+from restore.ops.degrade import load_watermark_bank
 from restore.ops.degrade import MASK_THRESHOLD, synthesize_watermark
 
 LOGOS = ["../shared/data/train/logos", "../shared/data/train/watermarks-real"]

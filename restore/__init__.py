@@ -23,13 +23,13 @@ def _pipeline_class(task: str):
         from restore.pipelines.denoise import DenoisePipeline
         return DenoisePipeline
     if task == "upscale":
-        from restore.pipelines.super_resolve import UpscalePipeline
+        from restore.pipelines.upscale import UpscalePipeline
         return UpscalePipeline
     if task == "colorize":
         from restore.pipelines.colorize import ColorizePipeline
         return ColorizePipeline
     if task == "unwatermark":
-        from restore.pipelines.watermark import UnwatermarkPipeline
+        from restore.pipelines.unwatermark import UnwatermarkPipeline
         return UnwatermarkPipeline
     if task == "inpaint":
         from restore.pipelines.inpaint import InpaintPipeline

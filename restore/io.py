@@ -281,49 +281,29 @@ def find_fonts(pattern: str = "DejaVu*.ttf") -> list[Path]:
     return [found[k] for k in sorted(found)]
 
 
-def load_watermark_bank(logo_dirs: str | Path | list, split: str = "train", *, fonts: list | None = None):
-    """Read the logos and fonts of the watermark synthesizer.
+def read_watermark_material(logo_dirs: list[Path], fonts: list[Path] | None = None
+                            ) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, bytes]]]:
+    """Read the logos and font files of the watermark synthesizer.
 
     Args:
-        logo_dirs: folder(s) of logo images (PNG with alpha preferred; see
-            :func:`restore.ops.degrade.logo_alpha`).
-        split: ``"train"`` (everything not held out), ``"val"`` (only the held-out logos
-            and font, :func:`restore.ops.degrade.is_held_out`) or ``"all"``.
+        logo_dirs: folders of logo images (unreadable files are skipped).
         fonts: font files; default :func:`find_fonts`.
 
     Returns:
-        A :class:`restore.ops.degrade.WatermarkBank`.
+        ``([(logo file name, image as read by read_image)], [(font file name, bytes)])``,
+        both in sorted order.
 
     Raises:
-        FileNotFoundError: if a folder is missing, or no logo or no font is left.
-        ValueError: for an unknown split.
+        FileNotFoundError: if a folder is missing.
     """
-    from restore.ops.degrade import WatermarkBank, is_held_out, logo_alpha
-
-    if split not in ("train", "val", "all"):
-        raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
-
-    def keep(name: str, kind: str) -> bool:
-        return split == "all" or is_held_out(name, kind) == (split == "val")
-
-    dirs = [Path(d) for d in (logo_dirs if isinstance(logo_dirs, (list, tuple)) else [logo_dirs])]
-    logos, names = [], []
-    for d in dirs:
-        if not d.is_dir():
+    logos = []
+    for d in logo_dirs:
+        if not Path(d).is_dir():
             raise FileNotFoundError(f"logo folder not found: {d}")
         for p in iter_images(d):
-            if keep(p.stem, "logo"):
-                try:
-                    logos.append(logo_alpha(read_image(p)))
-                except ImageReadError:
-                    continue
-                names.append(p.name)
+            try:
+                logos.append((p.name, read_image(p)))
+            except ImageReadError:
+                continue
     font_paths = [Path(f) for f in (fonts if fonts is not None else find_fonts())]
-    font_paths = [f for f in font_paths if keep(f.name, "font")]
-    if not logos:
-        raise FileNotFoundError(f"no {split} logos in {', '.join(map(str, dirs))}")
-    if not font_paths:
-        raise FileNotFoundError(f"no {split} fonts found (install matplotlib, or the DejaVu fonts in one of "
-                                f"{', '.join(FONT_DIRS)})")
-    data = tuple(f.read_bytes() for f in font_paths)
-    return WatermarkBank(tuple(logos), data, tuple(names + [f.name for f in font_paths]))
+    return logos, [(f.name, f.read_bytes()) for f in font_paths]

@@ -296,7 +296,7 @@ def test_bench_inpaint_small_run(tmp_path):
 
 
 def test_tiny_gan_training_run_writes_weights_and_resumes(tmp_path):
-    from restore.train.gan import train_gan
+    from restore.train.inpaint import train_gan
     data = tmp_path / "faces"
     k = 0
     held = 0

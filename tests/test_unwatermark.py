@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from restore.bench.unwatermark import bench_unwatermark, format_table, make_test_set, picture_grid, wm_scores
-from restore.io import find_fonts, load_watermark_bank, read_image, write_image
+from restore.io import find_fonts, read_image, write_image
+from restore.ops.degrade import load_watermark_bank
 from restore.metrics import mask_iou
 from restore.ops.degrade import (MASK_THRESHOLD, WATERMARK_KINDS, WatermarkBank, is_held_out, logo_alpha,
                                  overlay_watermark, render_text_mark, synthesize_watermark, watermark_layer)
@@ -150,7 +151,7 @@ def test_composition_mask_follows_a_given_ramp_and_rejects_a_bad_one():
 
 
 def test_mask_parts_without_a_confident_pixel_are_dropped(pipe):
-    from restore.pipelines.watermark import confident_components
+    from restore.pipelines.unwatermark import confident_components
     prob = torch.zeros(1, 1, 32, 32)
     prob[..., 2:10, 2:10] = 0.6
     prob[..., 5, 5] = 0.999                    # a confident part
@@ -174,7 +175,7 @@ def test_mask_parts_without_a_confident_pixel_are_dropped(pipe):
 
 
 def test_tta_boxes_grow_clip_and_merge():
-    from restore.pipelines.watermark import tta_boxes
+    from restore.pipelines.unwatermark import tta_boxes
     keep = np.zeros((100, 120), bool)
     keep[10:20, 10:30] = True                      # grown by 5: rows 5-25, cols 5-35
     keep[2:4, 100:118] = True                      # clipped at the top and the right
@@ -189,7 +190,7 @@ def test_tta_boxes_grow_clip_and_merge():
 
 
 def test_predict_averages_the_mirrored_pass_inside_the_boxes_only(pipe, val_bank):
-    from restore.pipelines.watermark import (MIN_CONFIDENCE, TTA_MARGIN, TTA_MAX_AREA, confident_components,
+    from restore.pipelines.unwatermark import (MIN_CONFIDENCE, TTA_MARGIN, TTA_MAX_AREA, confident_components,
                                              tta_boxes)
     marked, _, _ = _marked(3, val_bank, size=(256, 384), kind="text", opacity=0.8)   # one mark, not tiled
     x = torch.from_numpy(marked).permute(2, 0, 1)[None].float() / 255
@@ -318,7 +319,7 @@ def test_refine_fills_only_opaque_regions(pipe, val_bank, refine):
 
 
 def test_inpaint_refine_uses_the_inpainting_pipeline(pipe):
-    from restore.pipelines.watermark import inpaint_refine
+    from restore.pipelines.unwatermark import inpaint_refine
     assert pipe.inpainter().spec.task == "inpaint" and pipe.inpainter() is pipe.inpainter()
     y = torch.rand(2, 3, 48, 64)
     region = torch.zeros(2, 1, 48, 64, dtype=torch.bool)

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from restore.io import iter_images, load_watermark_bank, read_image, to_rgb8
+from restore.io import iter_images, read_image, to_rgb8
+from restore.ops.degrade import load_watermark_bank
 from restore.bench.pictures import labelled_grid
 from restore.metrics import mask_iou, psnr, ssim
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, jpeg_roundtrip, synthesize_watermark

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore.io import load_watermark_bank
+from restore.ops.degrade import load_watermark_bank
 from restore.metrics import batch_psnr, mask_iou
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, jpeg_roundtrip, synthesize_watermark
 from restore.ops.tiling import run_tiled

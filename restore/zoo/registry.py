@@ -118,7 +118,6 @@ def get_spec(name: str) -> ModelSpec:
     Raises:
         KeyError: for an unknown model, listing the known ones.
     """
-    _ensure_registered()
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY))}")
     spec = _REGISTRY[name]()
@@ -129,7 +128,6 @@ def get_spec(name: str) -> ModelSpec:
 
 def list_models(task: str | None = None) -> list[str]:
     """Names of the registered models, optionally only those of ``task``; sorted."""
-    _ensure_registered()
     return sorted(n for n, f in _REGISTRY.items() if task is None or f().task == task)
 
 
@@ -139,14 +137,9 @@ def default_model(task: str) -> str:
     Raises:
         KeyError: if the task has no registered default.
     """
-    _ensure_registered()
     if task not in _DEFAULTS:
         raise KeyError(f"no default model for task {task!r}")
     return _DEFAULTS[task]
-
-
-def _ensure_registered() -> None:
-    from restore.zoo import models  # noqa: F401  (explicit import list of registrations)
 
 
 _logged_device: set[str] = set()

@@ -1,83 +1,21 @@
-"""Synthetic degradations used for training and benchmarks.
-
-Noise and downsampling are pure tensor functions: (B, C, H, W) float32 in [0, 1] in, same
-out. The visible-watermark synthesizer draws a watermark *layer* (color and alpha) with
-numpy, OpenCV and Pillow's text renderer, from logos and fonts handed to it in a
-:class:`WatermarkBank` (files are read by :mod:`restore.io`), and composites it with
-:func:`overlay_watermark`, a tensor function.
+"""Visible-watermark synthesis: a watermark *layer* (color and alpha) drawn with numpy,
+OpenCV and Pillow's text renderer from the logos and fonts of a :class:`WatermarkBank`, and
+composited with :func:`overlay_watermark`, a tensor function. Logos and fonts are read
+from disk by :func:`load_watermark_bank` through :mod:`restore.io`.
 """
 
 from __future__ import annotations
 
 import io as _bytes_io
-import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-
-def add_awgn(x: torch.Tensor, sigma: float | torch.Tensor,
-             generator: torch.Generator | None = None) -> torch.Tensor:
-    """Add white Gaussian noise.
-
-    Args:
-        x: clean images, shape (B, C, H, W), float in [0, 1].
-        sigma: noise standard deviation on the 0-255 scale (sigma=25 is the field's usual
-            level); a float, or a tensor of shape (B,) for one level per image.
-        generator: optional RNG for reproducible noise.
-
-    Returns:
-        Noisy images, same shape and dtype as ``x``; not clipped.
-
-    Raises:
-        ValueError: if ``x`` is not 4-D or a ``sigma`` is negative.
-    """
-    if x.ndim != 4:
-        raise ValueError(f"x must be (B, C, H, W), got shape {tuple(x.shape)}")
-    sigma_t = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
-    if (sigma_t < 0).any():
-        raise ValueError(f"sigma must be >= 0, got {sigma}")
-    if sigma_t.ndim == 1:
-        sigma_t = sigma_t.view(-1, 1, 1, 1)
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    return x + noise * (sigma_t / 255.0)
-
-
-def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
-    """Clip to [0, 1] and round to the 256 levels of an 8-bit file (what saving a noisy
-    image as PNG does). Shape and dtype are kept."""
-    return torch.round(x.clamp(0, 1) * 255.0) / 255.0
-
-
-def bicubic_down(x: torch.Tensor, scale: int) -> torch.Tensor:
-    """Downsample by an integer ``scale`` with antialiased bicubic interpolation, the
-    MATLAB ``imresize`` kernel (Keys cubic, a = -0.5, widened by ``scale``) that made the
-    Set5/Set14 low-resolution images: on Set5 x4 the result differs from the given
-    ``*_LR.png`` by about 0.4 gray levels RMS, at the borders (MATLAB pads symmetrically).
-
-    Args:
-        x: (B, C, H, W) float in [0, 1]; H and W multiples of ``scale``.
-        scale: integer factor >= 1.
-
-    Returns:
-        (B, C, H // scale, W // scale), same dtype; not clipped or rounded.
-
-    Raises:
-        ValueError: if ``x`` is not 4-D, ``scale`` < 1, or H/W are not multiples of it.
-    """
-    if x.ndim != 4:
-        raise ValueError(f"x must be (B, C, H, W), got shape {tuple(x.shape)}")
-    if scale < 1 or x.shape[-2] % scale or x.shape[-1] % scale:
-        raise ValueError(f"H and W ({x.shape[-2]}, {x.shape[-1]}) must be multiples of scale {scale}")
-    if scale == 1:
-        return x
-    return torch.nn.functional.interpolate(x, size=(x.shape[-2] // scale, x.shape[-1] // scale),
-                                           mode="bicubic", antialias=True, align_corners=False)
-
-
-# ---------------------------------------------------------------- visible watermarks
+from restore.io import FONT_DIRS, read_watermark_material
+from restore.ops.degrade.holdout import is_held_out
 
 #: Kinds of synthetic watermark and their probabilities (single mark or a tiled pattern).
 WATERMARK_KINDS = {"logo": 0.3, "text": 0.25, "logo_tiled": 0.2, "text_tiled": 0.25}
@@ -86,30 +24,9 @@ OPACITY_RANGE = (0.2, 1.0)
 #: A pixel belongs to the watermark mask when its alpha exceeds this (about 13 gray levels
 #: of change at most where the mark's color is far from the image's).
 MASK_THRESHOLD = 0.05
-#: Font files held out of training for validation and benchmarks (the DejaVu Sans Mono
-#: family); every other font trains.
-HELD_OUT_FONT_PREFIX = "DejaVuSansMono"
-#: Logos are held out when the CRC-32 of their file stem is 0 modulo this (about 1 in 5).
-HELD_OUT_LOGO_MODULUS = 5
-HELD_OUT_IMAGE_MODULUS = 16
-
 _WORDS = ("SAMPLE", "PREVIEW", "COPYRIGHT", "PROOF", "DRAFT", "CONFIDENTIAL", "Stock", "Photo", "Images",
           "Studio", "Archive", "Photography", "Licensed", "Watermark", "Demo", "DO NOT COPY", "Gallery",
           "Pictures", "Media", "Creative", "Press", "News", "Travel", "Wedding", "Design")
-
-
-def is_held_out(name: str, kind: str) -> bool:
-    """Whether a logo (``kind="logo"``, by file stem), a font (``kind="font"``, by file
-    name) or a training image (``kind="image"``, by file name: about 1 in 16, e.g. the
-    face validation split of the inpainting GAN) is held out of training for validation
-    and benchmarks. Deterministic."""
-    if kind == "image":
-        return zlib.crc32(name.encode("utf-8")) % HELD_OUT_IMAGE_MODULUS == 0
-    if kind == "font":
-        return name.startswith(HELD_OUT_FONT_PREFIX)
-    if kind == "logo":
-        return zlib.crc32(name.encode("utf-8")) % HELD_OUT_LOGO_MODULUS == 0
-    raise ValueError(f"kind must be 'logo', 'font' or 'image', got {kind!r}")
 
 
 def logo_alpha(rgba: np.ndarray) -> np.ndarray:
@@ -391,104 +308,38 @@ def synthesize_watermark(clean: np.ndarray, rng: np.random.Generator, bank: Wate
     return marked.astype(np.float32), c, alpha
 
 
-def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
-    """Encode an image as JPEG with :func:`restore.io.encode_image` (what ``restore ...
-    --format jpg`` writes: OpenCV's libjpeg, 4:2:0 chroma) and decode it again, as a photo
-    saved by a camera, an editor or a web site is.
+def load_watermark_bank(logo_dirs: str | Path | list, split: str = "train", *, fonts: list | None = None
+                        ) -> WatermarkBank:
+    """The logos and fonts of one split, read with :func:`restore.io.read_watermark_material`.
 
     Args:
-        image: (H, W, 3) uint8 RGB.
-        quality: JPEG quality, 1-100.
+        logo_dirs: folder(s) of logo images (PNG with alpha preferred; see :func:`logo_alpha`).
+        split: ``"train"`` (everything not held out), ``"val"`` (only the held-out logos
+            and font, :func:`restore.ops.degrade.holdout.is_held_out`) or ``"all"``.
+        fonts: font files; default :func:`restore.io.find_fonts`.
 
     Returns:
-        (H, W, 3) uint8 RGB.
+        A :class:`WatermarkBank`.
 
     Raises:
-        ValueError: for a quality outside 1-100 or an image that is not H x W x 3 uint8.
+        FileNotFoundError: if a folder is missing, or no logo or no font is left.
+        ValueError: for an unknown split.
     """
-    if not 1 <= quality <= 100:
-        raise ValueError(f"JPEG quality must be in 1-100, got {quality}")
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
-    from restore.io import encode_image   # the writer's own encoder (restore.io imports this module)
 
-    buf = np.frombuffer(encode_image(image, "jpg", quality), np.uint8)
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    if split not in ("train", "val", "all"):
+        raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
 
+    def keep(name: str, kind: str) -> bool:
+        return split == "all" or is_held_out(name, kind) == (split == "val")
 
-# --- inpainting masks: (H, W) float32, 1 = missing, 0 = known ---------------------------------
-
-def center_mask(height: int, width: int, area: float = 0.25) -> np.ndarray:
-    """A centered rectangular hole covering ``area`` of the image, with the image's aspect.
-
-    Returns:
-        (height, width) float32, 1 inside the hole (the benchmark's ``center`` kind).
-    """
-    if not 0 < area < 1:
-        raise ValueError(f"area must be in (0, 1), got {area}")
-    hh, hw = max(1, round(height * area ** 0.5)), max(1, round(width * area ** 0.5))
-    y, x = (height - hh) // 2, (width - hw) // 2
-    m = np.zeros((height, width), np.float32)
-    m[y:y + hh, x:x + hw] = 1
-    return m
-
-
-def box_mask(height: int, width: int, rng: np.random.Generator, *, boxes: tuple[int, int] = (1, 4),
-             side: tuple[float, float] = (0.1, 0.4)) -> np.ndarray:
-    """Random axis-aligned boxes: between ``boxes[0]`` and ``boxes[1]`` of them, each side a
-    random fraction ``side`` of the image's side. Returns (height, width) float32, 1 = missing."""
-    m = np.zeros((height, width), np.float32)
-    for _ in range(int(rng.integers(boxes[0], boxes[1] + 1))):
-        bh = max(1, int(height * rng.uniform(*side)))
-        bw = max(1, int(width * rng.uniform(*side)))
-        y, x = int(rng.integers(0, height - bh + 1)), int(rng.integers(0, width - bw + 1))
-        m[y:y + bh, x:x + bw] = 1
-    return m
-
-
-def stroke_mask(height: int, width: int, rng: np.random.Generator, *, coverage: float = 0.05,
-                thickness: tuple[float, float] = (0.006, 0.015), max_strokes: int = 200) -> np.ndarray:
-    """Free-form brush strokes (random walks of thick line segments, as in Yu et al.,
-    DeepFill v2, ICCV 2019) drawn until about ``coverage`` of the pixels are missing.
-
-    Args:
-        coverage: target fraction of missing pixels (the result overshoots by at most one stroke).
-        thickness: brush width as a fraction of the image's short side (at least 1 pixel);
-            the default draws thin scratches, 3 to 7 pixels on a 481 x 321 image.
-
-    Returns:
-        (height, width) float32, 1 = missing.
-    """
-    m = np.zeros((height, width), np.uint8)
-    short = min(height, width)
-    target = coverage * height * width
-    for _ in range(max_strokes):
-        if m.sum() >= target:
-            break
-        y, x = float(rng.uniform(0, height)), float(rng.uniform(0, width))
-        brush = max(1, int(round(short * rng.uniform(*thickness))))
-        angle = rng.uniform(0, 2 * np.pi)
-        for _ in range(int(rng.integers(3, 9))):
-            angle += rng.uniform(-0.8, 0.8)
-            length = short * rng.uniform(0.03, 0.12)
-            ny = float(np.clip(y + length * np.sin(angle), 0, height - 1))
-            nx = float(np.clip(x + length * np.cos(angle), 0, width - 1))
-            cv2.line(m, (int(x), int(y)), (int(nx), int(ny)), 1, brush)
-            y, x = ny, nx
-    return m.astype(np.float32)
-
-
-def make_mask(kind: str, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """A mask of the benchmark's ``kind``: ``center`` (25% of the area), ``boxes`` or
-    ``strokes`` (5% coverage). Returns (height, width) float32, 1 = missing.
-
-    Raises:
-        ValueError: unknown kind.
-    """
-    if kind == "center":
-        return center_mask(height, width)
-    if kind == "boxes":
-        return box_mask(height, width, rng)
-    if kind == "strokes":
-        return stroke_mask(height, width, rng)
-    raise ValueError(f"unknown mask kind {kind!r}: use center, boxes or strokes")
+    dirs = [Path(d) for d in (logo_dirs if isinstance(logo_dirs, (list, tuple)) else [logo_dirs])]
+    logo_files, font_files = read_watermark_material(dirs, fonts)
+    logos = [(name, logo_alpha(img)) for name, img in logo_files if keep(Path(name).stem, "logo")]
+    font_files = [(name, data) for name, data in font_files if keep(name, "font")]
+    if not logos:
+        raise FileNotFoundError(f"no {split} logos in {', '.join(map(str, dirs))}")
+    if not font_files:
+        raise FileNotFoundError(f"no {split} fonts found (install matplotlib, or the DejaVu fonts in one of "
+                                f"{', '.join(FONT_DIRS)})")
+    return WatermarkBank(tuple(a for _, a in logos), tuple(d for _, d in font_files),
+                         tuple([n for n, _ in logos] + [n for n, _ in font_files]))
