@@ -1,7 +1,16 @@
-"""Quality metrics: PSNR and SSIM from scikit-image, plus small task helpers.
+"""Every quality metric of training and benchmarks, once.
 
-Images are ``H x W x C`` (or ``H x W``) float arrays in [0, 1]; PSNR is in dB with a data
-range of 1.
+Two forms share each definition:
+
+* numpy, for the benchmarks: one image, ``H x W x C`` (or ``H x W``) float in [0, 1], a
+  Python float out (:func:`psnr`, :func:`ssim`); PSNR/SSIM from scikit-image;
+* torch, for training validation and the per-image task figures: ``(B, C, H, W)`` float
+  in [0, 1], a ``(B,)`` tensor out (:func:`batch_psnr`, :func:`hole_psnr`, :func:`frmse`,
+  :func:`hole_l1`, :func:`mask_iou`, :func:`colorfulness`, :func:`high_frequency_ratio`).
+
+PSNR is in dB with a data range of 1. ``crop_border`` and ``y_channel`` give the
+super-resolution protocol (Y of YCbCr, BT.601 as MATLAB's ``rgb2ycbcr``, a border of
+``scale`` pixels cropped).
 """
 
 from __future__ import annotations
@@ -10,36 +19,139 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from restore.ops.color import rgb_to_gray
+from restore.ops.color import rgb_to_gray, rgb_to_y
 
 
-def psnr(reference: np.ndarray, test: np.ndarray) -> float:
-    """PSNR in dB of ``test`` against ``reference`` (same shape, floats in [0, 1]).
+def _sr_view(image: np.ndarray, crop_border: int, y_channel: bool) -> np.ndarray:
+    """``image`` as float64, reduced to Y (``H x W``) when ``y_channel``, with
+    ``crop_border`` pixels cropped on each side."""
+    a = np.asarray(image, dtype=np.float64)
+    if y_channel:
+        if a.ndim != 3 or a.shape[2] != 3:
+            raise ValueError(f"y_channel needs an H x W x 3 RGB image, got shape {a.shape}")
+        a = rgb_to_y(torch.from_numpy(a).permute(2, 0, 1)[None])[0, 0].numpy()
+    if crop_border:
+        a = a[crop_border:-crop_border, crop_border:-crop_border]
+    return a
+
+
+def _check_pair(reference, test) -> None:
+    if reference.shape != test.shape:
+        raise ValueError(f"shape mismatch: reference {tuple(reference.shape)}, test {tuple(test.shape)}")
+
+
+def psnr(reference: np.ndarray, test: np.ndarray, *, crop_border: int = 0, y_channel: bool = False) -> float:
+    """PSNR in dB of ``test`` against ``reference``.
+
+    Args:
+        reference, test: ``H x W x C`` or ``H x W`` float arrays in [0, 1], same shape.
+        crop_border: pixels cropped on each side first (SR: the scale).
+        y_channel: measure the Y channel of YCbCr (BT.601, MATLAB ``rgb2ycbcr``) of RGB
+            inputs, as the super-resolution literature does.
+
+    Raises:
+        ValueError: if the shapes differ, or ``y_channel`` is asked of a non-RGB image.
+    """
+    _check_pair(reference, test)
+    ref, out = (_sr_view(a, crop_border, y_channel) for a in (reference, test))
+    return float(peak_signal_noise_ratio(ref, out, data_range=1.0))
+
+
+def ssim(reference: np.ndarray, test: np.ndarray, *, crop_border: int = 0, y_channel: bool = False) -> float:
+    """SSIM (Wang et al. 2004, Gaussian window sigma 1.5 as in the original code) of
+    ``test`` against ``reference``; ``H x W x C`` arrays are averaged over channels.
+    ``crop_border`` and ``y_channel`` as in :func:`psnr`.
+
+    Raises:
+        ValueError: if the shapes differ, or ``y_channel`` is asked of a non-RGB image.
+    """
+    _check_pair(reference, test)
+    ref, out = (np.squeeze(_sr_view(a, crop_border, y_channel)) for a in (reference, test))
+    return float(structural_similarity(ref, out, data_range=1.0, gaussian_weights=True,
+                                       sigma=1.5, use_sample_covariance=False,
+                                       channel_axis=-1 if ref.ndim == 3 else None))
+
+
+def batch_psnr(reference: torch.Tensor, test: torch.Tensor, *, crop_border: int = 0,
+               y_channel: bool = False) -> torch.Tensor:
+    """Per-image PSNR in dB for (B, C, H, W) tensors in [0, 1]; ``test`` is clamped to
+    [0, 1] (after the Y conversion when ``y_channel``). ``crop_border`` and ``y_channel``
+    as in :func:`psnr`. Returns a (B,) tensor.
 
     Raises:
         ValueError: if the shapes differ.
     """
-    if reference.shape != test.shape:
-        raise ValueError(f"shape mismatch: reference {reference.shape}, test {test.shape}")
-    return float(peak_signal_noise_ratio(reference.astype(np.float64), test.astype(np.float64), data_range=1.0))
-
-
-def ssim(reference: np.ndarray, test: np.ndarray) -> float:
-    """SSIM (Wang et al. 2004, Gaussian window sigma 1.5 as in the original code) of
-    ``test`` against ``reference``; ``H x W x C`` arrays are averaged over channels."""
-    if reference.shape != test.shape:
-        raise ValueError(f"shape mismatch: reference {reference.shape}, test {test.shape}")
-    reference, test = np.squeeze(reference).astype(np.float64), np.squeeze(test).astype(np.float64)
-    return float(structural_similarity(reference, test, data_range=1.0, gaussian_weights=True,
-                                       sigma=1.5, use_sample_covariance=False,
-                                       channel_axis=-1 if reference.ndim == 3 else None))
-
-
-def batch_psnr(reference: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR in dB for (B, C, H, W) tensors in [0, 1]; ``test`` is clamped first.
-    Returns a (B,) tensor. Used for quick validation during training."""
+    _check_pair(reference, test)
+    if y_channel:
+        reference, test = rgb_to_y(reference), rgb_to_y(test)
+    if crop_border:
+        c = slice(crop_border, -crop_border)
+        reference, test = reference[..., c, c], test[..., c, c]
     mse = ((reference - test.clamp(0, 1)) ** 2).flatten(1).mean(1).clamp_min(1e-12)
     return -10 * torch.log10(mse)
+
+
+def _masked_mse(reference: torch.Tensor, test: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-image mean squared error over the pixels (all channels) where ``mask`` is set;
+    (B,), 0 for an empty mask."""
+    _check_pair(reference, test)
+    m = mask.to(reference.dtype).expand(-1, 1, -1, -1)
+    area = (m.flatten(1).sum(1) * reference.shape[1]).clamp_min(1)
+    return ((reference - test) ** 2 * m).flatten(1).sum(1) / area
+
+
+def hole_psnr(reference: torch.Tensor, test: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR (dB) inside the hole, the inpainting figure (Yeh et al. 2017 report
+    PSNR over the filled region too).
+
+    Args:
+        reference, test: (B, C, H, W) float in [0, 1].
+        mask: (B, 1, H, W), bool or float, nonzero = hole.
+
+    Returns:
+        (B,) PSNR; 100 dB where the hole is empty or filled exactly.
+
+    Raises:
+        ValueError: if ``reference`` and ``test`` differ in shape.
+    """
+    return -10 * torch.log10(_masked_mse(reference, test, mask).clamp_min(1e-10))
+
+
+def frmse(reference: torch.Tensor, test: torch.Tensor, mask: torch.Tensor, *,
+          data_range: float = 255.0) -> torch.Tensor:
+    """Per-image RMSE inside ``mask`` (fRMSE, the watermark-removal figure of Hertz et al.
+    2019), on the 0-``data_range`` scale.
+
+    Args:
+        reference, test: (B, C, H, W) float in [0, 1].
+        mask: (B, 1, H, W) bool, True = watermark pixel.
+        data_range: scale of the result (255 for the 8-bit scale of the benchmarks).
+
+    Returns:
+        (B,) RMSE; NaN where the mask is empty.
+    """
+    area = mask.flatten(1).sum(1)
+    value = _masked_mse(reference, test, mask).sqrt() * data_range
+    return torch.where(area > 0, value, torch.full_like(value, float("nan")))
+
+
+def hole_l1(reference: torch.Tensor, test: torch.Tensor, mask: torch.Tensor, *,
+            data_range: float = 255.0) -> torch.Tensor:
+    """Per-image mean absolute error inside the hole, on the 0-``data_range`` scale;
+    shapes as :func:`hole_psnr`; 0 where the hole is empty."""
+    _check_pair(reference, test)
+    m = mask.to(reference.dtype).expand(-1, 1, -1, -1)
+    area = (m.flatten(1).sum(1) * reference.shape[1]).clamp_min(1)
+    return ((reference - test).abs() * m).flatten(1).sum(1) / area * data_range
+
+
+def to_batch(image: np.ndarray) -> torch.Tensor:
+    """``H x W x C`` (or ``H x W``) numpy image -> (1, C, H, W) float64 tensor, values
+    unchanged (uint8 stays on the 0-255 scale: divide first)."""
+    a = np.asarray(image, dtype=np.float64)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
 
 
 def high_frequency_ratio(x: torch.Tensor, reference: torch.Tensor, sigma: float = 1.5, border: int = 4) -> torch.Tensor:
