@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from restore.zoo import WeightsError, build_model, get_spec, list_models, load_model
-from restore.zoo.registry import WEIGHTS_DIR, read_manifest, save_weights, sha256_file
+from restore.zoo.paths import weights_dir
+from restore.zoo.registry import read_manifest, save_weights, sha256_file
 
 
 def small_kwargs(spec):
@@ -52,7 +53,7 @@ def test_every_task_default_is_registered():
 @pytest.mark.parametrize("name", sorted(read_manifest()))
 def test_manifest_entry_file_and_sha256(name):
     entry = read_manifest()[name]
-    path = WEIGHTS_DIR / entry["file"]
+    path = weights_dir() / entry["file"]
     assert path.exists(), f"{path} listed in the manifest is missing"
     assert sha256_file(path) == entry["sha256"]
     assert path.stat().st_size == entry["bytes"]
@@ -67,7 +68,7 @@ def test_registered_model_has_weights_and_loads(name):
 
 def _spec_with(tmp_path, monkeypatch, net, sha):
     spec = get_spec("dae-s")
-    monkeypatch.setattr("restore.zoo.registry.WEIGHTS_DIR", tmp_path)
+    monkeypatch.setenv("RESTORE_WEIGHTS", str(tmp_path))
     return dataclasses.replace(spec, sha256=sha, arch_kwargs={**spec.arch_kwargs, "width": 8})
 
 
@@ -114,7 +115,7 @@ def test_publish_weights_in_half_precision_loads_back(tmp_path, monkeypatch):
     kw = {**spec.arch_kwargs, "width": 4, "levels": 2}
     net = build_model(spec, **kw)
     src = save_weights(net, tmp_path / "src" / "c.safetensors")
-    monkeypatch.setattr("restore.zoo.registry.WEIGHTS_DIR", tmp_path / "w")
+    monkeypatch.setenv("RESTORE_WEIGHTS", str(tmp_path / "w"))
     (tmp_path / "w").mkdir()
     entry = publish_weights("colorize-s", str(src), half=True)
     stored = load_file(str(tmp_path / "w" / spec.weights))

@@ -73,13 +73,14 @@ def publish_weights(name: str, src: str, *, sidecar: str | None = None, half: bo
     import shutil
     from pathlib import Path
 
-    from restore.zoo.registry import WEIGHTS_DIR, sha256_file
+    from restore.zoo.paths import weights_dir
+    from restore.zoo.registry import sha256_file
 
     spec = get_spec(name)
     src_p = Path(src)
     if not src_p.exists():
         raise FileNotFoundError(src_p)
-    dst = WEIGHTS_DIR / spec.weights
+    dst = weights_dir() / spec.weights
     if half:
         import torch
         from safetensors import safe_open

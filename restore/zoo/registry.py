@@ -19,11 +19,10 @@ from typing import Any
 import torch
 from torch import nn
 
-log = logging.getLogger("restore")
+from restore.zoo import paths
+from restore.zoo.paths import MANIFEST
 
-#: Folder with the shipped ``*.safetensors`` and ``manifest.json``; ``RESTORE_WEIGHTS`` overrides.
-WEIGHTS_DIR = Path(os.environ.get("RESTORE_WEIGHTS", Path(__file__).resolve().parents[2] / "weights"))
-MANIFEST = "manifest.json"
+log = logging.getLogger("restore")
 
 
 class WeightsError(RuntimeError):
@@ -73,7 +72,8 @@ class ModelSpec:
 
     @property
     def weights_path(self) -> Path:
-        return WEIGHTS_DIR / self.weights
+        """Where the weights file is: ``weights`` under :func:`restore.zoo.paths.weights_dir`."""
+        return paths.weights_dir() / self.weights
 
 
 _REGISTRY: dict[str, Callable[[], ModelSpec]] = {}
@@ -97,16 +97,18 @@ def register_model(fn: Callable[[], ModelSpec] | None = None, *, default: bool =
 
 
 def read_manifest(weights_dir: Path | None = None) -> dict[str, dict[str, Any]]:
-    """The manifest as a dict ``{model name: {file, sha256, bytes, bench, ...}}`` ({} if absent)."""
-    path = (weights_dir or WEIGHTS_DIR) / MANIFEST
+    """The manifest as a dict ``{model name: {file, sha256, bytes, bench, ...}}`` ({} if absent);
+    ``weights_dir`` defaults to :func:`restore.zoo.paths.weights_dir`."""
+    path = (weights_dir or paths.weights_dir()) / MANIFEST
     if not path.exists():
         return {}
     return json.loads(path.read_text())
 
 
 def write_manifest(manifest: dict[str, dict[str, Any]], weights_dir: Path | None = None) -> None:
-    """Write the manifest atomically, keys sorted."""
-    path = (weights_dir or WEIGHTS_DIR) / MANIFEST
+    """Write the manifest atomically, keys sorted (into ``weights_dir`` or
+    :func:`restore.zoo.paths.weights_dir`)."""
+    path = (weights_dir or paths.weights_dir()) / MANIFEST
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
@@ -211,9 +213,10 @@ def load_model(name: str | ModelSpec, device: str | torch.device = "auto",
     spec = get_spec(name) if isinstance(name, str) else name
     path = spec.weights_path
     if not path.exists():
-        raise WeightsError(f"weights file for {spec.name} not found: {path}")
+        raise WeightsError(f"weights file for {spec.name} not found: {path} "
+                           f"(set {paths.ENV_VAR} to the folder that holds the weights)")
     if spec.sha256 is None:
-        raise WeightsError(f"no sha256 recorded for {spec.name} in {WEIGHTS_DIR / MANIFEST}")
+        raise WeightsError(f"no sha256 recorded for {spec.name} in {path.parent / MANIFEST}")
     digest = sha256_file(path)
     if digest != spec.sha256:
         raise WeightsError(f"sha256 mismatch for {path}: expected {spec.sha256}, got {digest}")

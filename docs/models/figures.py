@@ -1,0 +1,133 @@
+"""Write the benchmark figures of each model card from ``weights/manifest.json``.
+
+Each card ``docs/models/NAME.md`` holds, between the two marker lines below, a table of the
+figures that ``restore bench ... --record`` stored for NAME in the manifest, and the
+commands that printed them. This script rewrites that block, so the cards never hold
+retyped or re-rounded figures:
+
+    python docs/models/figures.py           # rewrite the blocks
+    python docs/models/figures.py --check   # exit 1 if a card is out of date (tests run this)
+
+After re-running a benchmark with ``--record``, run this script; after adding a benchmark
+(a new manifest key), add its command to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CARDS = REPO / "docs" / "models"
+BEGIN = "<!-- figures: written by docs/models/figures.py from weights/manifest.json -->"
+END = "<!-- figures: end -->"
+
+_UP = ("restore bench upscale --data ../shared/data/bench/sr/Set5 --data ../shared/data/bench/sr/Set14 "
+       "--device cpu --picture docs/sr_comparison.png --record")
+
+#: Per model: (the command as run, the manifest keys its run recorded), as in docs/benchmarks.md.
+COMMANDS: dict[str, list[tuple[str, list[str]]]] = {
+    "dae-s": [
+        ("restore bench denoise --data ../shared/data/bench/denoise/CBSD68 --sigma 15 --sigma 25 --sigma 50 "
+         "--baseline noisy --baseline nlm --files --record",
+         ["CBSD68 sigma15", "CBSD68 sigma25", "CBSD68 sigma50"]),
+        ("restore bench denoise --data ../shared/data/bench/denoise/Kodak24 --sigma 15 --sigma 25 --sigma 50 "
+         "--baseline noisy --baseline nlm --record",
+         ["Kodak24 sigma15", "Kodak24 sigma25", "Kodak24 sigma50"]),
+        ("restore bench denoise --data ../shared/data/bench/denoise/BSD68 --sigma 25 --baseline noisy "
+         "--baseline nlm --record",
+         ["BSD68 sigma25"]),
+        ("restore bench denoise --data ../shared/data/bench/real-noise/polyu --real --baseline noisy "
+         "--baseline nlm --record",
+         ["polyu real"]),
+    ],
+    "srresnet-x4": [(_UP, ["Set5 x4", "Set14 x4"])],
+    "srgan-x4": [(_UP, ["Set5 x4", "Set14 x4"])],
+    "unwatermark-s": [
+        ("restore bench unwatermark --data ../shared/data/bench/denoise/CBSD68 --data "
+         "../shared/data/bench/denoise/Kodak24 --logos ../shared/data/train/logos --logos "
+         "../shared/data/train/watermarks-real --device cpu --picture docs/unwatermark_grid.jpg --record",
+         ["CBSD68 watermarks", "Kodak24 watermarks"]),
+        ("restore bench unwatermark --data ../shared/data/bench/denoise/CBSD68 --data "
+         "../shared/data/bench/denoise/Kodak24 --logos ../shared/data/train/logos --logos "
+         "../shared/data/train/watermarks-real --device cpu --jpeg 90 --record",
+         ["CBSD68 watermarks JPEG q90", "Kodak24 watermarks JPEG q90"]),
+    ],
+    "colorize-s": [
+        ("restore bench colorize --data ../shared/data/bench/denoise/Kodak24 --data "
+         "../shared/data/bench/denoise/CBSD68 --device cpu --picture docs/colorize_grid.jpg --old-photos "
+         "../shared/data/bench/old-photos --old-photos-picture docs/colorize_old_photos.jpg "
+         "--detail-picture docs/colorize_detail.jpg --record",
+         ["Kodak24 colorize", "CBSD68 colorize"]),
+    ],
+    "gan-faces-64": [
+        ("restore bench inpaint --data ../shared/data/train/faces --held-out --size 64 --limit 100 "
+         "--mask-kind center --model gan-faces-64 --device cpu --picture docs/inpaint_faces_grid.png --record",
+         ["faces center (first 100)"]),
+    ],
+    "gan-photos-64": [
+        ("restore bench inpaint --data ../shared/data/bench/denoise/CBSD68 --mask-kind strokes "
+         "--model gan-photos-64 --device cpu --picture docs/inpaint_strokes_grid.png --picture-rows 4 --record",
+         ["CBSD68 strokes"]),
+    ],
+}
+
+#: Manifest figure -> (column title, decimals); the decimals are those ``record_bench`` rounds to.
+COLUMNS = {
+    "psnr": ("PSNR (dB)", 2), "ssim": ("SSIM", 4),
+    "hf_ratio": ("HF ratio", 3), "rmse": ("RMSE", 3), "frmse": ("fRMSE", 3), "iou": ("mask IoU", 3),
+    "colorfulness": ("colorfulness", 3), "cf_ratio": ("share of the originals' colorfulness", 3),
+    "hole_psnr": ("hole PSNR (dB)", 3), "hole_l1": ("hole L1 (0-255)", 3),
+    "s_per_mp": ("s/MP", 2), "images": ("images", 0),
+}
+
+
+def figures_block(name: str, manifest: dict) -> str:
+    """The markdown between the markers for model ``name``.
+
+    Raises:
+        KeyError: a recorded benchmark with no command in ``COMMANDS``, or the reverse.
+    """
+    bench = manifest[name].get("bench", {})
+    listed = [key for _, keys in COMMANDS[name] for key in keys]
+    if sorted(listed) != sorted(bench):
+        raise KeyError(f"{name}: manifest benchmarks {sorted(bench)} != COMMANDS {sorted(listed)}")
+    cols = [c for c in COLUMNS if any(c in bench[k] for k in listed)]
+    lines = ["| benchmark | " + " | ".join(COLUMNS[c][0] for c in cols) + " | command |",
+             "|---|" + "---:|" * len(cols) + "---|"]
+    for i, (_, keys) in enumerate(COMMANDS[name], 1):
+        for key in keys:
+            cells = [f"{bench[key][c]:.{COLUMNS[c][1]}f}" if c in bench[key] else "-" for c in cols]
+            lines.append(f"| {key} | " + " | ".join(cells) + f" | [{i}] |")
+    lines.append("")
+    for i, (command, _) in enumerate(COMMANDS[name], 1):
+        lines.append(f"[{i}] `{command}`  ")
+    return "\n".join([BEGIN, *lines, END])
+
+
+def update(check: bool = False) -> list[str]:
+    """Rewrite (or with ``check`` only compare) every card's block; returns the cards that
+    differed. Raises ValueError for a card without the two markers."""
+    manifest = json.loads((REPO / "weights" / "manifest.json").read_text())
+    stale = []
+    for name in sorted(COMMANDS):
+        path = CARDS / f"{name}.md"
+        text = path.read_text()
+        if text.count(BEGIN) != 1 or text.count(END) != 1:
+            raise ValueError(f"{path}: needs one '{BEGIN}' and one '{END}' line")
+        head, rest = text.split(BEGIN)
+        new = head + figures_block(name, manifest) + rest.split(END, 1)[1]
+        if new != text:
+            stale.append(str(path.relative_to(REPO)))
+            if not check:
+                path.write_text(new)
+    return stale
+
+
+if __name__ == "__main__":
+    check = "--check" in sys.argv[1:]
+    stale = update(check=check)
+    for path in stale:
+        print(("out of date: " if check else "updated: ") + path)
+    sys.exit(1 if check and stale else 0)
