@@ -190,16 +190,16 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
     root = input_path if input_path.is_dir() else input_path.parent
     if input_path.is_dir() and source.resolve().is_relative_to(input_path.resolve()):
         raise ValueError(f"the {kind} folder {source} is inside the input folder; keep {kind}s in their own folder")
-    index: dict[str, Path] = {}
+    by_rel: dict[str, Path] = {}
+    by_stem: dict[str, Path] = {}
     for p in sorted(iter_images(source, recursive=True)):
-        rel = p.relative_to(source).with_suffix("")
-        index.setdefault(rel.as_posix(), p)
-        index.setdefault(p.stem, p)
+        by_rel.setdefault(p.relative_to(source).with_suffix("").as_posix(), p)
+        by_stem.setdefault(p.stem, p)
 
     def find(path: Path) -> np.ndarray:
         path = Path(path)
         rel = path.relative_to(root).with_suffix("").as_posix() if path.is_relative_to(root) else path.stem
-        found = index.get(rel) or index.get(path.stem)
+        found = by_rel.get(rel) or by_stem.get(path.stem)
         if found is None:
             raise FileNotFoundError(f"no {kind} for {path.name} in {source} ({kind}s are paired by file stem)")
         return read_image(found)

@@ -167,7 +167,7 @@ class UnwatermarkPipeline(Pipeline):
             raise OptionError("min_confidence", f"must be a number in [{low}, 1], 'auto' or None, got {min_confidence!r}")
         min_confidence = self._min_confidence(min_confidence)
         if min_confidence is not None and not low <= min_confidence <= 1:
-            raise OptionError("min_confidence", f"must be in [{low}, 1] or None, got {min_confidence}")
+            raise OptionError("min_confidence", f"must be in [{low}, 1], got {min_confidence}")
         return dict(return_mask=return_mask, refine=refine, opaque_alpha=opaque_alpha, min_confidence=min_confidence,
                     tta=tta)
 
