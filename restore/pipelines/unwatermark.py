@@ -164,7 +164,8 @@ class UnwatermarkPipeline(Pipeline):
             raise OptionError("opaque_alpha", f"must be in (0, 1], got {opaque_alpha}")
         low = d.mask_ramp[0]
         if isinstance(min_confidence, str) and min_confidence != "auto":
-            raise OptionError("min_confidence", f"must be a number in [{low}, 1], 'auto' or None, got {min_confidence!r}")
+            raise OptionError("min_confidence",
+                              f"must be a number in [{low}, 1], 'auto' or None, got {min_confidence!r}")
         min_confidence = self._min_confidence(min_confidence)
         if min_confidence is not None and not low <= min_confidence <= 1:
             raise OptionError("min_confidence", f"must be in [{low}, 1], got {min_confidence}")

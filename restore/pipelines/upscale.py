@@ -35,11 +35,11 @@ class UpscalePipeline(Pipeline):
         >>> big = pipe(image, outscale=3.5)                       # model x4, then resized to 3.5x
 
     Large images run tile by tile at the low-resolution side (``tile``/``overlap`` are in
-    input pixels; default: the model's, 192/32 for the shipped x4 models), with feathered overlaps, so the output has no seams and
-    memory stays bounded. Gray images run through the RGB network as three equal channels
-    and come back gray. Alpha is upscaled separately with bicubic interpolation (the model
-    was trained on photographs, not on masks), as Real-ESRGAN's ``--alpha_upsampler
-    bicubic`` does.
+    input pixels; default: the model's, 192/32 for the shipped x4 models), with feathered
+    overlaps, so the output has no seams and memory stays bounded. Gray images run through
+    the RGB network as three equal channels and come back gray. Alpha is upscaled separately
+    with bicubic interpolation (the model was trained on photographs, not on masks), as
+    Real-ESRGAN's ``--alpha_upsampler bicubic`` does.
     """
 
     task = "upscale"
