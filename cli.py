@@ -26,17 +26,25 @@ def _usage_error(msg: str) -> typer.Exit:
     return typer.Exit(USAGE)
 
 
+def _option_error(e: ValueError) -> typer.Exit:
+    """A library error about an option as a usage error; a pipeline's ``OptionError``
+    names the option as its flag (``min_confidence`` -> ``--min-confidence``)."""
+    from restore.pipelines.base import OptionError
+    if isinstance(e, OptionError):
+        return _usage_error(f"--{e.option.replace('_', '-')} {e.reason}")
+    return _usage_error(str(e).strip("'\""))
+
+
 def _setup_logging(quiet: bool) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
 
 
 def _parse_sigma(sigma: str) -> float | str:
-    if sigma == "auto":
-        return sigma
+    """A number, or the text as given ('auto'; the pipeline refuses any other text)."""
     try:
         return float(sigma)
     except ValueError:
-        raise _usage_error(f"--sigma must be a number (0-255 scale) or 'auto', got {sigma!r}") from None
+        return sigma
 
 
 def _run_folder(process, input_path: Path, output: Path, *, recursive: bool, skip_existing: bool,
@@ -72,6 +80,16 @@ def _load(task: str, model: Optional[str], device: str, tile: Optional[int], ove
         raise typer.Exit(FAILED) from None
 
 
+def _task(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int], **options):
+    """The task's pipeline and its options checked, with the model's defaults filled in
+    (``Pipeline.resolve_options``): a bad option is a usage error before any file is read."""
+    pipe = _load(task, model, device, tile, overlap)
+    try:
+        return pipe, pipe.resolve_options(**options)
+    except ValueError as e:
+        raise _option_error(e) from None
+
+
 # Shared options of the task commands.
 InputArg = typer.Argument(..., help="An image file or a folder of images.", exists=True)
 OutputArg = typer.Argument(..., help="Output folder (created).")
@@ -79,8 +97,9 @@ ModelOpt = typer.Option(None, "--model", "-m", help="Zoo model (see `restore mod
 DeviceOpt = typer.Option("auto", "--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps.")
 TileOpt = typer.Option(None, "--tile", min=0,
                        help="Tile side in input pixels for large images; 0 = whole image at once "
-                            "(default: the task's, 768 for denoise, 192 for upscale, 512 for unwatermark).")
-OverlapOpt = typer.Option(None, "--overlap", min=0, help="Overlap between tiles in input pixels (default: 64, upscale 32).")
+                            "(default: the model's: 768 for dae-s, 192 for the x4 models, 512 for unwatermark-s).")
+OverlapOpt = typer.Option(None, "--overlap", min=0,
+                          help="Overlap between tiles in input pixels (default: the model's: 64, x4 models 32).")
 RecursiveOpt = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders, mirroring the tree.")
 SkipOpt = typer.Option(False, "--skip-existing", help="Skip files whose output exists.")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Replace existing outputs (never an input).")
@@ -127,11 +146,8 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             quiet: bool = QuietOpt) -> None:
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
-    s = _parse_sigma(sigma)
-    if isinstance(s, float) and not 0 <= s <= 75:
-        raise _usage_error(f"--sigma {s} is outside the models' range 0-75 (0-255 scale)")
-    pipe = _load("denoise", model, device, tile, overlap)
-    _run_folder(lambda image, path: pipe(image, sigma=s), input_path, output, recursive=recursive,
+    pipe, opts = _task("denoise", model, device, tile, overlap, sigma=_parse_sigma(sigma))
+    _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
 
 
@@ -147,19 +163,14 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
             quiet: bool = QuietOpt) -> None:
     """Upscale the images in INPUT_PATH with SRGAN / SRResNet and write them to OUTPUT."""
     _setup_logging(quiet)
-    from restore.zoo.registry import default_model, get_spec, list_models as zoo_models
-    if outscale is not None and outscale <= 0:
-        raise _usage_error(f"--outscale must be > 0, got {outscale}")
-    if model is None and scale is not None:
-        matching = [m for m in zoo_models("upscale") if get_spec(m).scale == scale]
-        if not matching:
-            scales = sorted({get_spec(m).scale for m in zoo_models("upscale")})
-            raise _usage_error(f"no upscale model of scale {scale}; scales in the zoo: {scales}")
-        model = default_model("upscale") if default_model("upscale") in matching else matching[0]
-    pipe = _load("upscale", model, device, tile, overlap)
-    if scale is not None and pipe.scale != scale:
-        raise _usage_error(f"model {pipe.spec.name} is x{pipe.scale}, not x{scale} (use --outscale for other sizes)")
-    _run_folder(lambda image, path: pipe(image, outscale=outscale), input_path, output, recursive=recursive,
+    if scale is not None:
+        from restore.zoo.registry import model_for_scale
+        try:
+            model = model_for_scale("upscale", scale, model)
+        except (KeyError, ValueError) as e:
+            raise _option_error(e) from None
+    pipe, opts = _task("upscale", model, device, tile, overlap, outscale=outscale)
+    _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
 
 
@@ -167,16 +178,17 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
 def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 save_mask: bool = typer.Option(False, "--save-mask",
                                                help="Also write the predicted watermark mask as <name>_mask.<ext>."),
-                refine: str = typer.Option("telea", "--refine",
-                                           help="Fill opaque parts of the mark: telea (OpenCV inpainting), inpaint "
-                                                "(the inpainting pipeline's default model; slower) or none."),
+                refine: Optional[str] = typer.Option(
+                    None, "--refine", help="Fill opaque parts of the mark: telea (OpenCV inpainting), inpaint (the "
+                                           "inpainting pipeline's default model; slower) or none (default: the "
+                                           "model's, telea)."),
                 opaque_alpha: Optional[float] = typer.Option(
                     None, "--opaque-alpha", help="Predicted opacity above which a mark is taken as opaque and refined "
-                                                 "(0-1; default: the pipeline's OPAQUE_ALPHA)."),
+                                                 "(0-1; default: the model's, 0.3 for unwatermark-s)."),
                 min_confidence: Optional[float] = typer.Option(
                     None, "--min-confidence", help="Keep a connected part of the mask only if one of its pixels is more "
-                                                   "probable than this (0.25-1; default: the pipeline's "
-                                                   "MIN_CONFIDENCE; 0.25 keeps every part)."),
+                                                   "probable than this (0.25-1; default: the model's, 0.995 for "
+                                                   "unwatermark-s; 0.25 keeps every part)."),
                 tta: bool = typer.Option(True, "--tta/--no-tta",
                                          help="Run the mirrored image again around the detected marks and average "
                                               "(fewer false detections; about 1.4 times the time)."),
@@ -186,32 +198,26 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 quiet: bool = QuietOpt) -> None:
     """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
     _setup_logging(quiet)
-    from restore.pipelines.unwatermark import MIN_CONFIDENCE, OPAQUE_ALPHA, REFINE
-    from restore.zoo.archs.unet import MASK_RAMP
-    if refine not in REFINE:
-        raise _usage_error(f"--refine must be one of {', '.join(REFINE)}, got {refine!r}")
-    if opaque_alpha is not None and not 0 < opaque_alpha <= 1:
-        raise _usage_error(f"--opaque-alpha must be in (0, 1], got {opaque_alpha}")
-    if min_confidence is not None and not MASK_RAMP[0] <= min_confidence <= 1:
-        raise _usage_error(f"--min-confidence must be in [{MASK_RAMP[0]}, 1], got {min_confidence}")
-    opts = {"refine": refine, "opaque_alpha": OPAQUE_ALPHA if opaque_alpha is None else opaque_alpha,
-            "min_confidence": MIN_CONFIDENCE if min_confidence is None else min_confidence, "tta": tta}
-    pipe = _load("unwatermark", model, device, tile, overlap)
+    pipe, opts = _task("unwatermark", model, device, tile, overlap, return_mask=save_mask, refine=refine,
+                       opaque_alpha=opaque_alpha, min_confidence="auto" if min_confidence is None else min_confidence,
+                       tta=tta)
 
     def process(image, path):
         if not save_mask:
             return pipe(image, **opts)
-        out, mask = pipe(image, return_mask=True, **opts)
+        out, mask = pipe(image, **opts)
         return {"": out, "_mask": mask}
 
     _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
                 overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
 
+
 @app.command()
 def colorize(input_path: Path = InputArg, output: Path = OutputArg,
-             render_size: int = typer.Option(256, "--render-size",
-                                             help="Short side (pixels) the network sees; the colors are upsampled "
-                                                  "to the full image. Larger: finer color detail, slower."),
+             render_size: Optional[int] = typer.Option(
+                 None, "--render-size", help="Short side (pixels) the network sees; the colors are upsampled to the "
+                                             "full image. Larger: finer color detail, slower (default: the model's, "
+                                             "256 for colorize-s)."),
              saturation: Optional[float] = typer.Option(
                  None, "--saturation", help="Factor on the decoded chroma: 0 = gray, above the default = more vivid "
                                             "(default: the model's calibrated value, see docs/models.md)."),
@@ -223,54 +229,10 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
              quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt) -> None:
     """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept)."""
     _setup_logging(quiet)
-    if render_size < 16:
-        raise _usage_error(f"--render-size must be >= 16 pixels, got {render_size}")
-    if saturation is not None and saturation < 0:
-        raise _usage_error(f"--saturation must be >= 0, got {saturation}")
-    if temperature is not None and not 0 < temperature <= 1:
-        raise _usage_error(f"--temperature must be in (0, 1], got {temperature}")
-    pipe = _load("colorize", model, device, None, None)
-
-    def process(image, path):
-        return pipe(image, render_size=render_size, saturation=saturation, temperature=temperature)
-
-    _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
-                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
-
-
-def _mask_finder(input_path: Path, masks: Optional[Path], mask: Optional[Path]):
-    """``path -> mask array`` for the inpaint command: one mask for every image, or the
-    mask of the same stem (same relative folder first) in the masks folder."""
-    from restore.io import is_image_path, iter_images, read_image
-    if (masks is None) == (mask is None):
-        raise _usage_error("give either --masks FOLDER (masks paired by file stem) or --mask FILE (one for all)")
-    if mask is not None:
-        if not is_image_path(mask):
-            raise _usage_error(f"--mask {mask} is not an image file")
-        try:
-            one = read_image(mask)
-        except Exception as e:  # noqa: BLE001 - any unreadable mask is a usage error
-            raise _usage_error(f"cannot read --mask {mask}: {e}") from None
-        return lambda path: one
-    if not masks.is_dir():
-        raise _usage_error(f"--masks {masks} is not a folder")
-    root = input_path if input_path.is_dir() else input_path.parent
-    if input_path.is_dir() and masks.resolve().is_relative_to(input_path.resolve()):
-        raise _usage_error(f"--masks {masks} is inside the input folder; keep masks in their own folder")
-    index: dict[str, Path] = {}
-    for p in sorted(iter_images(masks, recursive=True)):
-        rel = p.relative_to(masks).with_suffix("")
-        index.setdefault(rel.as_posix(), p)
-        index.setdefault(p.stem, p)
-
-    def find(path: Path):
-        rel = path.relative_to(root).with_suffix("").as_posix() if path.is_relative_to(root) else path.stem
-        found = index.get(rel) or index.get(path.stem)
-        if found is None:
-            raise FileNotFoundError(f"no mask for {path.name} in {masks} (masks are paired by file stem)")
-        return read_image(found)
-
-    return find
+    pipe, opts = _task("colorize", model, device, None, None, render_size=render_size, saturation=saturation,
+                       temperature=temperature)
+    _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
 
 
 @app.command()
@@ -291,22 +253,28 @@ def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
             save_raw: bool = typer.Option(False, "--save-raw", help="Also write G(z*) before blending as <name>_raw.<ext>."),
             model: Optional[str] = ModelOpt, device: str = DeviceOpt,
             overlap: Optional[int] = typer.Option(None, "--overlap", min=0,
-                                                  help="Overlap of the windows of a windowed model (default 16)."),
+                                                  help="Overlap of the windows of a windowed model (default: the "
+                                                       "model's, 16 for gan-photos-64)."),
             recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt,
             fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt) -> None:
     """Fill the masked parts of the images in INPUT_PATH (GAN latent optimization + Poisson blending)."""
     _setup_logging(quiet)
-    from restore.pipelines.inpaint import INITS, METHODS
-    if method not in METHODS:
-        raise _usage_error(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
-    if init not in INITS:
-        raise _usage_error(f"--init must be one of {', '.join(INITS)}, got {init!r}")
-    find_mask = _mask_finder(input_path, masks, mask)
-    pipe = _load("inpaint", model, device, None, overlap)
+    from restore.pipelines.batch import pair_finder
+    if (masks is None) == (mask is None):
+        raise _usage_error("give either --masks FOLDER (masks paired by file stem) or --mask FILE (one for all)")
+    if masks is not None and not masks.is_dir():
+        raise _usage_error(f"--masks {masks} is not a folder (use --mask for one mask for every image)")
+    if mask is not None and mask.is_dir():
+        raise _usage_error(f"--mask {mask} is a folder (use --masks for masks paired by file stem)")
+    try:
+        find_mask = pair_finder(input_path, masks or mask, kind="mask")
+    except (FileNotFoundError, ValueError) as e:
+        raise _usage_error(str(e)) from None
+    pipe, opts = _task("inpaint", model, device, None, overlap, method=method, init=init, steps=steps,
+                       restarts=restarts, lambda_prior=lambda_prior, seed=seed, return_raw=save_raw)
 
     def process(image, path):
-        out = pipe(image, find_mask(path), method=method, init=init, steps=steps, restarts=restarts,
-                   lambda_prior=lambda_prior, seed=seed, return_raw=save_raw)
+        out = pipe(image, find_mask(path), **opts)
         return {"": out[0], "_raw": out[1]} if save_raw else out
 
     _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,

@@ -1,7 +1,11 @@
 """Print the decoding grid of a colorize checkpoint on its held-out training images (never
 the bench sets): PSNR and colorfulness (share of the originals') for each (prior,
-temperature, saturation), and the Pareto front. This is how the defaults of
-restore/pipelines/colorize.py were chosen (docs/models.md, colorize-s, "Decoding").
+temperature, saturation), and the Pareto front. This is how colorize-s's decoding
+settings (``ColorizeSettings`` at its registration in restore/zoo/models.py) were chosen
+(docs/models.md, colorize-s, "Decoding"). To run the pipeline with another point of the
+grid, replace them in its spec: ``load_pipeline("colorize", dataclasses.replace(spec,
+settings=dataclasses.replace(spec.settings, prior=..., temperature=..., saturation=...)))``,
+or pass ``prior``, ``temperature`` and ``saturation`` to the call.
 
     python docs/tune_colorize_decoding.py runs/col-s.ckpt.safetensors
 """

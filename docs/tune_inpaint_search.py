@@ -1,6 +1,7 @@
 """Print how the latent-search settings of an inpaint model trade hole PSNR for time, on
-held-out *training* images (never the benchmark's), as used to choose the defaults in
-restore/pipelines/inpaint.py (see the gan-*-64 card in docs/models.md).
+held-out *training* images (never the benchmark's), as used to choose the models' search
+settings (``InpaintSettings`` at their registration in restore/zoo/models.py; see the
+gan-*-64 card in docs/models.md).
 
     python docs/tune_inpaint_search.py MODEL MASK_KIND N FOLDER [STEPS,RESTARTS,LAMBDA,LR,NOISE ...]
 
@@ -8,7 +9,8 @@ FOLDER holds the tuning images: for the face model the last 64 of the 485 faces 
 of training (the benchmark takes the first 100), resized to 64x64; for the photo model the
 76 photos held out of bsds400 + imagenet-samples. Each setting prints the mean PSNR of
 the whole image, the PSNR inside the hole and the seconds per image; OpenCV Telea and
-scikit-image biharmonic come first.
+scikit-image biharmonic come first. Each setting runs the model with its spec's settings
+replaced (``dataclasses.replace``), the way a model with other settings would be registered.
 """
 
 from __future__ import annotations
@@ -19,16 +21,16 @@ import time
 
 import numpy as np
 
-import restore.pipelines.inpaint as inpaint
 from restore import load_pipeline
 from restore.bench.inpaint import inpaint_scores, make_test_set, masked_view
-from restore.pipelines.inpaint import classical_inpaint
+from restore.ops.blend import classical_inpaint
+from restore.zoo import get_spec
 
 
 def main() -> None:
     model, kind, n, folder = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     cases = make_test_set(folder, kind, size=64 if kind == "center" else None, limit=n)
-    pipe = load_pipeline("inpaint", model, device="cpu")
+    spec = get_spec(model)
 
     def evaluate(label: str, fn) -> None:
         t0, scores = time.time(), []
@@ -43,11 +45,10 @@ def main() -> None:
     evaluate("biharmonic", lambda x, m: classical_inpaint(x, m, "biharmonic"))
     for setting in sys.argv[5:]:
         steps, restarts, lam, lr, noise = setting.split(",")
-        inpaint.WHOLE_DEFAULTS = dataclasses.replace(inpaint.WHOLE_DEFAULTS, lr=float(lr))
-        inpaint.WINDOW_DEFAULTS = dataclasses.replace(inpaint.WINDOW_DEFAULTS, lr=float(lr))
-        inpaint.RESTART_NOISE = float(noise)
-        evaluate(f"steps {steps} restarts {restarts} lambda {lam} lr {lr} noise {noise}",
-                 lambda x, m: pipe(x, m, steps=int(steps), restarts=int(restarts), lambda_prior=float(lam)))
+        settings = dataclasses.replace(spec.settings, steps=int(steps), restarts=int(restarts), lambda_prior=float(lam),
+                                       lr=float(lr), restart_noise=float(noise))
+        pipe = load_pipeline("inpaint", dataclasses.replace(spec, settings=settings), device="cpu")
+        evaluate(f"steps {steps} restarts {restarts} lambda {lam} lr {lr} noise {noise}", pipe)
 
 
 if __name__ == "__main__":

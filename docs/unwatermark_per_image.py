@@ -11,17 +11,16 @@ a folder of clean images, marked exactly as ``restore bench unwatermark`` marks 
 16 images ``restore train unwatermark`` holds out for validation (bsds400 +
 imagenet-samples, ``split_train_val`` with seed 0) at zoom 1 and 1.6 (bicubic), whole and
 marked the same way, so that choices can be made without the benchmark's images. RAMPS
-is a comma-separated list of ``LOW-HIGH`` mask-probability ramps (default 0.25-0.75, the
-one of :func:`restore.zoo.archs.unet.watermark_mask`): the soft mask is ``clamp((p -
-LOW) / (HIGH - LOW), 0, 1)``. CONFIDENCES is a comma-separated list of the pipeline's
-``min_confidence`` (a connected part of the mask is kept only if one of its pixels is
-more probable than that; ``none`` keeps every part), default: the pipeline's
-``MIN_CONFIDENCE``. JPEG, a quality 1-100, saves the marked images (and the clean
-references) as JPEG, as ``restore bench unwatermark --jpeg`` does (``-`` for none). TTA,
-``on`` (the default) or ``off``, is the pipeline's test-time augmentation
-(``UnwatermarkPipeline.tta_average``; its boxes come from the default ramp's low end and
-the confidence of the setting). The rest is the pipeline's own
-``restore_from_prediction`` with its defaults (Telea refinement above opacity 0.3).
+is a comma-separated list of ``LOW-HIGH`` mask-probability ramps (default: the model's
+``spec.settings.mask_ramp``, 0.25-0.75): the soft mask is ``clamp((p - LOW) / (HIGH -
+LOW), 0, 1)``. CONFIDENCES is a comma-separated list of the pipeline's ``min_confidence``
+(a connected part of the mask is kept only if one of its pixels is more probable than
+that; ``none`` keeps every part), default: the model's ``spec.settings.min_confidence``.
+JPEG, a quality 1-100, saves the marked images (and the clean references) as JPEG, as
+``restore bench unwatermark --jpeg`` does (``-`` for none). TTA, ``on`` (the default) or
+``off``, is the pipeline's test-time augmentation (``UnwatermarkPipeline.tta_average``;
+its boxes come from the model's ramp's low end and the confidence of the setting). The rest is the pipeline's own
+``restore_from_prediction`` with the model's settings (Telea refinement above opacity 0.3).
 Prints per image, ramp and confidence the PSNR of the output and of the watermarked
 input and the mask IoU, then the means per setting (with the defaults, the bench's
 figures for the default pipeline).
@@ -39,7 +38,6 @@ import torch
 
 from restore import load_pipeline
 from restore.bench.unwatermark import make_test_set, wm_scores
-from restore.pipelines.unwatermark import MIN_CONFIDENCE
 from restore.train.checkpoint import load_checkpoint
 from restore.train.data import load_folder, split_train_val
 from restore.train.loop import load_init
@@ -62,11 +60,6 @@ def heldout_folder(out: Path) -> Path:
 def main() -> None:
     model = sys.argv[1] if len(sys.argv) > 1 else None
     data = sys.argv[2] if len(sys.argv) > 2 else "heldout"
-    ramp_arg = sys.argv[3] if len(sys.argv) > 3 else "0.25-0.75"
-    ramps = [tuple(float(v) for v in r.split("-")) for r in ramp_arg.split(",")]
-    conf_arg = sys.argv[4] if len(sys.argv) > 4 else str(MIN_CONFIDENCE)
-    confidences = [None if c == "none" else float(c) for c in conf_arg.split(",")]
-    settings = [(r, c) for r in ramps for c in confidences]
     jpeg = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] != "-" else None
     tta = (sys.argv[6] if len(sys.argv) > 6 else "on") == "on"
     if model and model.endswith(".safetensors"):  # a training run's weights, before they are published
@@ -78,6 +71,11 @@ def main() -> None:
         pipe.model.eval()
     else:
         pipe = load_pipeline("unwatermark", model=model, device="cpu")
+    ramp_arg = sys.argv[3] if len(sys.argv) > 3 else "-".join(map(str, pipe.spec.settings.mask_ramp))
+    ramps = [tuple(float(v) for v in r.split("-")) for r in ramp_arg.split(",")]
+    conf_arg = sys.argv[4] if len(sys.argv) > 4 else str(pipe.spec.settings.min_confidence)
+    confidences = [None if c == "none" else float(c) for c in conf_arg.split(",")]
+    settings = [(r, c) for r in ramps for c in confidences]
     with tempfile.TemporaryDirectory() as tmp:
         folder = heldout_folder(Path(tmp)) if data == "heldout" else data
         cases = make_test_set(folder, LOGOS, jpeg=jpeg)

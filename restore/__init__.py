@@ -39,14 +39,17 @@ def _pipeline_class(task: str):
     raise KeyError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
 
 
-def load_pipeline(task: str, model: str | None = None, device: str = "auto", **kwargs):
+def load_pipeline(task: str, model=None, device: str = "auto", **kwargs):
     """Load the pipeline of ``task`` with a zoo model.
 
     Args:
         task: ``denoise``, ``colorize``, ``upscale``, ``inpaint`` or ``unwatermark``.
-        model: zoo model name; default: the task's default (see :func:`list_models`).
+        model: zoo model name, or a ``restore.zoo.ModelSpec`` (e.g. a zoo spec whose
+            inference settings were replaced with ``dataclasses.replace``); default: the
+            task's default (see :func:`list_models`).
         device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
-        **kwargs: passed to ``from_pretrained`` (``tile``, ``overlap``, ``half``).
+        **kwargs: passed to ``from_pretrained`` (``tile``, ``overlap``, ``half``; by
+            default the model's: ``tile="auto"`` takes its ``spec.tile``).
 
     Raises:
         KeyError: unknown task or model.

@@ -202,6 +202,26 @@ def test_render_size_changes_only_the_chroma_resolution(pipe):
     assert not np.array_equal(small, large)
 
 
+def test_pipeline_takes_its_decoding_from_the_spec(pipe):
+    import dataclasses
+
+    from restore.pipelines.colorize import ColorizePipeline
+    gray = to_gray_lightness(real_image(64, 96, index=2))
+    d = pipe.spec.settings
+    assert pipe.resolve_options() == dict(render_size=d.render_size, saturation=d.saturation,
+                                          temperature=d.temperature, prior=d.prior, edge_aware=True)
+    assert np.array_equal(pipe(gray), pipe(gray, render_size=d.render_size, saturation=d.saturation,
+                                           temperature=d.temperature, prior=d.prior))
+    vivid = dataclasses.replace(pipe.spec, settings=dataclasses.replace(d, render_size=128, temperature=0.3,
+                                                                        saturation=1.4, prior=0.0))
+    other = ColorizePipeline(pipe.model, vivid, pipe.device)
+    out = other(gray)
+    assert np.array_equal(out, pipe(gray, render_size=128, temperature=0.3, saturation=1.4, prior=0.0))
+    assert not np.array_equal(out, pipe(gray))
+    with pytest.raises(ValueError, match="saturation"):
+        other(gray, saturation=-1)
+
+
 # --- CLI, bench, training ------------------------------------------------------------------
 
 def test_cli_colorize_folder_improves_psnr_and_reports_a_corrupt_file(tmp_path, cached_pipelines):

@@ -94,3 +94,17 @@ def test_errors_are_clear(pipe):
 def test_from_pretrained_is_the_same_as_load_pipeline():
     p = DenoisePipeline.from_pretrained(device="cpu", tile=64)
     assert p.spec.name == "dae-s" and p.tile == 64 and p.device.type == "cpu"
+
+
+def test_sigma_range_is_the_models(pipe):
+    import dataclasses
+    x = np.zeros((16, 16, 3), np.uint8)
+    assert pipe.spec.settings.sigma_range == (0.0, 75.0) and pipe.resolve_options(sigma=75) == {"sigma": 75.0}
+    narrow = dataclasses.replace(pipe.spec, settings=dataclasses.replace(pipe.spec.settings, sigma_range=(0.0, 30.0)))
+    other = DenoisePipeline(pipe.model, narrow, pipe.device)
+    with pytest.raises(ValueError, match="sigma 40 is outside the model's range 0-30"):
+        other(x, sigma=40)
+    assert np.array_equal(other(x, sigma=30), pipe(x, sigma=30))
+    noisy = np.clip(real_image(64, 64).astype(int) + np.random.default_rng(0).normal(0, 50, (64, 64, 3)), 0, 255)
+    noisy = noisy.astype(np.uint8)
+    assert np.array_equal(other(noisy), pipe(noisy, sigma=30))     # 'auto' estimates about 50, clipped to 30

@@ -190,16 +190,16 @@ def test_tta_boxes_grow_clip_and_merge():
 
 
 def test_predict_averages_the_mirrored_pass_inside_the_boxes_only(pipe, val_bank):
-    from restore.pipelines.unwatermark import (MIN_CONFIDENCE, TTA_MARGIN, TTA_MAX_AREA, confident_components,
-                                             tta_boxes)
+    from restore.pipelines.unwatermark import confident_components, tta_boxes
+    d = pipe.spec.settings
     marked, _, _ = _marked(3, val_bank, size=(256, 384), kind="text", opacity=0.8)   # one mark, not tiled
     x = torch.from_numpy(marked).permute(2, 0, 1)[None].float() / 255
     once, twice = pipe.predict(x, tta=False), pipe.predict(x, tta=True)
     assert torch.equal(once, pipe.run_model(x)) and twice.shape == once.shape == (1, 5, 256, 384)
-    keep = confident_components(torch.sigmoid(once[:, 3:4]), 0.25, MIN_CONFIDENCE)[0, 0].numpy()
+    keep = confident_components(torch.sigmoid(once[:, 3:4]), d.mask_ramp[0], d.min_confidence)[0, 0].numpy()
     inside = torch.zeros(256, 384, dtype=torch.bool)
-    for y0, y1, x0, x1 in tta_boxes(keep, TTA_MARGIN):
-        if (y1 - y0) * (x1 - x0) > TTA_MAX_AREA * 256 * 384:
+    for y0, y1, x0, x1 in tta_boxes(keep, d.tta_margin):
+        if (y1 - y0) * (x1 - x0) > d.tta_max_area * 256 * 384:
             continue                               # too large: left to the first pass
         inside[y0:y1, x0:x1] = True
         mirrored = pipe.run_model(x[..., y0:y1, x0:x1].flip(-1)).flip(-1)
@@ -574,14 +574,57 @@ def test_cli_rejects_jpeg_options_out_of_range(tmp_path):
     assert code == 2 and "--hard-negatives" in text and not (tmp_path / "w.safetensors").exists()
 
 
-def test_cli_unwatermark_no_tta_runs_the_network_once(tmp_path, val_bank, pipe):
-    marked = _marked(4, val_bank, size=(96, 128))[0]
+def test_cli_unwatermark_no_tta_runs_the_network_once(tmp_path, val_bank, pipe, cached_pipelines):
+    import restore
+    marked = _marked(4, val_bank, size=(96, 128))[0]       # one tile, one mark
     write_image(tmp_path / "in" / "a.png", marked)
-    for flag, tta in (("--no-tta", False), ("--tta", True)):
-        code, _ = invoke("unwatermark", tmp_path / "in", tmp_path / flag, flag, "--device", "cpu", "--quiet")
-        assert code == 0
-        assert np.array_equal(read_image(tmp_path / flag / "a.png"), pipe(marked, tta=tta))
+    # the pipeline the CLI gets (cached_pipelines hands it the same object), its forward calls counted
+    cli_pipe = restore.load_pipeline("unwatermark", model=None, device="cpu", tile="auto", overlap=None)
+    calls = []
+    hook = cli_pipe.model.register_forward_hook(lambda module, args, out: calls.append(tuple(args[0].shape)))
+    passes = {}
+    try:
+        for flag, tta in (("--no-tta", False), ("--tta", True)):
+            calls.clear()
+            code, _ = invoke("unwatermark", tmp_path / "in", tmp_path / flag, flag, "--device", "cpu", "--quiet")
+            assert code == 0
+            passes[flag] = list(calls)
+            assert np.array_equal(read_image(tmp_path / flag / "a.png"), pipe(marked, tta=tta))
+    finally:
+        hook.remove()
+    assert len(passes["--no-tta"]) == 1                                 # the whole image, once
+    assert len(passes["--tta"]) >= 2 and passes["--tta"][0] == passes["--no-tta"][0]   # + the mirrored boxes
+    assert all(h * w < 96 * 128 for _, _, h, w in passes["--tta"][1:])
     assert not np.array_equal(read_image(tmp_path / "--no-tta" / "a.png"), read_image(tmp_path / "--tta" / "a.png"))
+
+
+def test_pipeline_takes_its_settings_from_the_spec(pipe):
+    import dataclasses
+
+    from restore.pipelines.unwatermark import UnwatermarkPipeline
+    d = pipe.spec.settings
+    assert pipe.resolve_options() == dict(return_mask=False, refine=d.refine, opaque_alpha=d.opaque_alpha,
+                                          min_confidence=d.min_confidence, tta=True)
+    # a part of the mask whose most probable pixel is 0.9: dropped at the shipped 0.995 ...
+    prob = torch.zeros(1, 1, 32, 32)
+    prob[..., 20:30, 20:30] = 0.9
+    logit = torch.logit(prob.clamp(1e-4, 1 - 1e-4))
+    pred = torch.cat([torch.zeros(1, 3, 32, 32), logit, torch.full_like(logit, -5.0)], 1)
+    x = torch.rand(1, 3, 32, 32)
+    assert pipe.restore_from_prediction(x, pred)[1].eq(0).all()
+    # ... kept by a model whose spec says 0.85, and by the call option
+    lenient = dataclasses.replace(pipe.spec, settings=dataclasses.replace(d, min_confidence=0.85))
+    other = UnwatermarkPipeline(pipe.model, lenient, pipe.device)
+    assert other.resolve_options()["min_confidence"] == 0.85
+    kept = other.restore_from_prediction(x, pred)[1]
+    assert kept[..., 20:30, 20:30].eq(1).all()
+    assert torch.equal(kept, pipe.restore_from_prediction(x, pred, min_confidence=0.85)[1])
+    # the mask ramp too: a ramp above 0.9 leaves nothing; its low end bounds min_confidence
+    high = UnwatermarkPipeline(pipe.model, dataclasses.replace(lenient, settings=dataclasses.replace(
+        lenient.settings, mask_ramp=(0.92, 0.97), min_confidence=0.95)), pipe.device)
+    assert high.restore_from_prediction(x, pred)[1].eq(0).all()
+    with pytest.raises(ValueError, match="min_confidence must be in \\[0.92, 1\\]"):
+        high.resolve_options(min_confidence=0.9)
 
 
 def test_cli_unwatermark_rejects_a_min_confidence_below_the_mask_ramp(tmp_path):

@@ -214,7 +214,7 @@ def test_cli_usage_errors(tmp_path):
     code, text = invoke("upscale", src, tmp_path / "out", "--scale", "2", "--model", "srgan-x4")
     assert code == 2
     code, text = invoke("upscale", src, tmp_path / "out", "--outscale", "-1")
-    assert code == 2 and "outscale" in text
+    assert code == 2 and "--outscale must be > 0" in text and not (tmp_path / "out").exists()
 
 
 # --- benchmark ----------------------------------------------------------------------------

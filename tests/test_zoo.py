@@ -6,7 +6,9 @@ import json
 import pytest
 import torch
 
-from restore.zoo import WeightsError, build_model, get_spec, list_models, load_model
+from restore import TASKS
+from restore.zoo import (WeightsError, build_model, default_model, get_spec, list_models, load_model, model_for_scale,
+                         register_model)
 from restore.zoo.paths import weights_dir
 from restore.zoo.registry import read_manifest, save_weights, sha256_file
 
@@ -42,12 +44,66 @@ def test_forward_small(name):
     assert y.dtype == torch.float32 and torch.isfinite(y).all()
 
 
-def test_every_task_default_is_registered():
-    from restore.zoo import default_model
-    assert default_model("denoise") in list_models("denoise")
-    assert default_model("upscale") in list_models("upscale")
-    assert default_model("unwatermark") in list_models("unwatermark")
-    assert default_model("colorize") in list_models("colorize")
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_has_a_registered_default_of_that_task(task):
+    name = default_model(task)
+    assert name in list_models(task) and get_spec(name).task == task
+
+
+def test_registering_a_name_twice_or_a_second_default_is_an_error(monkeypatch):
+    from restore.zoo import registry
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_DEFAULTS", dict(registry._DEFAULTS))
+    spec = get_spec("dae-s")
+    with pytest.raises(ValueError, match="registered twice"):
+        register_model(lambda: spec)
+    other = dataclasses.replace(spec, name="dae-other")
+    with pytest.raises(ValueError, match="default denoise model.*dae-s"):
+        register_model(default=True)(lambda: other)
+    assert "dae-other" not in list_models() and default_model("denoise") == "dae-s"
+    register_model(lambda: other)                        # not the default: fine
+    assert "dae-other" in list_models("denoise") and default_model("denoise") == "dae-s"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_spec_carries_the_settings_its_pipeline_reads(name):
+    from restore import _pipeline_class
+    spec = get_spec(name)
+    cls = _pipeline_class(spec.task)
+    assert cls.settings_type is None or isinstance(spec.settings, cls.settings_type)
+    if spec.tiling and spec.task != "inpaint":
+        assert spec.tile and spec.tile % spec.multiple_of == 0 and 0 <= spec.overlap < spec.tile
+    pipe = cls(None, spec, torch.device("cpu"))         # the defaults, without loading weights
+    assert (pipe.tile, pipe.overlap) == (spec.tile, spec.overlap)
+    assert cls(None, spec, torch.device("cpu"), tile=0, overlap=5).tile is None
+    if cls.settings_type is not None:
+        with pytest.raises(ValueError, match=f"has no {cls.settings_type.__name__}"):
+            cls(None, dataclasses.replace(spec, settings=None), torch.device("cpu"))
+
+
+def test_tile_auto_takes_the_models_tile_and_settings_are_read_only():
+    from restore.pipelines.base import tile_and_overlap
+    spec = dataclasses.replace(get_spec("dae-s"), tile=100, overlap=10)
+    assert tile_and_overlap(spec) == (100, 10)
+    assert tile_and_overlap(spec, 0, 3) == (None, 3) and tile_and_overlap(spec, None) == (None, 10)
+    for bad in (dict(tile=-1), dict(overlap=-1), dict(tile="big")):
+        with pytest.raises(ValueError):
+            tile_and_overlap(spec, **bad)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        get_spec("unwatermark-s").settings.min_confidence = 0.5
+
+
+def test_model_for_scale():
+    assert model_for_scale("upscale", 4) == default_model("upscale") == "srresnet-x4"
+    assert model_for_scale("upscale", 4, "srgan-x4") == "srgan-x4"
+    with pytest.raises(ValueError, match="no upscale model of scale 3; scales in the zoo: \\[4\\]"):
+        model_for_scale("upscale", 3)
+    with pytest.raises(ValueError, match="srgan-x4 is x4, not x2"):
+        model_for_scale("upscale", 2, "srgan-x4")
+    with pytest.raises(ValueError, match="denoise model"):
+        model_for_scale("upscale", 1, "dae-s")
+    with pytest.raises(KeyError, match="unknown model"):
+        model_for_scale("upscale", 4, "no-such-model")
 
 
 @pytest.mark.parametrize("name", sorted(read_manifest()))

@@ -120,7 +120,7 @@ def bench_inpaint(data: str | Path, *, mask_kind: str, models: Iterable[str] | N
     cases = make_test_set(data, mask_kind, seed=seed, size=size, held_out=held_out, limit=limit)
     names = [default_model("inpaint")] if models is None else list(models)
     methods: list[tuple[str, Callable[[dict], np.ndarray]]] = []
-    from restore.pipelines.inpaint import classical_inpaint
+    from restore.ops.blend import classical_inpaint
     for b in baselines:
         methods.append((_LABELS[b], lambda case, b=b: classical_inpaint(case["clean"], case["mask"], b)))
     for m in names:
@@ -175,11 +175,11 @@ def convergence(model: str, data: str | Path, *, mask_kind: str, seed: int = 0, 
     import torch.nn.functional as F
 
     from restore import load_pipeline
-    from restore.pipelines.inpaint import WHOLE_DEFAULTS, WINDOW_DEFAULTS, latent_search
+    from restore.pipelines.inpaint import latent_search
 
     pipe = load_pipeline("inpaint", model=model, device=device)
     net, s = pipe.model, pipe.model.size
-    d = WINDOW_DEFAULTS if pipe.spec.tiling else WHOLE_DEFAULTS
+    d = pipe.spec.settings
     steps = 5 * d.steps if steps is None else steps
     restarts = d.restarts if restarts is None else restarts
     ys, ms = [], []
@@ -202,7 +202,8 @@ def convergence(model: str, data: str | Path, *, mask_kind: str, seed: int = 0, 
     if not ys:
         raise ValueError("no case has a hole in the model's window")
     y, m = torch.cat(ys).to(pipe.device), torch.cat(ms).to(pipe.device)
-    common = dict(steps=steps, restarts=restarts, lambda_prior=d.lambda_prior, lr=d.lr, seed=seed)
+    common = dict(steps=steps, restarts=restarts, lambda_prior=d.lambda_prior, lr=d.lr, restart_noise=d.restart_noise,
+                  seed=seed)
     _, _, rand_curve = latent_search(net, y, m, init="random", **common)
     _, _, enc_curve = latent_search(net, y, m, init="encoder", **common)
     target = float(rand_curve[-1])

@@ -25,7 +25,7 @@ from restore.ops.degrade import load_watermark_bank
 from restore.bench.pictures import labelled_grid
 from restore.metrics import mask_iou, psnr, ssim
 from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, jpeg_roundtrip, synthesize_watermark
-from restore.pipelines.inpaint import classical_inpaint
+from restore.ops.blend import classical_inpaint
 
 #: Baselines: the watermarked input itself, and OpenCV Telea inpainting of the true mask.
 BASELINES = ("input", "telea")

@@ -29,6 +29,22 @@ class Prepared:
     finish: Callable[[torch.Tensor, torch.Tensor | None], Any]
 
 
+def check_spec(spec: ModelSpec, task: str, settings_type: type | None) -> ModelSpec:
+    """``spec``, checked to be of ``task`` with settings of ``settings_type``.
+
+    Raises:
+        KeyError: a model of another task.
+        ValueError: ``spec.settings`` is not a ``settings_type`` (a registration without
+            its task's settings).
+    """
+    if spec.task != task:
+        raise KeyError(f"model {spec.name!r} is a {spec.task} model, not {task}")
+    if settings_type is not None and not isinstance(spec.settings, settings_type):
+        raise ValueError(f"model {spec.name!r} has no {settings_type.__name__} (spec.settings is "
+                         f"{type(spec.settings).__name__}); see restore.zoo.settings")
+    return spec
+
+
 def _numpy_to_tensor(a: np.ndarray) -> tuple[torch.Tensor, float | None]:
     if a.dtype == np.uint8:
         scale = 255.0
@@ -125,62 +141,112 @@ def prepare(image: Any) -> Prepared:
     raise TypeError(f"unsupported image type {type(image).__name__}; pass a numpy array, PIL image or tensor")
 
 
+class OptionError(ValueError):
+    """A task option out of its range, or an unknown choice.
+
+    ``str(e)`` is ``"<option> <reason>"`` with the option named as the keyword argument
+    (``"min_confidence must be in [0.25, 1] ..."``); ``option`` and ``reason`` let a front
+    end name it its own way (the CLI: ``--min-confidence``).
+
+    Attributes:
+        option: the keyword argument's name.
+        reason: the rest of the message.
+    """
+
+    def __init__(self, option: str, reason: str) -> None:
+        self.option, self.reason = option, reason
+        super().__init__(f"{option} {reason}")
+
+
+def tile_and_overlap(spec: ModelSpec, tile: int | str | None = "auto", overlap: int | None = None
+                     ) -> tuple[int | None, int]:
+    """The tile side and overlap to run ``spec``'s model with.
+
+    Args:
+        spec: the model's spec (its ``tile`` and ``overlap`` are the defaults).
+        tile: tile side in input pixels; ``None``/0 = the whole image; ``"auto"`` = ``spec.tile``.
+        overlap: overlap in input pixels; None = ``spec.overlap``.
+
+    Returns:
+        ``(tile or None, overlap)``.
+
+    Raises:
+        ValueError: for a negative tile or overlap, or a string other than ``"auto"``.
+    """
+    if tile == "auto":
+        tile = spec.tile
+    elif isinstance(tile, str):
+        raise ValueError(f"tile must be a number of pixels, 0/None or 'auto', got {tile!r}")
+    if tile is not None and tile < 0:
+        raise ValueError(f"tile must be >= 0, got {tile}")
+    overlap = spec.overlap if overlap is None else overlap
+    if overlap < 0:
+        raise ValueError(f"overlap must be >= 0, got {overlap}")
+    return tile or None, overlap
+
+
 class Pipeline:
     """Base of the task pipelines: holds the model, its spec, the device and tiling.
 
-    Subclasses set ``task`` and implement ``__call__``; construct them with
-    :meth:`from_pretrained`.
+    Subclasses set ``task`` (and ``settings_type``, the class of their spec's
+    ``settings``) and implement ``__call__``; construct them with :meth:`from_pretrained`.
+    Every default of a task option comes from the spec: ``self.spec.tile``/``overlap``
+    and ``self.spec.settings``.
     """
 
     task: str = ""
-    #: Tile side and overlap (input pixels) used when ``from_pretrained`` gets ``tile="auto"``.
-    default_tile: int = 768
-    default_overlap: int = 64
+    #: The class of ``spec.settings`` this pipeline reads (:mod:`restore.zoo.settings`); None: no settings.
+    settings_type: type | None = None
 
     def __init__(self, model: torch.nn.Module, spec: ModelSpec, device: torch.device, *,
-                 tile: int | None = 768, overlap: int = 64, half: bool = False) -> None:
-        self.model, self.spec, self.device = model, spec, device
-        self.tile, self.overlap = tile, overlap
+                 tile: int | str | None = "auto", overlap: int | None = None, half: bool = False) -> None:
+        self.model, self.spec, self.device = model, check_spec(spec, self.task, self.settings_type), device
+        self.tile, self.overlap = tile_and_overlap(spec, tile, overlap)
         self.dtype = torch.float16 if half else torch.float32
 
     @classmethod
-    def from_pretrained(cls, model: str | None = None, device: str = "auto", *, tile: int | str | None = "auto",
-                        overlap: int | None = None, half: bool | None = None):
+    def from_pretrained(cls, model: str | ModelSpec | None = None, device: str = "auto", *,
+                        tile: int | str | None = "auto", overlap: int | None = None, half: bool | None = None):
         """Load a zoo model for this task.
 
         Args:
-            model: zoo name (``restore models`` lists them); default: the task's default.
+            model: zoo name (``restore models`` lists them), or a :class:`ModelSpec` (e.g. a
+                zoo spec with other settings, made with ``dataclasses.replace``); default:
+                the task's default model.
             device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
             tile: tile side in input pixels for large images; ``None``/0 = whole image;
-                ``"auto"`` = the pipeline's ``default_tile``.
-            overlap: tile overlap in input pixels; default: the pipeline's ``default_overlap``.
+                ``"auto"`` = the task's default tile, the model's ``spec.tile``.
+            overlap: tile overlap in input pixels; default: the model's ``spec.overlap``.
             half: fp16 inference; default: on when the device is CUDA and the spec allows it.
 
         Raises:
             KeyError: unknown model or a model of another task.
             WeightsError: missing or corrupt weights.
-            ValueError: unknown or unavailable device.
+            ValueError: unknown or unavailable device, a bad tile or overlap, or a spec
+                without this task's settings.
         """
-        name = model or default_model(cls.task)
         dev = resolve_device(device)
-        spec = get_spec(name)
-        if spec.task != cls.task:
-            raise KeyError(f"model {name!r} is a {spec.task} model, not {cls.task}")
+        spec = model if isinstance(model, ModelSpec) else get_spec(model or default_model(cls.task))
+        check_spec(spec, cls.task, cls.settings_type)
+        name = spec.name
         use_half = (dev.type == "cuda" and spec.supports_half) if half is None else bool(half)
         if use_half and not (dev.type == "cuda" and spec.supports_half):
             raise ValueError(f"fp16 needs CUDA and a model that supports it ({name}: "
                              f"supports_half={spec.supports_half}, device {dev})")
-        if tile == "auto":
-            tile = cls.default_tile
-        elif isinstance(tile, str):
-            raise ValueError(f"tile must be a number of pixels, 0/None or 'auto', got {tile!r}")
-        if tile is not None and tile < 0:
-            raise ValueError(f"tile must be >= 0, got {tile}")
-        overlap = cls.default_overlap if overlap is None else overlap
-        if overlap < 0:
-            raise ValueError(f"overlap must be >= 0, got {overlap}")
+        tile, overlap = tile_and_overlap(spec, tile, overlap)
         net, spec = load_model(spec, dev, torch.float16 if use_half else None)
-        return cls(net, spec, dev, tile=tile or None, overlap=overlap, half=use_half)
+        return cls(net, spec, dev, tile=tile, overlap=overlap, half=use_half)
+
+    def resolve_options(self, **options: Any) -> dict[str, Any]:
+        """The options of ``__call__`` with the model's defaults filled in and checked.
+
+        Front ends (the CLI) call it once before a folder run, so that a bad option is an
+        error before any file is read. Subclasses override it; ``__call__`` calls it too.
+
+        Raises:
+            OptionError: for an option out of its range or an unknown choice.
+        """
+        return dict(options)
 
     def run_model(self, x: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
         """Run the network over ``x`` (B, C, H, W) with tiling and padding per the spec.

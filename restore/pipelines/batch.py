@@ -1,4 +1,5 @@
-"""The folder runner shared by every task: files in, files out, errors per file.
+"""The folder runner shared by every task: files in, files out, errors per file, and the
+pairing of each input with its side input (an inpainting mask).
 
 Orchestration only: reading and writing go through :mod:`restore.io`, the work through a
 ``process`` callable (a pipeline call). Nothing here prints; the CLI reports.
@@ -149,3 +150,58 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
 def suffix_of(target: Path, dst: Path) -> str:
     """The suffix a side output adds to the main output's stem ("" for the main output)."""
     return target.stem[len(dst.stem):]
+
+
+def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask") -> Callable[[Path], np.ndarray]:
+    """The side input of each image of a folder run (e.g. its inpainting mask), as a function.
+
+    ``source`` is one image file, used for every input, or a folder of images paired with
+    the inputs by file stem: for ``input_path/a/b.png`` the first of ``source/a/b.*`` (same
+    relative folder) and then ``source/**/b.*`` (any sub-folder, sorted), whatever their
+    image format.
+
+    Args:
+        input_path: the run's input, an image file or a folder (as :func:`run_batch`'s).
+        source: an image file or a folder of images.
+        kind: what is paired, in words, for the error messages (``"mask"``).
+
+    Returns:
+        ``find(path) -> image``: the side input of the input ``path``, as
+        :func:`restore.io.read_image` reads it (``H x W x C`` uint8/uint16). It raises
+        ``FileNotFoundError`` for an input with no pair (that file fails, the run goes
+        on), and :class:`restore.io.ImageReadError` for an unreadable pair.
+
+    Raises:
+        FileNotFoundError: if ``source`` does not exist.
+        ValueError: ``source`` is a file that is not a readable image, or a folder inside
+            the input folder (its images would be processed as inputs).
+    """
+    input_path, source = Path(input_path), Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"{kind} {source} does not exist")
+    if source.is_file():
+        if not is_image_path(source):
+            raise ValueError(f"{kind} {source} is not an image file")
+        try:
+            one = read_image(source)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is an error of the whole run
+            raise ValueError(f"cannot read {kind} {source}: {e}") from None
+        return lambda path: one
+    root = input_path if input_path.is_dir() else input_path.parent
+    if input_path.is_dir() and source.resolve().is_relative_to(input_path.resolve()):
+        raise ValueError(f"the {kind} folder {source} is inside the input folder; keep {kind}s in their own folder")
+    by_rel: dict[str, Path] = {}
+    by_stem: dict[str, Path] = {}
+    for p in sorted(iter_images(source, recursive=True)):
+        by_rel.setdefault(p.relative_to(source).with_suffix("").as_posix(), p)
+        by_stem.setdefault(p.stem, p)
+
+    def find(path: Path) -> np.ndarray:
+        path = Path(path)
+        rel = path.relative_to(root).with_suffix("").as_posix() if path.is_relative_to(root) else path.stem
+        found = by_rel.get(rel) or by_stem.get(path.stem)
+        if found is None:
+            raise FileNotFoundError(f"no {kind} for {path.name} in {source} ({kind}s are paired by file stem)")
+        return read_image(found)
+
+    return find

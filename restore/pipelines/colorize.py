@@ -9,20 +9,11 @@ import torch
 import torch.nn.functional as F
 
 from restore.ops.color import lab_to_rgb, rgb_to_lightness
-from restore.pipelines.base import Pipeline, prepare
+from restore.pipelines.base import OptionError, Pipeline, prepare
+from restore.zoo.settings import ColorizeSettings
 
-#: Short side (pixels) the network sees by default; the chroma it predicts is upsampled
-#: to the full image (DeOldify's "render factor" idea).
-DEFAULT_RENDER_SIZE = 256
-#: The default decoding of the predicted chroma distribution, chosen on held-out training
-#: images (never on the benchmark sets) for the most PSNR at 60 % or more of the originals'
-#: colorfulness (docs/models.md, "Decoding"): how much of the class rebalancing to undo
-#: (0 = none, as Zhang et al.; 1 = the plain posterior), the annealed-mean temperature
-#: (1 = the mean: safe and desaturated; towards 0, the mode: vivid) and the factor on the
-#: decoded chroma.
-DEFAULT_PRIOR = 0.5
-DEFAULT_TEMPERATURE = 0.6
-DEFAULT_SATURATION = 1.0
+#: The smallest ``render_size`` accepted, in pixels.
+MIN_RENDER_SIZE = 16
 
 
 def render_shape(height: int, width: int, render_size: int, multiple_of: int) -> tuple[int, int]:
@@ -106,16 +97,46 @@ class ColorizePipeline(Pipeline):
 
     The image's lightness L* (CIE Lab, D65; for an RGB input, sepia or not, its own
     lightness: any color it has is discarded) is resized so that its short side is
-    ``render_size`` and the network predicts a distribution over a*b* chroma bins
+    ``render_size`` (the network sees a small image; its chroma is upsampled to the full
+    image, DeOldify's "render factor" idea) and the network predicts a distribution over a*b* chroma bins
     (:class:`restore.zoo.archs.unet.ColorizationUNet`). Its annealed mean is upsampled to the
     full resolution with the L* as guide (:func:`guided_upsample`) and merged with the
     full-resolution L*, so the detail of the input is never lost: the output's L* is the
-    input's. Gray inputs come back as RGB; alpha is passed through unchanged.
+    input's. Gray inputs come back as RGB; alpha is passed through unchanged. The
+    defaults of ``render_size`` and of the decoding (``prior``, ``temperature``,
+    ``saturation``) are the model's (``spec.settings``, a
+    :class:`restore.zoo.settings.ColorizeSettings`).
     """
 
     task = "colorize"
+    settings_type = ColorizeSettings
 
-    def __call__(self, image: Any, *, render_size: int = DEFAULT_RENDER_SIZE, saturation: float | None = None,
+    def resolve_options(self, *, render_size: int | None = None, saturation: float | None = None,
+                        temperature: float | None = None, prior: float | None = None,
+                        edge_aware: bool = True) -> dict[str, Any]:
+        """The options of ``__call__``, None replaced by the model's settings, checked.
+
+        Raises:
+            OptionError: for a ``render_size`` < 16, a negative ``saturation``, a
+                temperature outside (0, 1] or a prior outside [0, 1].
+        """
+        d = self.spec.settings
+        render_size = d.render_size if render_size is None else render_size
+        saturation = d.saturation if saturation is None else saturation
+        temperature = d.temperature if temperature is None else temperature
+        prior = d.prior if prior is None else prior
+        if not 0 <= prior <= 1:
+            raise OptionError("prior", f"must be in [0, 1], got {prior}")
+        if render_size < MIN_RENDER_SIZE:
+            raise OptionError("render_size", f"must be >= {MIN_RENDER_SIZE} pixels, got {render_size}")
+        if saturation < 0:
+            raise OptionError("saturation", f"must be >= 0, got {saturation}")
+        if not 0 < temperature <= 1:
+            raise OptionError("temperature", f"must be in (0, 1], got {temperature}")
+        return dict(render_size=render_size, saturation=saturation, temperature=temperature, prior=prior,
+                    edge_aware=edge_aware)
+
+    def __call__(self, image: Any, *, render_size: int | None = None, saturation: float | None = None,
                  temperature: float | None = None, prior: float | None = None, edge_aware: bool = True) -> Any:
         """Colorize one image (or a batch, for tensors).
 
@@ -123,14 +144,15 @@ class ColorizePipeline(Pipeline):
             image: numpy ``H x W [x C]`` (uint8, uint16 or float32 in [0, 1], C in 1-4),
                 PIL image, or tensor (B, C, H, W)/(C, H, W) float in [0, 1].
             render_size: short side, in pixels, of the image the network sees (larger:
-                more local detail in the colors, slower; the model was trained at 256).
+                more local detail in the colors, slower); default: the model's (256 for
+                colorize-s, the size it was trained at).
             saturation: factor on the decoded chroma (a*, b*); 0 gives the gray image;
-                default :data:`DEFAULT_SATURATION`.
+                default: the model's (1.0 for colorize-s).
             temperature: annealed-mean temperature (0 < T <= 1; lower is more vivid);
-                default :data:`DEFAULT_TEMPERATURE`.
+                default: the model's (0.6 for colorize-s).
             prior: share of the training's class rebalancing to undo, 0 to 1 (1: the
                 plain posterior; with ``temperature=1`` its mean, the least-squares
-                estimate); default :data:`DEFAULT_PRIOR`.
+                estimate); default: the model's (0.5 for colorize-s).
             edge_aware: guided (edge-aware) upsampling of the chroma; ``False`` uses bilinear.
 
         Returns:
@@ -138,21 +160,14 @@ class ColorizePipeline(Pipeline):
             dtype as ``image`` and the same height and width.
 
         Raises:
-            ValueError: for a ``render_size`` < 16, a negative ``saturation``, a
-                temperature outside (0, 1], a prior outside [0, 1] or an unsupported shape.
+            OptionError: for a ``render_size`` < 16, a negative ``saturation``, a
+                temperature outside (0, 1] or a prior outside [0, 1] (a ValueError).
+            ValueError: for an unsupported shape.
             TypeError: for an unsupported input kind or dtype.
         """
-        saturation = DEFAULT_SATURATION if saturation is None else saturation
-        temperature = DEFAULT_TEMPERATURE if temperature is None else temperature
-        prior = DEFAULT_PRIOR if prior is None else prior
-        if not 0 <= prior <= 1:
-            raise ValueError(f"prior must be in [0, 1], got {prior}")
-        if render_size < 16:
-            raise ValueError(f"render_size must be >= 16 pixels, got {render_size}")
-        if saturation < 0:
-            raise ValueError(f"saturation must be >= 0, got {saturation}")
-        if not 0 < temperature <= 1:
-            raise ValueError(f"temperature must be in (0, 1], got {temperature}")
+        o = self.resolve_options(render_size=render_size, saturation=saturation, temperature=temperature,
+                                 prior=prior, edge_aware=edge_aware)
+        render_size, saturation, temperature, prior = o["render_size"], o["saturation"], o["temperature"], o["prior"]
         prep = prepare(_rgb_input(image))
         x = prep.x.to(self.device)
         gray = bool((x[:, :1] == x[:, 1:2]).all() and (x[:, :1] == x[:, 2:3]).all())

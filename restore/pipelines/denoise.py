@@ -8,9 +8,11 @@ import numpy as np
 import torch
 
 from restore.ops.color import gray_to_rgb
-from restore.pipelines.base import Pipeline, prepare
+from restore.pipelines.base import OptionError, Pipeline, prepare
+from restore.zoo.settings import DenoiseSettings
 
-#: Noise levels (0-255 scale) the zoo models were trained on.
+#: The noise levels of the field's AWGN benchmarks, on the 0-255 scale (FFDNet, Zhang et al.
+#: 2018, is trained on [0, 75]): :func:`estimate_sigma` clips to it unless told otherwise.
 SIGMA_RANGE = (0.0, 75.0)
 #: Smallest side for which ``sigma="auto"`` can estimate the noise level.
 MIN_SIDE_FOR_AUTO = 8
@@ -20,7 +22,7 @@ CORRELATED_RATIO = 1.5
 AUTO_CROP = 1024
 
 
-def estimate_sigma(x: torch.Tensor) -> float:
+def estimate_sigma(x: torch.Tensor, limits: tuple[float, float] = SIGMA_RANGE) -> float:
     """Estimate the noise level of an image, on the 0-255 scale.
 
     The wavelet-domain median absolute deviation of Donoho & Johnstone (1994)
@@ -37,9 +39,11 @@ def estimate_sigma(x: torch.Tensor) -> float:
 
     Args:
         x: (1, C, H, W) float image in [0, 1].
+        limits: ``(low, high)`` on the 0-255 scale to clip the estimate to (the pipeline
+            passes its model's ``sigma_range``).
 
     Returns:
-        The estimate, clipped to [0, 75].
+        The estimate, clipped to ``limits``.
 
     Raises:
         ValueError: if the image is smaller than 8 pixels on a side.
@@ -57,7 +61,7 @@ def estimate_sigma(x: torch.Tensor) -> float:
     half = half[:, :, None] if half.ndim == 2 else half
     coarse = 2 * mad_sigma(half, channel_axis=-1, average_sigmas=True) if min(half.shape[:2]) >= 4 else 0.0
     level = coarse if coarse > CORRELATED_RATIO * fine else fine
-    return float(np.clip(level * 255.0, *SIGMA_RANGE))
+    return float(np.clip(level * 255.0, *limits))
 
 
 class DenoisePipeline(Pipeline):
@@ -72,6 +76,22 @@ class DenoisePipeline(Pipeline):
     """
 
     task = "denoise"
+    settings_type = DenoiseSettings
+
+    def resolve_options(self, *, sigma: float | str = "auto") -> dict[str, Any]:
+        """``sigma`` checked: ``"auto"``, or a number in the model's ``sigma_range``.
+
+        Raises:
+            OptionError: for another string or a number outside the range.
+        """
+        if isinstance(sigma, str):
+            if sigma != "auto":
+                raise OptionError("sigma", f"must be a number (0-255 scale) or 'auto', got {sigma!r}")
+            return {"sigma": sigma}
+        s, (low, high) = float(sigma), self.spec.settings.sigma_range
+        if not low <= s <= high:
+            raise OptionError("sigma", f"{s:g} is outside the model's range {low:g}-{high:g} (0-255 scale)")
+        return {"sigma": s}
 
     def __call__(self, image: Any, sigma: float | str = "auto") -> Any:
         """Denoise one image (or a batch, for tensors).
@@ -79,7 +99,8 @@ class DenoisePipeline(Pipeline):
         Args:
             image: numpy ``H x W [x C]`` (uint8, uint16 or float32 in [0, 1], C in 1-4),
                 PIL image, or tensor (B, C, H, W)/(C, H, W) float in [0, 1].
-            sigma: noise standard deviation on the 0-255 scale, in [0, 75]; or ``"auto"``
+            sigma: noise standard deviation on the 0-255 scale, within the model's
+                ``spec.settings.sigma_range`` (0-75 for the shipped model); or ``"auto"``
                 to estimate it per image (:func:`estimate_sigma`).
 
         Returns:
@@ -87,26 +108,18 @@ class DenoisePipeline(Pipeline):
             ``image``, clamped to [0, 1] (or the integer range).
 
         Raises:
-            ValueError: for a sigma outside [0, 75], an image too small for
-                ``sigma="auto"``, or an unsupported shape.
+            OptionError: for a sigma outside the model's range (a ValueError).
+            ValueError: for an image too small for ``sigma="auto"``, or an unsupported shape.
             TypeError: for an unsupported input kind or dtype.
         """
+        sigma = self.resolve_options(sigma=sigma)["sigma"]
         prep = prepare(image)
         x = prep.x
         gray = x.shape[1] == 1
         if gray:
             x = gray_to_rgb(x)
-        sigmas = []
-        for i in range(x.shape[0]):
-            if isinstance(sigma, str):
-                if sigma != "auto":
-                    raise ValueError(f"sigma must be a number or 'auto', got {sigma!r}")
-                sigmas.append(estimate_sigma(x[i:i + 1]))
-            else:
-                s = float(sigma)
-                if not SIGMA_RANGE[0] <= s <= SIGMA_RANGE[1]:
-                    raise ValueError(f"sigma={s} is outside the models' range {SIGMA_RANGE} (0-255 scale)")
-                sigmas.append(s)
+        limits = self.spec.settings.sigma_range
+        sigmas = [estimate_sigma(x[i:i + 1], limits) if sigma == "auto" else sigma for i in range(x.shape[0])]
         outs = []
         for i, s in enumerate(sigmas):
             smap = torch.full((1, 1, 1, 1), s / 255.0)

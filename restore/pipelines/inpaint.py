@@ -24,7 +24,7 @@ feathered together before the blend.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 from typing import Any
 
 import cv2
@@ -32,37 +32,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore.ops.blend import poisson_blend
+from restore.ops.blend import CLASSICAL_FILLS, classical_fill, poisson_blend
 from restore.ops.color import gray_to_rgb
-from restore.pipelines.base import Pipeline, prepare
+from restore.pipelines.base import OptionError, Pipeline, prepare
 from restore.zoo.archs.dcgan import LatentInpainter, sample_latent, to_sphere
+from restore.zoo.settings import InpaintSettings
 
 #: Fill methods: the GAN, and the classical baselines (OpenCV Telea and Navier-Stokes,
-#: scikit-image biharmonic).
-METHODS = ("gan", "telea", "ns", "biharmonic")
+#: scikit-image biharmonic; :func:`restore.ops.blend.classical_inpaint`).
+METHODS = ("gan",) + CLASSICAL_FILLS
 #: Starts of the latent search.
 INITS = ("encoder", "random")
-#: Standard deviation (per latent coordinate) of the perturbations of the encoder's latent
-#: that make restarts 2.. of an encoder-started search.
-RESTART_NOISE = 0.25
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """Default search settings of a model kind (whole-image or windowed)."""
-
-    steps: int
-    restarts: int
-    lambda_prior: float = 0.003
-    lr: float = 0.01
-
-
-#: Defaults, chosen on held-out training images (not the benchmark's) within the time
-#: budgets on 2 CPU cores (10 s per 64x64 face, 30 s per 0.5 MP photo with a 5% stroke
-#: mask). A larger learning rate fits the known pixels more closely but moves the fill
-#: away from the encoder's, and the hole PSNR drops (see docs/models.md).
-WHOLE_DEFAULTS = SearchSettings(steps=100, restarts=4)
-WINDOW_DEFAULTS = SearchSettings(steps=10, restarts=1)
 
 
 def importance_weights(mask: torch.Tensor, window: int = 7, floor: float = 0.25) -> torch.Tensor:
@@ -84,9 +64,13 @@ def importance_weights(mask: torch.Tensor, window: int = 7, floor: float = 0.25)
 
 
 def latent_search(net: LatentInpainter, y: torch.Tensor, mask: torch.Tensor, *, steps: int, restarts: int,
-                  lambda_prior: float = 0.003, lr: float = 0.01, init: str = "encoder", seed: int = 0,
+                  lambda_prior: float, lr: float, restart_noise: float, init: str = "encoder", seed: int = 0,
                   chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Search the latent whose generated image matches the known pixels (see the module doc).
+
+    The search settings (``steps`` to ``restart_noise``) are a model's
+    :class:`restore.zoo.settings.InpaintSettings`: ``**dataclasses.asdict(spec.settings)``
+    passes them all.
 
     Args:
         net: the zoo model (generator, discriminator, encoder), in eval mode.
@@ -96,6 +80,8 @@ def latent_search(net: LatentInpainter, y: torch.Tensor, mask: torch.Tensor, *, 
         restarts: latents searched per image, as one batch; the lowest final loss wins.
         lambda_prior: weight of the discriminator prior.
         lr: Adam's learning rate on z (the sphere has radius sqrt(latent)).
+        restart_noise: standard deviation, per latent coordinate, of the perturbations of
+            E's latent that make restarts 2.. of an encoder-started search.
         init: ``encoder``: start from E's latent (restarts 2.. are perturbations of it);
             ``random``: random latents from the prior (the paper).
         seed: seeds the random starts and perturbations (same seed, same result).
@@ -118,20 +104,21 @@ def latent_search(net: LatentInpainter, y: torch.Tensor, mask: torch.Tensor, *, 
     gen = torch.Generator().manual_seed(seed)
     fills, losses, curves = [], [], []
     for i in range(0, y.shape[0], chunk):
-        f, lo, c = _search_chunk(net, y[i:i + chunk], mask[i:i + chunk], steps, restarts, lambda_prior, lr, init, gen)
+        f, lo, c = _search_chunk(net, y[i:i + chunk], mask[i:i + chunk], steps, restarts, lambda_prior, lr,
+                                 restart_noise, init, gen)
         fills.append(f)
         losses.append(lo)
         curves.append(c * f.shape[0])
     return torch.cat(fills), torch.cat(losses), sum(curves) / y.shape[0]
 
 
-def _search_chunk(net, y, mask, steps, restarts, lambda_prior, lr, init, gen):
+def _search_chunk(net, y, mask, steps, restarts, lambda_prior, lr, restart_noise, init, gen):
     n, dev = y.shape[0], y.device
     latent = net.latent
     with torch.no_grad():
         if init == "encoder":
             z0 = net.encoder(y * (1 - mask), mask).repeat_interleave(restarts, 0)
-            noise = torch.randn(z0.shape, generator=gen).to(dev) * RESTART_NOISE
+            noise = torch.randn(z0.shape, generator=gen).to(dev) * restart_noise
             noise[::restarts] = 0  # the first restart is E's latent itself
             z0 = to_sphere(z0 + noise)
         else:
@@ -173,38 +160,6 @@ def _search_chunk(net, y, mask, steps, restarts, lambda_prior, lr, init, gen):
     return fill, per_image.min(1).values, torch.tensor(curve)
 
 
-def classical_inpaint(image: np.ndarray, mask: np.ndarray, method: str, radius: int = 3) -> np.ndarray:
-    """Fill the hole with a classical method.
-
-    Args:
-        image: (H, W, 3) uint8 RGB.
-        mask: (H, W) bool or {0, 1}, 1 = missing.
-        method: ``telea`` (Telea, J. Graphics Tools 2004, OpenCV), ``ns`` (Bertalmio et al.,
-            Navier-Stokes, CVPR 2001, OpenCV) or ``biharmonic`` (Damelin & Hoang 2018,
-            scikit-image).
-        radius: the OpenCV methods' neighbourhood radius in pixels (3, the value of OpenCV's
-            example, was the best of 1, 3, 5, 9 for Telea on held-out training images).
-
-    Returns:
-        (H, W, 3) uint8; known pixels unchanged.
-
-    Raises:
-        ValueError: unknown method.
-    """
-    m = (np.asarray(mask) > 0).astype(np.uint8)
-    if method == "telea":
-        return cv2.inpaint(image, m, radius, cv2.INPAINT_TELEA)
-    if method == "ns":
-        return cv2.inpaint(image, m, radius, cv2.INPAINT_NS)
-    if method == "biharmonic":
-        from skimage.restoration import inpaint_biharmonic
-        out = inpaint_biharmonic(image.astype(np.float64) / 255.0, m.astype(bool), channel_axis=-1)
-        out = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
-        out[m == 0] = image[m == 0]
-        return out
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-
-
 def window_starts(n: int, size: int, overlap: int) -> list[int]:
     """Starts of windows of ``size`` covering 0..n with at least ``overlap`` shared pixels."""
     if n <= size:
@@ -225,12 +180,40 @@ class InpaintPipeline(Pipeline):
         >>> telea = pipe(image, mask, method="telea")
 
     Gray images run as three equal channels and come back gray; alpha is passed through.
-    Pixels where the mask is 0 come back unchanged.
+    Pixels where the mask is 0 come back unchanged. The search settings are the model's
+    (``spec.settings``, a :class:`restore.zoo.settings.InpaintSettings`), and so is the
+    overlap of a windowed model's windows (``spec.overlap``, or ``overlap`` given to
+    :meth:`from_pretrained`); the windows' side is the generator's.
     """
 
     task = "inpaint"
-    default_tile = 64
-    default_overlap = 16
+    settings_type = InpaintSettings
+
+    def resolve_options(self, *, method: str = "gan", init: str = "encoder", steps: int | None = None,
+                        restarts: int | None = None, lambda_prior: float | None = None, seed: int = 0,
+                        return_raw: bool = False) -> dict[str, Any]:
+        """The options of ``__call__``, the model's search settings filled in for None, checked.
+
+        Raises:
+            OptionError: for an unknown method or init, ``steps`` < 0, ``restarts`` < 1 or
+                ``lambda_prior`` < 0.
+        """
+        d = self.spec.settings
+        steps = d.steps if steps is None else steps
+        restarts = d.restarts if restarts is None else restarts
+        lambda_prior = d.lambda_prior if lambda_prior is None else lambda_prior
+        if method not in METHODS:
+            raise OptionError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
+        if init not in INITS:
+            raise OptionError("init", f"must be one of {', '.join(INITS)}, got {init!r}")
+        if steps < 0:
+            raise OptionError("steps", f"must be >= 0, got {steps}")
+        if restarts < 1:
+            raise OptionError("restarts", f"must be >= 1, got {restarts}")
+        if lambda_prior < 0:
+            raise OptionError("lambda_prior", f"must be >= 0, got {lambda_prior}")
+        return dict(method=method, init=init, steps=steps, restarts=restarts, lambda_prior=lambda_prior, seed=seed,
+                    return_raw=return_raw)
 
     def __call__(self, image: Any, mask: Any, *, method: str = "gan", init: str = "encoder",
                  steps: int | None = None, restarts: int | None = None, lambda_prior: float | None = None,
@@ -247,8 +230,8 @@ class InpaintPipeline(Pipeline):
             method: ``gan`` or a classical method of :data:`METHODS`.
             init: start of the latent search, ``encoder`` or ``random`` (:data:`INITS`).
             steps, restarts, lambda_prior: latent-search settings; default: the model's
-                (:data:`WHOLE_DEFAULTS` for whole-image models, :data:`WINDOW_DEFAULTS`
-                for windowed ones).
+                (``spec.settings``: 100 steps, 4 restarts for gan-faces-64; 10 steps, 1
+                restart per window for gan-photos-64; lambda_prior 0.003).
             seed: seeds the search (same seed, same output).
             return_raw: also return the generator's output before blending: G(z*) over the
                 whole image for a whole-image model (resized to the image), the windows'
@@ -260,13 +243,12 @@ class InpaintPipeline(Pipeline):
             ``return_raw``, ``(filled, raw)``.
 
         Raises:
-            ValueError: unknown method/init, a batch of several images, or an unusable mask.
+            OptionError: unknown method/init or settings out of range (a ValueError).
+            ValueError: a batch of several images, or an unusable mask.
             TypeError: unsupported input kinds.
         """
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        o = self.resolve_options(method=method, init=init, steps=steps, restarts=restarts, lambda_prior=lambda_prior,
+                                 seed=seed, return_raw=return_raw)
         prep = prepare(image)
         x = prep.x.clamp(0, 1)
         if x.shape[0] != 1:
@@ -278,24 +260,20 @@ class InpaintPipeline(Pipeline):
         if not hole.any():
             out, raw = x, x
         elif method == "gan":
-            out, raw = self._gan(x, hole, init, steps, restarts, lambda_prior, seed)
+            search = dataclasses.replace(self.spec.settings, steps=o["steps"], restarts=o["restarts"],
+                                         lambda_prior=o["lambda_prior"])
+            out, raw = self._gan(x, hole, search, init, seed)
         else:
-            img8 = (x[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-            filled = classical_inpaint(img8, hole[0, 0].numpy() > 0, method)
-            f = torch.from_numpy(filled).permute(2, 0, 1)[None].float() / 255.0
-            out = torch.where(hole > 0, f, x)
+            out = classical_fill(x, hole, method)
             raw = out
         if gray:
             out, raw = out.mean(1, keepdim=True), raw.mean(1, keepdim=True)
         result = prep.finish(out.clamp(0, 1), prep.alpha)
         return (result, prep.finish(raw.clamp(0, 1), prep.alpha)) if return_raw else result
 
-    def _gan(self, x: torch.Tensor, hole: torch.Tensor, init: str, steps: int | None, restarts: int | None,
-             lambda_prior: float | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        d = WINDOW_DEFAULTS if self.spec.tiling else WHOLE_DEFAULTS
-        settings = dict(steps=d.steps if steps is None else steps, restarts=d.restarts if restarts is None else restarts,
-                        lambda_prior=d.lambda_prior if lambda_prior is None else lambda_prior, lr=d.lr, init=init,
-                        seed=seed)
+    def _gan(self, x: torch.Tensor, hole: torch.Tensor, search: InpaintSettings, init: str,
+             seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        settings = dict(dataclasses.asdict(search), init=init, seed=seed)
         net = self.model
         s = net.size
         dev = self.device

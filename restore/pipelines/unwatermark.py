@@ -7,31 +7,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from restore.ops.blend import classical_fill
 from restore.ops.color import gray_to_rgb
-from restore.pipelines.base import Pipeline, prepare
-from restore.zoo.archs.unet import MASK_RAMP, compose, watermark_mask
+from restore.pipelines.base import OptionError, Pipeline, prepare
+from restore.zoo.archs.unet import compose, watermark_mask
+from restore.zoo.settings import UnwatermarkSettings
 
-#: Refinements of the opaque part of a watermark (predicted alpha above :data:`OPAQUE_ALPHA`):
-#: the inpainting pipeline (its default zoo model), OpenCV Telea, or none.
+#: Refinements of the opaque part of a watermark (predicted alpha above the model's
+#: ``opaque_alpha``): the inpainting pipeline (its default zoo model), OpenCV Telea, or none.
 REFINE = ("inpaint", "telea", "none")
-#: Predicted alpha above which the watermark is taken as opaque and refined: 0.3 scored best
-#: (PSNR) on held-out training crops with the shipped model (docs/compare_unwatermark_refine.py).
-OPAQUE_ALPHA = 0.3
-#: A connected part of the mask (pixels with probability above the soft mask's low end) is
-#: kept only if one of its pixels is more probable than this: hysteresis thresholding
-#: (Canny, "A Computational Approach to Edge Detection", IEEE TPAMI 1986). Chosen on the
-#: held-out training images (``docs/unwatermark_per_image.py``), never the bench.
-MIN_CONFIDENCE = 0.995
-#: Test-time augmentation: the mirrored image is run again in boxes this many pixels wider,
-#: on every side, than the confident parts of the first pass's mask, and the two outputs are
-#: averaged there (:meth:`UnwatermarkPipeline.tta_average`). 16 scored best on the held-out
-#: training images (``docs/unwatermark_per_image.py``; 32 and 64 within 0.04 dB) and costs least.
-TTA_MARGIN = 16
-#: ... except in boxes larger than this share of the image (tiled or very large marks),
-#: so that an image covered with marks does not cost two full passes. On the held-out
-#: training images it runs an eighth less area twice (23 % of the image instead of 26 %)
-#: for 37.07 dB instead of 37.11.
-TTA_MAX_AREA = 0.25
 
 
 def confident_components(prob: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -99,32 +83,6 @@ def tta_boxes(keep: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
     return boxes
 
 
-def telea_refine(y: torch.Tensor, region: torch.Tensor, radius: int = 3) -> torch.Tensor:
-    """Replace ``region`` of ``y`` by OpenCV's Telea inpainting (Telea, "An Image
-    Inpainting Technique Based on the Fast Marching Method", J. Graphics Tools 2004),
-    computed on the 8-bit image; pixels outside ``region`` are returned unchanged.
-
-    Args:
-        y: (B, 3, H, W) float in [0, 1].
-        region: (B, 1, H, W) bool, the pixels to fill.
-        radius: Telea's neighbourhood radius in pixels.
-
-    Returns:
-        (B, 3, H, W) float in [0, 1].
-    """
-    from restore.pipelines.inpaint import classical_inpaint
-
-    out = y.clone()
-    for i in range(y.shape[0]):
-        r = region[i, 0].cpu().numpy()
-        if not r.any():
-            continue
-        img = (y[i].permute(1, 2, 0).cpu().numpy().clip(0, 1) * 255 + 0.5).astype(np.uint8)
-        filled = torch.from_numpy(classical_inpaint(img, r, "telea", radius)).permute(2, 0, 1).to(y) / 255.0
-        out[i] = torch.where(region[i], filled, y[i])
-    return out
-
-
 def inpaint_refine(y: torch.Tensor, region: torch.Tensor, inpainter) -> torch.Tensor:
     """Replace ``region`` of ``y`` by the inpainting pipeline's fill (GAN latent
     optimization, Yeh et al. 2017, Poisson-blended; :class:`restore.pipelines.inpaint.
@@ -159,29 +117,63 @@ class UnwatermarkPipeline(Pipeline):
     output is ``mask * restored + (1 - mask) * input`` with the soft mask of
     :func:`restore.zoo.archs.unet.watermark_mask`, so every pixel where the mask is 0
     comes back exactly as it went in; a connected part of the mask is kept only if one of
-    its pixels is confident (probability above :data:`MIN_CONFIDENCE`), which drops
-    faint false detections on natural objects. Around the parts the first pass keeps, the
-    mirrored image is run again and the two outputs averaged (test-time augmentation,
-    :meth:`predict`), which drops many of the confident false detections, at about 1.4
-    times the network's time on the benchmark images. Where the predicted alpha is above
-    :data:`OPAQUE_ALPHA` (a strong mark, where a plain fill beats the network's guess) the
-    region is filled by OpenCV Telea inpainting (``refine="telea"``, the default) or by
-    the inpainting pipeline (``refine="inpaint"``: the default ``inpaint`` zoo model,
-    loaded on first use on the same device). Telea is the default because the two fill
-    about equally well on held-out images with the shipped models while the GAN search
-    costs several seconds per megapixel of filled region (see the unwatermark-s card in
-    docs/models.md and ``docs/compare_unwatermark_refine.py``). Gray images run as three
-    equal channels and come back gray; alpha is passed through unchanged.
+    its pixels is confident (probability above the model's ``min_confidence``), which
+    drops faint false detections on natural objects. Around the parts the first pass
+    keeps, the mirrored image is run again and the two outputs averaged (test-time
+    augmentation, :meth:`predict`), which drops many of the confident false detections, at
+    about 1.4 times the network's time on the benchmark images. Where the predicted alpha
+    is above the model's ``opaque_alpha`` (a strong mark, where a plain fill beats the
+    network's guess) the region is filled by OpenCV Telea inpainting (``refine="telea"``,
+    the shipped model's default) or by the inpainting pipeline (``refine="inpaint"``: the
+    default ``inpaint`` zoo model, loaded on first use on the same device). Telea is the
+    default because the two fill about equally well on held-out images with the shipped
+    models while the GAN search costs several seconds per megapixel of filled region (see
+    the unwatermark-s card in docs/models.md and ``docs/compare_unwatermark_refine.py``).
+    Gray images run as three equal channels and come back gray; alpha is passed through
+    unchanged.
+
+    Every default (mask ramp, ``min_confidence``, ``opaque_alpha``, ``refine``, the TTA
+    boxes' margin and largest area) is the model's: ``spec.settings``, a
+    :class:`restore.zoo.settings.UnwatermarkSettings`.
     """
 
     task = "unwatermark"
-    default_tile = 512
-    default_overlap = 64
+    settings_type = UnwatermarkSettings
 
     _inpainter = None
 
-    def __call__(self, image: Any, *, return_mask: bool = False, refine: str = "telea",
-                 opaque_alpha: float = OPAQUE_ALPHA, min_confidence: float | None = MIN_CONFIDENCE,
+    def _min_confidence(self, min_confidence: float | str | None) -> float | None:
+        """``"auto"`` -> the model's ``min_confidence``; None and numbers as they are."""
+        return self.spec.settings.min_confidence if min_confidence == "auto" else min_confidence
+
+    def resolve_options(self, *, return_mask: bool = False, refine: str | None = None,
+                        opaque_alpha: float | None = None, min_confidence: float | str | None = "auto",
+                        tta: bool = True) -> dict[str, Any]:
+        """The options of ``__call__``, the model's settings filled in (None, ``"auto"``), checked.
+
+        Raises:
+            OptionError: for an unknown ``refine``, an ``opaque_alpha`` outside (0, 1], or a
+                ``min_confidence`` outside [the mask ramp's low end, 1] (and not None).
+        """
+        d = self.spec.settings
+        refine = d.refine if refine is None else refine
+        opaque_alpha = d.opaque_alpha if opaque_alpha is None else opaque_alpha
+        if refine not in REFINE:
+            raise OptionError("refine", f"must be one of {', '.join(REFINE)}, got {refine!r}")
+        if not 0 < opaque_alpha <= 1:
+            raise OptionError("opaque_alpha", f"must be in (0, 1], got {opaque_alpha}")
+        low = d.mask_ramp[0]
+        if isinstance(min_confidence, str) and min_confidence != "auto":
+            raise OptionError("min_confidence",
+                              f"must be a number in [{low}, 1], 'auto' or None, got {min_confidence!r}")
+        min_confidence = self._min_confidence(min_confidence)
+        if min_confidence is not None and not low <= min_confidence <= 1:
+            raise OptionError("min_confidence", f"must be in [{low}, 1], got {min_confidence}")
+        return dict(return_mask=return_mask, refine=refine, opaque_alpha=opaque_alpha, min_confidence=min_confidence,
+                    tta=tta)
+
+    def __call__(self, image: Any, *, return_mask: bool = False, refine: str | None = None,
+                 opaque_alpha: float | None = None, min_confidence: float | str | None = "auto",
                  tta: bool = True) -> Any:
         """Remove the watermark of one image (or a batch, for tensors).
 
@@ -191,12 +183,12 @@ class UnwatermarkPipeline(Pipeline):
             return_mask: also return the predicted watermark mask.
             refine: ``"telea"`` fills the opaque part of the mark with OpenCV Telea
                 inpainting, ``"inpaint"`` with the inpainting pipeline; ``"none"`` keeps
-                the network's restoration there.
+                the network's restoration there; default (None): the model's (telea).
             opaque_alpha: predicted opacity in (0, 1] above which the mark is taken as
-                opaque and the region refined.
+                opaque and the region refined; default: the model's (0.3 for unwatermark-s).
             min_confidence: a connected part of the mask is kept only if its most probable
                 pixel is more probable than this (:func:`confident_components`); None keeps
-                every part.
+                every part; ``"auto"``: the model's (0.995 for unwatermark-s).
             tta: average in the mirrored pass around the mask's parts (:meth:`predict`);
                 False runs the network once (faster, more false detections).
 
@@ -207,31 +199,28 @@ class UnwatermarkPipeline(Pipeline):
             1), an ``L`` PIL image, or a (B, 1, H, W) / (1, H, W) float tensor.
 
         Raises:
-            ValueError: for an unknown ``refine`` or an unsupported shape.
+            OptionError: for an option out of range (:meth:`resolve_options`; a ValueError).
+            ValueError: for an unsupported shape.
             TypeError: for an unsupported input kind or dtype.
             WeightsError: ``refine="inpaint"`` and the inpainting model's weights are missing.
         """
-        if refine not in REFINE:
-            raise ValueError(f"refine must be one of {REFINE}, got {refine!r}")
-        if not 0 < opaque_alpha <= 1:
-            raise ValueError(f"opaque_alpha must be in (0, 1], got {opaque_alpha}")
-        if min_confidence is not None and not MASK_RAMP[0] <= min_confidence <= 1:
-            raise ValueError(f"min_confidence must be in [{MASK_RAMP[0]}, 1] or None, got {min_confidence}")
+        o = self.resolve_options(return_mask=return_mask, refine=refine, opaque_alpha=opaque_alpha,
+                                 min_confidence=min_confidence, tta=tta)
         prep = prepare(image)
         x = prep.x.clamp(0, 1)
         gray = x.shape[1] == 1
         if gray:
             x = gray_to_rgb(x)
-        pred = self.predict(x, tta=tta, min_confidence=min_confidence)
-        y, mask = self.restore_from_prediction(x, pred, refine=refine, opaque_alpha=opaque_alpha,
-                                               min_confidence=min_confidence)
+        pred = self.predict(x, tta=o["tta"], min_confidence=o["min_confidence"])
+        y, mask = self.restore_from_prediction(x, pred, refine=o["refine"], opaque_alpha=o["opaque_alpha"],
+                                               min_confidence=o["min_confidence"])
         if gray:
             y = y.mean(1, keepdim=True)
         result = prep.finish(y, prep.alpha)
         return (result, _mask_like(image, mask)) if return_mask else result
 
     def predict(self, x: torch.Tensor, *, tta: bool = True,
-                min_confidence: float | None = MIN_CONFIDENCE) -> torch.Tensor:
+                min_confidence: float | str | None = "auto") -> torch.Tensor:
         """The network's output for ``x``: one pass (:meth:`run_model`, tiled), then, with
         ``tta``, the mirrored pass around what it found (:meth:`tta_average`).
 
@@ -248,20 +237,21 @@ class UnwatermarkPipeline(Pipeline):
         return self.tta_average(x, pred, min_confidence=min_confidence) if tta else pred
 
     def tta_average(self, x: torch.Tensor, pred: torch.Tensor, *,
-                    min_confidence: float | None = MIN_CONFIDENCE) -> torch.Tensor:
+                    min_confidence: float | str | None = "auto") -> torch.Tensor:
         """Test-time augmentation where it matters, given the first pass ``pred``.
 
         The parts of the first pass's mask that :meth:`restore_from_prediction` would keep
         (probability above the soft mask's low end, connected to a pixel above
-        ``min_confidence``) are boxed with :data:`TTA_MARGIN` pixels of context
-        (:func:`tta_boxes`); each box that covers at most :data:`TTA_MAX_AREA` of the
-        image is mirrored left-right, run again, mirrored back, and averaged with the first
-        pass (logits and restored pixels). This is the flip self-ensemble of EDSR (Lim et
-        al., "Enhanced Deep Residual Networks for Single Image Super-Resolution", CVPRW
-        2017), run only where the mask may end up: a false detection on a natural object
-        rarely survives the mirrored view, a real mark does. Outside the boxes the first
-        pass is returned as it is, so an image without any detection costs one pass, and
-        the second pass runs on at most a quarter of the image per box.
+        ``min_confidence``) are boxed with the model's ``tta_margin`` pixels of context
+        (:func:`tta_boxes`); each box that covers at most the model's ``tta_max_area`` of
+        the image is mirrored left-right, run again, mirrored back, and averaged with the
+        first pass (logits and restored pixels). This is the flip self-ensemble of EDSR
+        (Lim et al., "Enhanced Deep Residual Networks for Single Image Super-Resolution",
+        CVPRW 2017), run only where the mask may end up: a false detection on a natural
+        object rarely survives the mirrored view, a real mark does. Outside the boxes the
+        first pass is returned as it is, so an image without any detection costs one pass,
+        and the second pass runs on at most a quarter of the image per box (with the
+        shipped model's settings).
 
         Args:
             x: (B, 3, H, W) float in [0, 1], the watermarked images.
@@ -271,20 +261,22 @@ class UnwatermarkPipeline(Pipeline):
         Returns:
             (B, 5, H, W) float32, a new tensor on ``pred``'s device.
         """
+        d = self.spec.settings
+        min_confidence = self._min_confidence(min_confidence)
         pred = pred.clone()  # run_model's output is an inference tensor, not writable outside inference mode
-        low = MASK_RAMP[0]
+        low = d.mask_ramp[0]
         keep = confident_components(torch.sigmoid(pred[:, 3:4]), low, low if min_confidence is None else min_confidence)
         for i in range(x.shape[0]):
-            for y0, y1, x0, x1 in tta_boxes(keep[i, 0].cpu().numpy(), TTA_MARGIN):
-                if (y1 - y0) * (x1 - x0) > TTA_MAX_AREA * x.shape[-2] * x.shape[-1]:
+            for y0, y1, x0, x1 in tta_boxes(keep[i, 0].cpu().numpy(), d.tta_margin):
+                if (y1 - y0) * (x1 - x0) > d.tta_max_area * x.shape[-2] * x.shape[-1]:
                     continue
                 mirrored = self.run_model(x[i:i + 1, :, y0:y1, x0:x1].flip(-1)).flip(-1)
                 pred[i:i + 1, :, y0:y1, x0:x1] = (pred[i:i + 1, :, y0:y1, x0:x1] + mirrored) / 2
         return pred
 
-    def restore_from_prediction(self, x: torch.Tensor, pred: torch.Tensor, *, refine: str = "telea",
-                                opaque_alpha: float = OPAQUE_ALPHA, ramp: tuple[float, float] = MASK_RAMP,
-                                min_confidence: float | None = MIN_CONFIDENCE) -> tuple[torch.Tensor, torch.Tensor]:
+    def restore_from_prediction(self, x: torch.Tensor, pred: torch.Tensor, *, refine: str | None = None,
+                                opaque_alpha: float | None = None, ramp: tuple[float, float] | None = None,
+                                min_confidence: float | str | None = "auto") -> tuple[torch.Tensor, torch.Tensor]:
         """The restored image and soft mask from the network's output (what ``__call__``
         does after the model ran): drop the parts of the mask without a confident pixel,
         compose with the soft mask, then refine the opaque part.
@@ -293,8 +285,9 @@ class UnwatermarkPipeline(Pipeline):
             x: (B, 3, H, W) float in [0, 1], the watermarked images.
             pred: (B, 5, H, W) float, :meth:`predict`'s output for ``x`` (restored image,
                 mask logit, opacity logit).
-            refine, opaque_alpha, min_confidence: as in ``__call__``.
-            ramp: the soft mask's ``(low, high)`` of :func:`restore.zoo.archs.unet.watermark_mask`.
+            refine, opaque_alpha, min_confidence: as in ``__call__`` (None/"auto": the model's).
+            ramp: the soft mask's ``(low, high)`` of :func:`restore.zoo.archs.unet.watermark_mask`;
+                default: the model's ``mask_ramp``.
 
         Returns:
             ``(y, mask)``: (B, 3, H, W) float in [0, 1] and (B, 1, H, W) float in [0, 1].
@@ -303,6 +296,11 @@ class UnwatermarkPipeline(Pipeline):
             ValueError: for a ramp that is not ordered within [0, 1], or a ``min_confidence``
                 below its low end.
         """
+        d = self.spec.settings
+        refine = d.refine if refine is None else refine
+        opaque_alpha = d.opaque_alpha if opaque_alpha is None else opaque_alpha
+        ramp = d.mask_ramp if ramp is None else ramp
+        min_confidence = self._min_confidence(min_confidence)
         prob = torch.sigmoid(pred[:, 3:4])
         mask = watermark_mask(prob, ramp)
         if min_confidence is not None:
@@ -311,7 +309,7 @@ class UnwatermarkPipeline(Pipeline):
         y = compose(x, pred[:, :3].clamp(0, 1), mask)
         region = (alpha > opaque_alpha) & (mask > 0)
         if refine == "telea":
-            y = telea_refine(y, region)
+            y = classical_fill(y, region, "telea")
         elif refine == "inpaint" and region.any():
             y = inpaint_refine(y, region, self.inpainter())
         return y.clamp(0, 1), mask

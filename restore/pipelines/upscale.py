@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from restore.ops.color import gray_to_rgb
-from restore.pipelines.base import Pipeline, prepare
+from restore.pipelines.base import OptionError, Pipeline, prepare
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -35,21 +35,29 @@ class UpscalePipeline(Pipeline):
         >>> big = pipe(image, outscale=3.5)                       # model x4, then resized to 3.5x
 
     Large images run tile by tile at the low-resolution side (``tile``/``overlap`` are in
-    input pixels; default 192/32), with feathered overlaps, so the output has no seams and
-    memory stays bounded. Gray images run through the RGB network as three equal channels
-    and come back gray. Alpha is upscaled separately with bicubic interpolation (the model
-    was trained on photographs, not on masks), as Real-ESRGAN's ``--alpha_upsampler
-    bicubic`` does.
+    input pixels; default: the model's, 192/32 for the shipped x4 models), with feathered
+    overlaps, so the output has no seams and memory stays bounded. Gray images run through
+    the RGB network as three equal channels and come back gray. Alpha is upscaled separately
+    with bicubic interpolation (the model was trained on photographs, not on masks), as
+    Real-ESRGAN's ``--alpha_upsampler bicubic`` does.
     """
 
     task = "upscale"
-    default_tile = 192
-    default_overlap = 32
 
     @property
     def scale(self) -> int:
         """The model's upscaling factor."""
         return int(self.spec.scale)
+
+    def resolve_options(self, *, outscale: float | None = None) -> dict[str, Any]:
+        """``outscale`` checked (None: the model's scale).
+
+        Raises:
+            OptionError: for an ``outscale`` <= 0.
+        """
+        if outscale is not None and not float(outscale) > 0:
+            raise OptionError("outscale", f"must be > 0, got {outscale}")
+        return {"outscale": outscale}
 
     def __call__(self, image: Any, outscale: float | None = None) -> Any:
         """Upscale one image (or a batch, for tensors).
@@ -66,18 +74,19 @@ class UpscalePipeline(Pipeline):
             ``scale`` (or ``outscale``) times its height and width.
 
         Raises:
-            ValueError: for an ``outscale`` <= 0 or one that gives an empty image, or an
-                unsupported shape.
+            OptionError: for an ``outscale`` <= 0 or one that gives an empty image (a ValueError).
+            ValueError: for an unsupported shape.
             TypeError: for an unsupported input kind or dtype.
         """
+        outscale = self.resolve_options(outscale=outscale)["outscale"]
         prep = prepare(image)
         x = prep.x.clamp(0, 1)
         h, w = x.shape[-2:]
         if outscale is not None:
             outscale = float(outscale)
             size = (int(round(h * outscale)), int(round(w * outscale)))
-            if outscale <= 0 or min(size) < 1:
-                raise ValueError(f"outscale must be > 0 and give a non-empty image, got {outscale} for {w}x{h}")
+            if min(size) < 1:
+                raise OptionError("outscale", f"must give a non-empty image, got {outscale} for {w}x{h}")
         else:
             size = (h * self.scale, w * self.scale)
         gray = x.shape[1] == 1

@@ -1,11 +1,17 @@
-"""The zoo's registrations: one function per model, imported explicitly (no scanning)."""
+"""The zoo's registrations: one function per model, imported explicitly (no scanning).
+
+Each registration gives everything the model's inference needs: its arch, its weights,
+its tiling (``tile``, ``overlap``) and its task's settings (:mod:`restore.zoo.settings`),
+with a note on how the values were chosen.
+"""
 
 from __future__ import annotations
 
 from restore.zoo.archs.dcgan import LatentInpainter
 from restore.zoo.archs.srresnet import SRResNet
-from restore.zoo.archs.unet import ColorizationUNet, NoiseLevelUNet, WatermarkUNet
+from restore.zoo.archs.unet import MASK_RAMP, ColorizationUNet, NoiseLevelUNet, WatermarkUNet
 from restore.zoo.registry import ModelSpec, register_model
+from restore.zoo.settings import ColorizeSettings, DenoiseSettings, InpaintSettings, UnwatermarkSettings
 
 _DENOISE_DATA = "bsds400 + imagenet-samples (../shared/data/train), AWGN sigma 0-75 synthesized"
 
@@ -15,7 +21,9 @@ def dae_s() -> ModelSpec:
     return ModelSpec(
         name="dae-s", task="denoise", arch=NoiseLevelUNet,
         arch_kwargs=dict(channels=3, width=32, levels=4, blocks=1, dec_blocks=None),
-        weights="dae-s.safetensors", multiple_of=8, tiling=True, supports_half=True,
+        weights="dae-s.safetensors", multiple_of=8, tiling=True, tile=768, overlap=64, supports_half=True,
+        # trained on AWGN with sigma 0-75 (the range of the field's benchmarks)
+        settings=DenoiseSettings(sigma_range=(0.0, 75.0)),
         license="MIT (weights trained by restore)", trained_on=_DENOISE_DATA,
         description="noise-level-conditioned U-Net autoencoder, CPU-sized (trained on 2 CPU cores)",
         device_advice="CPU ok")
@@ -30,7 +38,9 @@ _SR_X4 = dict(channels=3, width=48, blocks=8, scale=4, batch_norm=False, bicubic
 def _sr_x4(name: str, description: str) -> ModelSpec:
     return ModelSpec(
         name=name, task="upscale", arch=SRResNet, arch_kwargs=dict(_SR_X4), weights=f"{name}.safetensors",
-        scale=4, multiple_of=1, tiling=True, supports_half=True, license="MIT (weights trained by restore)",
+        # tiles at the low-resolution side: 192 px in gives 768 px out
+        scale=4, multiple_of=1, tiling=True, tile=192, overlap=32, supports_half=True,
+        license="MIT (weights trained by restore)",
         trained_on=_SR_DATA, description=description, device_advice="CPU ok")
 
 
@@ -50,12 +60,24 @@ _WM_DATA = ("bsds400 + imagenet-samples (../shared/data/train) with synthetic wa
             "(train/logos, train/watermarks-real) and the DejaVu fonts except Sans Mono")
 
 
+#: Chosen on held-out training images, never the bench (see the unwatermark-s card in
+#: docs/models.md): ``min_confidence`` 0.995 (hysteresis thresholding, Canny, IEEE TPAMI
+#: 1986; docs/unwatermark_per_image.py); ``opaque_alpha`` 0.3 scored best (PSNR) with
+#: Telea refinement, which fills about as well as the inpainting GAN at a fraction of its
+#: time (docs/compare_unwatermark_refine.py); a TTA margin of 16 px scored best (32 and 64
+#: within 0.04 dB) and costs least; boxes over a quarter of the image skipped: an eighth
+#: less area run twice for 37.07 dB instead of 37.11. The mask ramp is the one trained with.
+_UNWATERMARK_S = UnwatermarkSettings(mask_ramp=MASK_RAMP, min_confidence=0.995, opaque_alpha=0.3, refine="telea",
+                                     tta_margin=16, tta_max_area=0.25)
+
+
 @register_model(default=True)
 def unwatermark_s() -> ModelSpec:
     return ModelSpec(
         name="unwatermark-s", task="unwatermark", arch=WatermarkUNet,
         arch_kwargs=dict(channels=3, width=32, levels=4, blocks=1, dec_blocks=None),
-        weights="unwatermark-s.safetensors", out_channels=5, multiple_of=8, tiling=True, supports_half=True,
+        weights="unwatermark-s.safetensors", out_channels=5, multiple_of=8, tiling=True, tile=512, overlap=64,
+        supports_half=True, settings=_UNWATERMARK_S,
         license="MIT (weights trained by restore)", trained_on=_WM_DATA,
         description="two-head U-Net (watermark alpha + restored image), CPU-sized (trained on 2 CPU cores)",
         device_advice="CPU ok")
@@ -71,23 +93,37 @@ def colorize_s() -> ModelSpec:
         name="colorize-s", task="colorize", arch=ColorizationUNet,
         arch_kwargs=dict(width=32, levels=5, blocks=1, dec_blocks=None, bins=270),
         weights="colorize-s.safetensors", in_channels=1, out_channels=3, multiple_of=32, tiling=False,
+        # trained at 256 px; the decoding was chosen on held-out training images (never the
+        # bench sets) for the most PSNR at 60 % or more of the originals' colorfulness
+        # (docs/models.md, "Decoding"; docs/tune_colorize_decoding.py)
+        settings=ColorizeSettings(render_size=256, prior=0.5, temperature=0.6, saturation=1.0),
         supports_half=True, license="MIT (weights trained by restore)", trained_on=_COLOR_DATA,
         description="U-Net classifying a*b* chroma from L* (Zhang et al. 2016 rebalancing), CPU-sized "
                     "(trained on 2 CPU cores)",
         device_advice="CPU ok")
 
 
-def _gan(name: str, *, tiling: bool, license: str, trained_on: str, description: str) -> ModelSpec:
+def _gan(name: str, *, tiling: bool, overlap: int, settings: InpaintSettings, license: str, trained_on: str,
+         description: str) -> ModelSpec:
     return ModelSpec(
         name=name, task="inpaint", arch=LatentInpainter,
         arch_kwargs=dict(latent=128, width=32, d_width=32, e_width=32, size=64), weights=f"{name}.safetensors",
-        multiple_of=1, tiling=tiling, supports_half=False, license=license, trained_on=trained_on,
+        multiple_of=1, tiling=tiling, overlap=overlap, settings=settings, supports_half=False, license=license,
+        trained_on=trained_on,
         description=description + " (trained on 2 CPU cores)", device_advice="CPU ok")
+
+
+#: Latent-search settings chosen on held-out training images (not the benchmark's) within
+#: the time budgets on 2 CPU cores: 10 s per 64x64 face, 30 s per 0.5 MP photo with a 5 %
+#: stroke mask. A larger learning rate fits the known pixels more closely but moves the
+#: fill away from the encoder's, and the hole PSNR drops (docs/models.md;
+#: docs/tune_inpaint_search.py).
+_SEARCH = dict(lambda_prior=0.003, lr=0.01, restart_noise=0.25)
 
 
 @register_model()
 def gan_faces_64() -> ModelSpec:
-    return _gan("gan-faces-64", tiling=False,
+    return _gan("gan-faces-64", tiling=False, overlap=0, settings=InpaintSettings(steps=100, restarts=4, **_SEARCH),
                 license="MIT code; weights trained on UTKFace (non-commercial research only)",
                 trained_on="faces (../shared/data/train/faces, UTKFace aligned crops) resized to 64x64, "
                            "1 in 16 held out",
@@ -97,7 +133,7 @@ def gan_faces_64() -> ModelSpec:
 
 @register_model(default=True)
 def gan_photos_64() -> ModelSpec:
-    return _gan("gan-photos-64", tiling=True,
+    return _gan("gan-photos-64", tiling=True, overlap=16, settings=InpaintSettings(steps=10, restarts=1, **_SEARCH),
                 license="MIT code; weights trained on ImageNet samples + BSDS (non-commercial research)",
                 trained_on="64x64 crops of bsds400 + imagenet-samples (../shared/data/train), 1 in 16 held out",
                 description="DCGAN G/D (spectral norm, hinge) + encoder for 64x64 photo windows, run window by "

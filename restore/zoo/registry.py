@@ -21,6 +21,7 @@ from torch import nn
 
 from restore.zoo import paths
 from restore.zoo.paths import MANIFEST
+from restore.zoo.settings import ColorizeSettings, DenoiseSettings, InpaintSettings, UnwatermarkSettings
 
 log = logging.getLogger("restore")
 
@@ -44,6 +45,15 @@ class ModelSpec:
         in_channels, out_channels: image channels the network takes and gives.
         multiple_of: input height and width must be multiples of this (the pipeline pads).
         tiling: whether the model may run tile by tile on large images.
+        tile: default tile side in input pixels for large images (what
+            ``from_pretrained(tile="auto")`` takes); None = the whole image at once.
+        overlap: default overlap between tiles in input pixels (for a windowed inpainting
+            model: between its windows, whose side is the generator's).
+        settings: the model's other inference settings, a frozen dataclass of its task
+            (:mod:`restore.zoo.settings`: ``DenoiseSettings``, ``ColorizeSettings``,
+            ``UnwatermarkSettings``, ``InpaintSettings``; None for upscale, which has none);
+            the pipelines take their defaults from it. Replace it with
+            ``dataclasses.replace`` to run a model with other values.
         supports_half: whether fp16 inference is accurate enough (used on CUDA only).
         license: licence of the weights.
         trained_on: training data, in words.
@@ -63,6 +73,9 @@ class ModelSpec:
     out_channels: int = 3
     multiple_of: int = 1
     tiling: bool = True
+    tile: int | None = None
+    overlap: int = 0
+    settings: DenoiseSettings | ColorizeSettings | UnwatermarkSettings | InpaintSettings | None = None
     supports_half: bool = False
     license: str = ""
     trained_on: str = ""
@@ -84,11 +97,17 @@ def register_model(fn: Callable[[], ModelSpec] | None = None, *, default: bool =
     """Decorator registering a zero-argument function that returns a :class:`ModelSpec`.
 
     ``@register_model(default=True)`` also makes it its task's default model.
+
+    Raises:
+        ValueError: for a name registered twice, or a second default of a task.
     """
     def wrap(f: Callable[[], ModelSpec]) -> Callable[[], ModelSpec]:
         spec = f()
         if spec.name in _REGISTRY:
             raise ValueError(f"model {spec.name!r} registered twice")
+        if default and spec.task in _DEFAULTS:
+            raise ValueError(f"{spec.name!r} registered as the default {spec.task} model, but "
+                             f"{_DEFAULTS[spec.task]!r} is already")
         _REGISTRY[spec.name] = f
         if default:
             _DEFAULTS[spec.task] = spec.name
@@ -142,6 +161,32 @@ def default_model(task: str) -> str:
     if task not in _DEFAULTS:
         raise KeyError(f"no default model for task {task!r}")
     return _DEFAULTS[task]
+
+
+def model_for_scale(task: str, scale: int, model: str | None = None) -> str:
+    """The model of ``task`` that upscales by ``scale``: ``model`` itself when given (its
+    scale checked), else the task's default if it has that scale, else the first such
+    model by name.
+
+    Raises:
+        ValueError: if no model of ``task`` has that scale, or ``model`` is of another task
+            or scale.
+        KeyError: for an unknown ``model``.
+    """
+    if model is not None:
+        spec = get_spec(model)
+        if spec.task != task:
+            raise ValueError(f"model {model!r} is a {spec.task} model, not {task}")
+        if spec.scale != scale:
+            raise ValueError(f"model {model} is x{spec.scale}, not x{scale} (use outscale for other sizes)")
+        return model
+    names = list_models(task)
+    matching = [m for m in names if get_spec(m).scale == scale]
+    if not matching:
+        scales = sorted({get_spec(m).scale for m in names})
+        raise ValueError(f"no {task} model of scale {scale}; scales in the zoo: {scales}")
+    default = _DEFAULTS.get(task)
+    return default if default in matching else matching[0]
 
 
 _logged_device: set[str] = set()

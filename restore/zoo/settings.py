@@ -1,0 +1,99 @@
+"""Per-model inference settings: one frozen dataclass per task, carried by ``ModelSpec.settings``.
+
+A pipeline reads its defaults from its model's spec (``self.spec.settings``), so a model
+trained or tuned differently brings its own values, and no pipeline keeps a constant tuned
+for one model. The values of the shipped models are given, with how they were chosen, at
+their registration in :mod:`restore.zoo.models`. To try other values, replace them in a
+spec and load the pipeline from it::
+
+    spec = get_spec("unwatermark-s")
+    spec = dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, min_confidence=0.99))
+    pipe = load_pipeline("unwatermark", spec)
+
+Every field is required: a registration states all of its model's settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class DenoiseSettings:
+    """Settings of a denoising model (:class:`restore.pipelines.denoise.DenoisePipeline`).
+
+    Attributes:
+        sigma_range: ``(low, high)`` noise levels on the 0-255 scale the model was trained
+            on; a ``sigma`` outside is refused, and ``sigma="auto"`` estimates are clipped to it.
+    """
+
+    sigma_range: tuple[float, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class ColorizeSettings:
+    """Decoding settings of a colorization model (:class:`restore.pipelines.colorize.ColorizePipeline`).
+
+    Attributes:
+        render_size: short side, in pixels, of the image the network sees by default; the
+            predicted chroma is upsampled to the full image.
+        prior: share of the training's class rebalancing to undo when decoding, in [0, 1]
+            (0: none, as Zhang et al. 2016; 1: the plain posterior).
+        temperature: annealed-mean temperature in (0, 1] (1: the mean, safe and
+            desaturated; towards 0: the mode, vivid).
+        saturation: factor on the decoded chroma, >= 0.
+    """
+
+    render_size: int
+    prior: float
+    temperature: float
+    saturation: float
+
+
+@dataclasses.dataclass(frozen=True)
+class UnwatermarkSettings:
+    """Settings of a watermark-removal model (:class:`restore.pipelines.unwatermark.UnwatermarkPipeline`).
+
+    Attributes:
+        mask_ramp: ``(low, high)`` of the soft composition mask
+            (:func:`restore.zoo.archs.unet.watermark_mask`): 0 below ``low``, 1 above ``high``.
+        min_confidence: a connected part of the mask is kept only if one of its pixels is
+            more probable than this (hysteresis thresholding), in ``[mask_ramp[0], 1]``.
+        opaque_alpha: predicted opacity in (0, 1] above which the mark is taken as opaque
+            and its region refined.
+        refine: default refinement of the opaque part: ``"telea"``, ``"inpaint"`` or ``"none"``.
+        tta_margin: pixels of context, on every side, of the boxes in which the mirrored
+            pass of the test-time augmentation runs.
+        tta_max_area: a box larger than this share of the image gets no mirrored pass.
+    """
+
+    mask_ramp: tuple[float, float]
+    min_confidence: float
+    opaque_alpha: float
+    refine: str
+    tta_margin: int
+    tta_max_area: float
+
+
+@dataclasses.dataclass(frozen=True)
+class InpaintSettings:
+    """Latent-search settings of an inpainting GAN (:class:`restore.pipelines.inpaint.InpaintPipeline`).
+
+    The field names are :func:`restore.pipelines.inpaint.latent_search`'s keyword
+    arguments, so ``latent_search(net, y, mask, **dataclasses.asdict(settings))`` runs the
+    model's default search.
+
+    Attributes:
+        steps: Adam steps on the latent.
+        restarts: latents searched per image (or window), as one batch; the lowest loss wins.
+        lambda_prior: weight of the discriminator prior in the search loss.
+        lr: Adam's learning rate on the latent.
+        restart_noise: standard deviation, per latent coordinate, of the perturbations of
+            the encoder's latent that make restarts 2.. of an encoder-started search.
+    """
+
+    steps: int
+    restarts: int
+    lambda_prior: float
+    lr: float
+    restart_noise: float
