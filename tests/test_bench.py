@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from helpers import SHARED_DATA, real_image, require_data
 import restore
 from restore.bench.denoise import (bench_denoise, bench_denoise_real, bm3d_denoise, find_real_pairs,
                                    format_table, nlm_denoise)
-from restore.bench.runner import Column, Method, first_model_label, format_table as runner_table
+from restore.bench.runner import Column, LazyCases, Method, first_model_label, format_table as runner_table
 from restore.bench.runner import over_folders, run_methods
 from restore.io import read_image, write_image
 from restore.metrics import psnr
@@ -81,22 +79,16 @@ def test_runner_times_only_the_timed_calls():
 
 
 def test_runner_untimed_rows_and_lazy_cases():
-    class SlowToBuild(Sequence):                             # building a case takes 0.3 s, outside the timing
-        def __len__(self):
-            return 2
-
-        def __getitem__(self, i):
-            if i >= 2:
-                raise IndexError(i)
-            time.sleep(0.3)
-            return dict(name=f"c{i}", mp=1.0, value=float(i))
+    def slow_to_build(i: int) -> dict:                       # building a case takes 0.3 s, outside the timing
+        time.sleep(0.3)
+        return dict(name=f"c{i}", mp=1.0, value=float(i))
 
     calls = []
     methods = [Method("input", lambda c: calls.append(c["name"]) or c["value"], timed=False),
                Method("fast", lambda c: c["value"] + 1)]
     kept: dict = {}
     lines: list[str] = []
-    rows = run_methods(methods, SlowToBuild(), lambda case, out: {"out": out}, keep_outputs=kept,
+    rows = run_methods(methods, LazyCases(range(2), slow_to_build), lambda case, out: {"out": out}, keep_outputs=kept,
                        progress=lines.append)
     assert calls == ["c0", "c1"]                             # no warm-up for an untimed row
     assert rows[0]["seconds"] is None and rows[0]["s_per_mp"] is None and rows[0]["model"] is None

@@ -16,14 +16,14 @@ of Makinen et al. 2020). Nothing here prints; progress goes to an optional callb
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
-from restore.bench.runner import Column, Method, Progress, Report, mean_scores, resolve_models, run_methods
+from restore.bench.runner import (Column, LazyCases, Method, Progress, Report, mean_scores, resolve_models,
+                                  run_methods)
 from restore.bench.runner import format_table as runner_format_table
 from restore.bench.runner import record as record_rows
 from restore.io import iter_images, read_image
@@ -193,20 +193,6 @@ def find_real_pairs(data: str | Path) -> list[tuple[Path, Path]]:
 COLUMNS = (Column("PSNR (dB)", "psnr"), Column("SSIM", "ssim", ".4f"), Column("s/MP", "s_per_mp"))
 
 
-class _Cases(Sequence):
-    """Test cases made on access (outside the timed region), so that a run over a large
-    set holds one noisy image at a time rather than all of them."""
-
-    def __init__(self, items: list, make: Callable[[Any], dict]):
-        self._items, self._make = items, make
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getitem__(self, i: int) -> dict:
-        return self._make(self._items[i])
-
-
 def awgn_cases(data: str | Path, *, sigma: float, seed: int = 0, limit: int | None = None) -> Sequence[dict]:
     """The synthetic-AWGN test cases of a folder (see :func:`bench_denoise` for the
     protocol): one dict per image, ``name``, ``mp`` (megapixels of the input), ``clean``
@@ -235,7 +221,7 @@ def awgn_cases(data: str | Path, *, sigma: float, seed: int = 0, limit: int | No
         return dict(name=path.name, mp=shape[0] * shape[1] / 1e6, clean=clean,
                     noisy=clean + noise.standard_normal(shape) * (sigma / 255.0), sigma=float(sigma))
 
-    return _Cases(items, make)
+    return LazyCases(items, make)
 
 
 def real_cases(data: str | Path, *, limit: int | None = None) -> Sequence[dict]:
@@ -256,7 +242,7 @@ def real_cases(data: str | Path, *, limit: int | None = None) -> Sequence[dict]:
         return dict(name=noisy_path.name, mp=clean.shape[0] * clean.shape[1] / 1e6, clean=clean, noisy=noisy,
                     sigma=None)
 
-    return _Cases(find_real_pairs(data)[:limit], make)
+    return LazyCases(find_real_pairs(data)[:limit], make)
 
 
 def _baseline_sigma(case: dict) -> float:

@@ -84,6 +84,22 @@ class Column:
         return format(value, self.fmt)
 
 
+class LazyCases(Sequence):
+    """Test cases built when read, ``make(item)`` for each of ``items``: :func:`run_methods`
+    reads a case before starting its clock, so the building is never timed, and a run over a
+    large set holds one case at a time instead of all of them. ``make`` must give the same
+    case every time it is called on an item."""
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], dict]):
+        self._items, self._make = list(items), make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i: int) -> dict:
+        return self._make(self._items[i])
+
+
 def mean_scores(scores: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """The mean over cases of every figure of the first case's scores; NaN (a figure
     undefined for a case, e.g. fRMSE of an image without a mark) and a figure missing
