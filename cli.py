@@ -288,13 +288,27 @@ def models(task: Optional[str] = typer.Option(None, "--task", help="Only this ta
     typer.echo(models_table(task))
 
 
+def _print_reports(reports) -> None:
+    """Print the tables of a bench run as each is done; bad data, options or models are usage
+    errors."""
+    try:
+        for report in reports:
+            if report.text:
+                typer.echo(report.text)
+                typer.echo("")
+            for path in report.wrote:
+                typer.echo(f"wrote {path}", err=True)
+    except (KeyError, ValueError, FileNotFoundError, ImportError) as e:
+        raise _usage_error(str(e).strip("'\"")) from None
+
+
 @bench_app.command("denoise")
 def bench_denoise_cmd(
         data: Path = typer.Option(..., "--data", help="Folder of clean images (or polyu pairs with --real).", exists=True),
         sigma: list[float] = typer.Option([25.0], "--sigma", "-s", help="AWGN level(s), 0-255 scale; repeatable."),
         real: bool = typer.Option(False, "--real", help="Real-noise pairs (*_real / *_mean): models use sigma auto."),
-        files: bool = typer.Option(False, "--files", help="Also time the user's path: noisy 8-bit PNG files "
-                                   "denoised by a folder run (model load included)."),
+        files: bool = typer.Option(False, "--files", help="Also time the user's path, cold: noisy 8-bit PNG files "
+                                   "denoised by a folder run (model load included), in a second table."),
         model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Zoo models to run (default: all denoise models)."),
         baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="noisy, nlm, bm3d (default: all)."),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
@@ -303,65 +317,10 @@ def bench_denoise_cmd(
         quiet: bool = QuietOpt) -> None:
     """Print a markdown table: PSNR, SSIM and seconds per megapixel of each method, from one run."""
     _setup_logging(quiet)
-    from restore.bench.denoise import bench_denoise, bench_denoise_files, bench_denoise_real, format_table
-    from restore.zoo.registry import list_models as zoo_models
-    models_ = list(model) if model else zoo_models("denoise")
-    baselines = tuple(baseline) if baseline else ("noisy", "nlm", "bm3d")
-    progress = _progress(quiet)
-    runs = [("real", None)] if real else [("awgn", s) for s in sigma]
-    for kind, s in runs:
-        try:
-            if kind == "real":
-                rows = bench_denoise_real(data, models=models_, device=device, baselines=baselines, limit=limit,
-                                          progress=progress)
-                title = f"{data.name}, real noise, models with sigma auto"
-            else:
-                rows = bench_denoise(data, sigma=s, models=models_, device=device, baselines=baselines,
-                                     limit=limit, progress=progress)
-                title = f"{data.name}, AWGN sigma {s:g}"
-                if files:
-                    rows += bench_denoise_files(data, sigma=s, models=models_, device=device, limit=limit,
-                                                progress=progress)
-        except (KeyError, ValueError, FileNotFoundError, ImportError) as e:
-            raise _usage_error(str(e)) from None
-        typer.echo(format_table(rows, title=title))
-        typer.echo("")
-        if record:
-            from restore.zoo.manifest import record_bench
-            key = f"{data.name} real" if kind == "real" else f"{data.name} sigma{s:g}"
-            record_bench(rows, key, limit=limit)
-
-
-def _bench_folders(data: list[Path], run, *, table, key, picture: Optional[Path], make_picture, record: bool,
-                   limit: Optional[int]) -> None:
-    """The per-folder part of the bench commands: ``run(folder, outputs)`` gives the rows
-    (``outputs`` is a dict to fill for the picture on the first folder, else None);
-    ``table(folder, rows)`` prints them; ``make_picture(outputs, rows)`` draws the picture
-    written to ``picture``; with ``record`` the rows go to the manifest under
-    ``key(folder, rows)``."""
-    from restore.io import write_image
-    for i, folder in enumerate(data):
-        outputs: dict | None = {} if picture is not None and i == 0 else None
-        try:
-            rows = run(folder, outputs)
-        except (KeyError, ValueError, FileNotFoundError) as e:
-            raise _usage_error(str(e).strip("'\"")) from None
-        typer.echo(table(folder, rows))
-        typer.echo("")
-        if outputs is not None:
-            write_image(picture, make_picture(outputs, rows))
-            typer.echo(f"wrote {picture}", err=True)
-        if record:
-            from restore.zoo.manifest import record_bench
-            record_bench(rows, key(folder, rows), limit=limit)
-
-
-def _first_model(rows: list[dict]) -> str:
-    """The method label of the first zoo-model row of a bench run (for its --picture)."""
-    ours = next((r["method"] for r in rows if r["method"].startswith("restore ")), None)
-    if ours is None:
-        raise _usage_error("--picture needs a model")
-    return ours
+    from restore.bench.denoise import BASELINES, reports
+    _print_reports(reports(data, sigmas=sigma, real=real, files=files, models=model or None, device=device,
+                           baselines=tuple(baseline) if baseline else BASELINES, limit=limit, record=record,
+                           progress=_progress(quiet)))
 
 
 @bench_app.command("upscale")
@@ -377,23 +336,10 @@ def bench_upscale_cmd(
         quiet: bool = QuietOpt) -> None:
     """Print a markdown table per folder: PSNR-Y, SSIM-Y, HF ratio and seconds per output megapixel."""
     _setup_logging(quiet)
-    from restore.bench.upscale import BASELINES, bench_upscale, comparison_picture, detail_crop, format_table
-    progress = _progress(quiet)
-    baselines = tuple(baseline) if baseline else BASELINES
-
-    def make_picture(outputs: dict, rows: list[dict]):
-        methods = ["HR"] + [r["method"] for r in rows if not r["method"].startswith("lanczos")]
-        crops = [(name, *detail_crop(hr)) for name, hr in outputs["HR"].items()]
-        return comparison_picture(outputs, methods, crops)
-
-    _bench_folders(
-        data, lambda folder, outputs: bench_upscale(folder, models=list(model) if model else None, device=device,
-                                                    baselines=baselines, limit=limit, progress=progress,
-                                                    keep_outputs=outputs),
-        table=lambda folder, rows: format_table(rows, title=f"{folder.name}, x{rows[0]['scale']}, given LR inputs; "
-                                                            f"Y channel, border {rows[0]['scale']} px cropped"),
-        key=lambda folder, rows: f"{folder.name} x{rows[0]['scale']}", picture=picture, make_picture=make_picture,
-        record=record, limit=limit)
+    from restore.bench.upscale import BASELINES, reports
+    _print_reports(reports(data, models=model or None, device=device,
+                           baselines=tuple(baseline) if baseline else BASELINES, limit=limit, picture=picture,
+                           record=record, progress=_progress(quiet)))
 
 
 @bench_app.command("unwatermark")
@@ -416,30 +362,10 @@ def bench_unwatermark_cmd(
         quiet: bool = QuietOpt) -> None:
     """Print a markdown table per folder: PSNR, SSIM, RMSE, fRMSE, mask IoU and seconds per megapixel."""
     _setup_logging(quiet)
-    from restore.bench.unwatermark import BASELINES, bench_unwatermark, format_table, picture_grid
-    from restore.ops.degrade import load_watermark_bank
-    progress = _progress(quiet)
-    baselines = tuple(baseline) if baseline else BASELINES
-    if picture is not None and "telea" not in baselines:
-        raise _usage_error("--picture needs the telea baseline")
-    try:
-        bank = load_watermark_bank([str(d) for d in logos], "val")   # once for all folders
-    except (FileNotFoundError, ValueError) as e:
-        raise _usage_error(str(e)) from None
-
-    def make_picture(outputs: dict, rows: list[dict]):
-        return picture_grid(outputs, _first_model(rows), sorted(outputs["clean"])[:picture_rows])
-
-    saved = "" if jpeg is None else f", saved as JPEG quality {jpeg} (clean reference too)"
-    key_jpeg = "" if jpeg is None else f" JPEG q{jpeg}"
-    _bench_folders(
-        data, lambda folder, outputs: bench_unwatermark(folder, logos=bank, models=list(model) if model else None,
-                                                        device=device, baselines=baselines, seed=seed, limit=limit,
-                                                        jpeg=jpeg, progress=progress, keep_outputs=outputs),
-        table=lambda folder, rows: format_table(rows, title=f"{folder.name}, synthetic watermarks (held-out logos and "
-                                                            f"font, seed {seed}){saved}; RGB, RMSE on the 0-255 scale"),
-        key=lambda folder, rows: f"{folder.name} watermarks{key_jpeg}", picture=picture, make_picture=make_picture,
-        record=record, limit=limit)
+    from restore.bench.unwatermark import BASELINES, reports
+    _print_reports(reports(data, logos=list(logos), models=model or None, device=device,
+                           baselines=tuple(baseline) if baseline else BASELINES, seed=seed, jpeg=jpeg, limit=limit,
+                           picture=picture, picture_rows=picture_rows, record=record, progress=_progress(quiet)))
 
 
 @bench_app.command("colorize")
@@ -470,46 +396,11 @@ def bench_colorize_cmd(
     """Print a markdown table per folder: PSNR, SSIM, colorfulness (and its share of the
     originals') and seconds per megapixel, with the gray image as baseline."""
     _setup_logging(quiet)
-    from restore.bench.colorize import bench_colorize, format_table, pair_grid, picture_grid
-    progress = _progress(quiet)
-    if (old_photos is None) != (old_photos_picture is None):
-        raise _usage_error("--old-photos and --old-photos-picture go together")
-    if detail_picture is not None and old_photos is None:
-        raise _usage_error("--detail-picture needs --old-photos")
-
-    def make_picture(outputs: dict, rows: list[dict]):
-        return picture_grid(outputs, _first_model(rows), sorted(outputs["original"])[:picture_rows])
-
-    _bench_folders(
-        data, lambda folder, outputs: bench_colorize(folder, models=list(model) if model else None, device=device,
-                                                     variants=variants, limit=limit, progress=progress,
-                                                     keep_outputs=outputs),
-        table=lambda folder, rows: format_table(rows, title=f"{folder.name}, gray (L*) input, RGB; colorfulness of "
-                                                            "Hasler & Suesstrunk on the 0-255 scale"),
-        key=lambda folder, rows: f"{folder.name} colorize", picture=picture, make_picture=make_picture,
-        record=record, limit=limit)
-    if old_photos is not None:
-        import numpy as np
-
-        from restore import load_pipeline
-        from restore.io import iter_images, read_image, to_rgb8, write_image
-        paths = sorted(iter_images(old_photos))
-        if not paths:
-            raise _usage_error(f"no images in {old_photos}")
-        idx = np.unique(np.linspace(0, len(paths) - 1, min(old_photos_count, len(paths))).round().astype(int))
-        pipe = load_pipeline("colorize", model=model[0] if model else None, device=device)
-        pairs = []
-        for i in idx:
-            img = read_image(paths[i])
-            pairs.append((to_rgb8(img), to_rgb8(pipe(img))))
-        write_image(old_photos_picture, pair_grid(pairs, ("photo", "restore")))
-        typer.echo(f"wrote {old_photos_picture}", err=True)
-        if detail_picture is not None:
-            from restore.bench.colorize import center_crop
-            largest = sorted(pairs, key=lambda p: -p[0].shape[0] * p[0].shape[1])[:3]
-            crops = [(center_crop(a, 256), center_crop(b, 256)) for a, b in largest]
-            write_image(detail_picture, pair_grid(crops, ("photo (1:1 crop)", "restore")))
-            typer.echo(f"wrote {detail_picture}", err=True)
+    from restore.bench.colorize import reports
+    _print_reports(reports(data, models=model or None, device=device, variants=variants, limit=limit, picture=picture,
+                           picture_rows=picture_rows, old_photos=old_photos, old_photos_picture=old_photos_picture,
+                           old_photos_count=old_photos_count, detail_picture=detail_picture, record=record,
+                           progress=_progress(quiet)))
 
 
 @bench_app.command("inpaint")
@@ -533,40 +424,12 @@ def bench_inpaint_cmd(
         quiet: bool = QuietOpt) -> None:
     """Print a markdown table per folder: PSNR, SSIM, hole PSNR, hole L1 and seconds per image."""
     _setup_logging(quiet)
-    from restore.bench.inpaint import (BASELINES, bench_inpaint, format_convergence, format_table,
-                                       picture_grid)
-    from restore.bench.inpaint import convergence as run_convergence
-    progress = _progress(quiet)
-    baselines = tuple(baseline) if baseline else BASELINES
-    inits = tuple(init) if init else ("encoder", "random")
-    if picture is not None and not {"telea", "biharmonic"} <= set(baselines):
-        raise _usage_error("--picture needs the telea and biharmonic baselines")
-    opts = dict(mask_kind=mask_kind, seed=seed, size=size, held_out=held_out, limit=limit)
-
-    def make_picture(outputs: dict, rows: list[dict]):
-        ours = [r["method"] for r in rows if r["method"].startswith("restore ")]
-        if not ours:
-            raise _usage_error("--picture needs a model")
-        return picture_grid(outputs, ours[0], sorted(outputs["clean"])[:picture_rows])   # the default start
-
-    def run(folder: Path, outputs):
-        rows = bench_inpaint(folder, models=list(model) if model else None, device=device, baselines=baselines,
-                             inits=inits, progress=progress, keep_outputs=outputs, **opts)
-        if convergence:
-            from restore.zoo.registry import default_model
-            conv = run_convergence(model[0] if model else default_model("inpaint"), folder, device=device, **opts)
-            rows[0]["convergence"] = format_convergence(conv)
-        return rows
-
-    def table(folder: Path, rows: list[dict]) -> str:
-        what = f"{folder.name}{' (held-out images)' if held_out else ''}{f' at {size}x{size}' if size else ''}"
-        text = format_table(rows, title=f"{what}, {mask_kind} masks (seed {seed}); RGB, hole L1 on the 0-255 scale")
-        return text + ("\n\n" + rows[0]["convergence"] if "convergence" in rows[0] else "")
-
-    # a --limit run is recorded too, under a key that says so (the face set is a subset by design)
-    _bench_folders(data, run, table=table,
-                   key=lambda folder, rows: f"{folder.name} {mask_kind}" + (f" (first {limit})" if limit else ""),
-                   picture=picture, make_picture=make_picture, record=record, limit=None)
+    from restore.bench.inpaint import BASELINES, reports
+    _print_reports(reports(data, mask_kind=mask_kind, models=model or None, device=device,
+                           baselines=tuple(baseline) if baseline else BASELINES,
+                           inits=tuple(init) if init else ("encoder", "random"), seed=seed, size=size,
+                           held_out=held_out, limit=limit, with_convergence=convergence, picture=picture,
+                           picture_rows=picture_rows, record=record, progress=_progress(quiet)))
 
 
 @train_app.command("denoise")

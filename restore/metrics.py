@@ -5,7 +5,7 @@ Two forms share each definition:
 * numpy, for the benchmarks: one image, ``H x W x C`` (or ``H x W``) float in [0, 1], a
   Python float out (:func:`psnr`, :func:`ssim`); PSNR/SSIM from scikit-image;
 * torch, for training validation and the per-image task figures: ``(B, C, H, W)`` float
-  in [0, 1], a ``(B,)`` tensor out (:func:`batch_psnr`, :func:`hole_psnr`, :func:`frmse`,
+  in [0, 1], a ``(B,)`` tensor out (:func:`batch_psnr`, :func:`hole_psnr`, :func:`rmse`, :func:`frmse`,
   :func:`hole_l1`, :func:`mask_iou`, :func:`colorfulness`, :func:`high_frequency_ratio`).
 
 PSNR is in dB with a data range of 1. ``crop_border`` and ``y_channel`` give the
@@ -115,6 +115,24 @@ def hole_psnr(reference: torch.Tensor, test: torch.Tensor, mask: torch.Tensor) -
         ValueError: if ``reference`` and ``test`` differ in shape.
     """
     return -10 * torch.log10(_masked_mse(reference, test, mask).clamp_min(1e-10))
+
+
+def rmse(reference: torch.Tensor, test: torch.Tensor, *, data_range: float = 255.0) -> torch.Tensor:
+    """Per-image root mean squared error over all pixels and channels, on the
+    0-``data_range`` scale (the ``RMSE`` of the watermark-removal papers with 255).
+
+    Args:
+        reference, test: (B, C, H, W) float in [0, 1].
+        data_range: scale of the result.
+
+    Returns:
+        (B,) RMSE.
+
+    Raises:
+        ValueError: if the shapes differ.
+    """
+    _check_pair(reference, test)
+    return ((reference - test) ** 2).flatten(1).mean(1).sqrt() * data_range
 
 
 def frmse(reference: torch.Tensor, test: torch.Tensor, mask: torch.Tensor, *,

@@ -1,21 +1,25 @@
-"""Fast tests of restore.bench.denoise (BM3D itself is too slow to run here)."""
+"""Tests of the benchmark runner (timing protocol, rows, table formatter, per-folder driver),
+record_bench, the denoise baselines, and every task's bench on two small real images."""
 
 from __future__ import annotations
 
+import json
 import sys
-from pathlib import Path
+import time
 
 import numpy as np
 import pytest
+from helpers import SHARED_DATA, real_image, require_data
 
 import restore
-from restore.bench.denoise import (bench_denoise, bench_denoise_real, bm3d_denoise,
-                                   find_real_pairs, format_table, nlm_denoise)
+from restore.bench.denoise import (bench_denoise, bench_denoise_real, bm3d_denoise, find_real_pairs,
+                                   format_table, nlm_denoise)
+from restore.bench.runner import Column, LazyCases, Method, first_model_label, format_table as runner_table
+from restore.bench.runner import over_folders, run_methods
 from restore.io import read_image, write_image
 from restore.metrics import psnr
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-KEYS = {"method", "psnr", "ssim", "s_per_mp", "images"}
+DATA = SHARED_DATA
 
 
 def _synthetic(seed: int, size: int = 48, channels: int = 3) -> np.ndarray:
@@ -36,11 +40,139 @@ def folder(tmp_path):
     return tmp_path
 
 
+@pytest.fixture
+def real_folder(tmp_path):
+    """Two 96 x 128 crops of CBSD68 images."""
+    data = tmp_path / "real"
+    for i in range(2):
+        write_image(data / f"c{i}.png", real_image(96, 128, index=20 + i))
+    return data
+
+
+# --- the runner -----------------------------------------------------------------------------------
+
+class _Sleeper:
+    """A fake method: the first call (the warm-up) sleeps ``warmup`` s, every later call
+    ``each`` s; records the case names it is called on."""
+
+    def __init__(self, warmup: float, each: float):
+        self.warmup, self.each, self.calls = warmup, each, []
+
+    def __call__(self, case: dict) -> float:
+        time.sleep(self.warmup if not self.calls else self.each)
+        self.calls.append(case["name"])
+        return case["value"]
+
+
+def _cases(n: int = 3, mp: float = 0.5) -> list[dict]:
+    return [dict(name=f"c{i}", mp=mp, value=float(i)) for i in range(n)]
+
+
+def test_runner_times_only_the_timed_calls():
+    fake = _Sleeper(warmup=0.5, each=0.05)
+    (row,) = run_methods([Method("fake", fake, model="fake-s")], _cases(3, mp=0.5),
+                         lambda case, out: {"err": abs(out - case["value"])})
+    assert fake.calls == ["c0", "c0", "c1", "c2"]           # one warm-up call on the first case, then each case
+    assert 0.15 <= row["seconds"] < 0.5                      # 3 x 0.05 s; the 0.5 s warm-up not counted
+    assert row["s_per_mp"] == pytest.approx(row["seconds"] / 1.5)
+    assert row["model"] == "fake-s" and row["images"] == 3 and row["err"] == 0.0
+
+
+def test_runner_untimed_rows_and_lazy_cases():
+    def slow_to_build(i: int) -> dict:                       # building a case takes 0.3 s, outside the timing
+        time.sleep(0.3)
+        return dict(name=f"c{i}", mp=1.0, value=float(i))
+
+    calls = []
+    methods = [Method("input", lambda c: calls.append(c["name"]) or c["value"], timed=False),
+               Method("fast", lambda c: c["value"] + 1)]
+    kept: dict = {}
+    lines: list[str] = []
+    rows = run_methods(methods, LazyCases(range(2), slow_to_build), lambda case, out: {"out": out}, keep_outputs=kept,
+                       progress=lines.append)
+    assert calls == ["c0", "c1"]                             # no warm-up for an untimed row
+    assert rows[0]["seconds"] is None and rows[0]["s_per_mp"] is None and rows[0]["model"] is None
+    assert rows[1]["seconds"] < 0.1 and rows[1]["out"] == pytest.approx(1.5)
+    assert kept == {"input": {"c0": 0.0, "c1": 1.0}, "fast": {"c0": 1.0, "c1": 2.0}}
+    assert len(lines) == 2 and lines[1].startswith("fast: out 1.5")
+
+
+def test_runner_means_skip_nan_and_missing_figures():
+    scores = iter([{"a": 1.0, "b": np.nan}, {"a": 3.0, "b": 2.0}])
+    (row,) = run_methods([Method("m", lambda c: None, timed=False)], _cases(2), lambda case, out: next(scores))
+    assert row["a"] == 2.0 and row["b"] == 2.0
+    with pytest.raises(ValueError, match="no cases"):
+        run_methods([Method("m", lambda c: None)], [], lambda case, out: {})
+
+
+def test_format_table_prints_the_declared_columns():
+    rows = [dict(method="input", psnr=20.1734, ssim=0.41234, s_per_mp=None, extra=1),
+            dict(method="ours", psnr=float("inf"), ssim=0.9, s_per_mp=201.456, extra=2)]
+    columns = (Column("PSNR (dB)", "psnr"), Column("SSIM", "ssim", ".4f"),
+               Column("twice", "extra", lambda r: f"{2 * r['extra']}x"), Column("s/MP", "s_per_mp", ".3f"))
+    lines = runner_table(rows, columns, title="Set, sigma 25").splitlines()
+    assert lines[:2] == ["Set, sigma 25", ""]
+    assert lines[2:] == ["| method | PSNR (dB) | SSIM | twice | s/MP |", "|---|---:|---:|---:|---:|",
+                         "| input | 20.17 | 0.4123 | 2x | - |", "| ours | - | 0.9000 | 4x | 201.456 |"]
+    assert runner_table(rows, columns[:1]).splitlines()[0] == "| method | PSNR (dB) |"
+
+
+def test_first_model_label():
+    rows = [dict(method="bicubic", model=None), dict(method="restore a (x)", model="a"), dict(method="b", model="b")]
+    assert first_model_label(rows) == "restore a (x)"
+    with pytest.raises(ValueError, match="zoo model"):
+        first_model_label(rows[:1])
+
+
+def test_over_folders_writes_the_first_folders_picture_and_records(tmp_path, monkeypatch):
+    recorded = []
+    monkeypatch.setattr("restore.zoo.manifest.record_bench",
+                        lambda rows, key, limit=None: recorded.append((key, limit)) or ["m"])
+    seen = []
+
+    def run(folder, outputs):
+        seen.append((folder.name, outputs is not None))
+        if outputs is not None:
+            outputs["x"] = np.zeros((4, 4, 3), np.uint8)
+        return [dict(method="m", model="m")]
+
+    reports = list(over_folders([tmp_path / "a", tmp_path / "b"], run, text=lambda f, rows: f"table {f.name}",
+                                key=lambda f, rows: f"{f.name} k", picture=tmp_path / "p.png",
+                                draw=lambda outputs, rows: outputs["x"], record_figures=True, limit=None))
+    assert seen == [("a", True), ("b", False)]
+    assert [r.text for r in reports] == ["table a", "table b"]
+    assert reports[0].wrote == [tmp_path / "p.png"] and reports[1].wrote == []
+    assert read_image(tmp_path / "p.png").shape == (4, 4, 3)
+    assert recorded == [("a k", None), ("b k", None)] and reports[0].recorded == ["m"]
+
+
+# --- record_bench ---------------------------------------------------------------------------------
+
+def test_record_bench_reads_the_model_from_the_row(tmp_path, monkeypatch):
+    from restore.zoo import manifest as zoo_manifest
+    from restore.zoo.paths import MANIFEST
+
+    (tmp_path / MANIFEST).write_text(json.dumps({"dae-s": {"file": "dae-s.safetensors"},
+                                                          "srgan-x4": {"file": "srgan-x4.safetensors"}}))
+    monkeypatch.setenv("RESTORE_WEIGHTS", str(tmp_path))
+    rows = [dict(method="restore dae-s", model=None, psnr=20.0, ssim=0.5, s_per_mp=None, images=2),   # a baseline
+            dict(method="any label (not parsed)", model="dae-s", psnr=30.123, ssim=0.87654, frmse=12.34567,
+                 iou=None, s_per_mp=1.2345, images=2),
+            dict(method="restore dae-s (variant)", model="dae-s", psnr=1.0, ssim=0.1, s_per_mp=9.0, images=2),
+            dict(method="restore unknown", model="not-in-manifest", psnr=1.0, ssim=0.1, s_per_mp=1.0, images=2)]
+    assert zoo_manifest.record_bench(rows, "CBSD68 sigma25", limit=3) == []       # partial runs are not recorded
+    assert "bench" not in json.loads((tmp_path / MANIFEST).read_text())["dae-s"]
+    assert zoo_manifest.record_bench(rows, "CBSD68 sigma25") == ["dae-s"]
+    written = json.loads((tmp_path / MANIFEST).read_text())
+    assert written["dae-s"]["bench"] == {"CBSD68 sigma25": dict(psnr=30.12, ssim=0.8765, frmse=12.346, s_per_mp=1.23,
+                                                                images=2)}
+    assert "bench" not in written["srgan-x4"]
+
+
+# --- denoise baselines and protocol ---------------------------------------------------------------------
+
 def test_nlm_raises_psnr_on_real_crop():
-    path = DATA / "bench" / "denoise" / "CBSD68"
-    if not path.is_dir():
-        pytest.skip(f"benchmark data not found at {path} (see ../shared/data/README.md)")
-    clean = read_image(sorted(path.glob("*.png"))[0])[100:164, 100:164].astype(np.float64) / 255
+    clean = real_image(64, 64).astype(np.float64) / 255
     rng = np.random.RandomState(0)
     for img in (clean, clean.mean(axis=2, keepdims=True)):
         noisy = img + rng.standard_normal(img.shape) * 25 / 255
@@ -65,16 +197,13 @@ def test_bm3d_missing_package_message(monkeypatch):
         bm3d_denoise(np.zeros((8, 8, 3)), 25)
 
 
-def test_bench_denoise_rows(folder):
-    lines = []
-    rows = bench_denoise(folder, sigma=25, models=[], baselines=("noisy", "nlm"),
-                         progress=lines.append)
+def test_bench_denoise_baseline_rows(folder):
+    rows = bench_denoise(folder, sigma=25, models=[], baselines=("noisy", "nlm"))
     assert [r["method"] for r in rows] == ["noisy input", "OpenCV NLM"]
-    assert all(set(r) == KEYS and r["images"] == 2 for r in rows)
     noisy, nlm = rows
+    assert all(r["images"] == 2 and r["model"] is None for r in rows)
     assert nlm["psnr"] > noisy["psnr"] and nlm["ssim"] > noisy["ssim"]
-    assert noisy["s_per_mp"] == 0 and nlm["s_per_mp"] > 0
-    assert len(lines) == 2
+    assert noisy["s_per_mp"] is None and nlm["s_per_mp"] > 0
 
 
 def test_bench_denoise_noise_protocol(folder):
@@ -91,22 +220,23 @@ def test_bench_denoise_noise_protocol(folder):
     assert first["images"] == 1 and first["psnr"] == pytest.approx(expected[0], abs=1e-9)
 
 
-def test_bench_denoise_model_row(folder, monkeypatch):
-    calls = []
+def test_bench_denoise_model_row_carries_the_model(folder, monkeypatch):
+    loads, calls = [], []
 
     def fake_load_pipeline(task, model=None, device="auto"):
-        calls.append((task, model, device))
+        loads.append((task, model, device))
 
         def pipe(image, sigma):
             assert image.dtype == np.float32 and image.shape[2] == 3 and sigma == 25.0
             assert image.min() < 0 or image.max() > 1  # the noisy input is not clipped
+            calls.append(image.shape)
             return np.clip(image, 0, 1)
         return pipe
 
     monkeypatch.setattr(restore, "load_pipeline", fake_load_pipeline, raising=False)
     rows = bench_denoise(folder, sigma=25, models=["fake"], device="cpu", baselines=("noisy",))
-    assert calls == [("denoise", "fake", "cpu")]  # loaded once per run
-    assert [r["method"] for r in rows] == ["noisy input", "restore fake"]
+    assert loads == [("denoise", "fake", "cpu")] and len(calls) == 3   # loaded once; a warm-up, then 2 images
+    assert [(r["method"], r["model"]) for r in rows] == [("noisy input", None), ("restore fake", "fake")]
     assert rows[1]["psnr"] == pytest.approx(rows[0]["psnr"])
 
 
@@ -142,28 +272,81 @@ def test_bench_denoise_real(tmp_path):
     assert rows[1]["psnr"] > rows[0]["psnr"]
 
 
-def test_format_table():
-    rows = [dict(method="noisy input", psnr=20.1734, ssim=0.41234, s_per_mp=0.0, images=2),
-            dict(method="CBM3D", psnr=30.5, ssim=0.9, s_per_mp=201.456, images=2)]
-    text = format_table(rows, title="CBSD68, sigma 25")
-    lines = text.splitlines()
-    assert lines[0] == "CBSD68, sigma 25"
-    table = [ln for ln in lines if ln.startswith("|")]
-    assert table[0] == "| method | PSNR (dB) | SSIM | s/MP |"
-    assert len(table) == 2 + len(rows)
-    assert table[2] == "| noisy input | 20.17 | 0.4123 | 0.00 |"
-    assert table[3] == "| CBM3D | 30.50 | 0.9000 | 201.46 |"
-    assert format_table(rows).splitlines()[0].startswith("| method")
+def test_denoise_format_table():
+    rows = [dict(method="noisy input", psnr=20.1734, ssim=0.41234, s_per_mp=None),
+            dict(method="CBM3D", psnr=30.5, ssim=0.9, s_per_mp=201.456)]
+    table = [ln for ln in format_table(rows, title="CBSD68, sigma 25").splitlines() if ln.startswith("|")]
+    assert table == ["| method | PSNR (dB) | SSIM | s/MP |", "|---|---:|---:|---:|",
+                     "| noisy input | 20.17 | 0.4123 | - |", "| CBM3D | 30.50 | 0.9000 | 201.46 |"]
 
 
-def test_bench_denoise_files_real_model(tmp_path):
-    """The user's path (8-bit PNG files, folder run) with the shipped default model."""
-    from helpers import real_image
+# --- every task's bench on two small real images -----------------------------------------------------
 
-    from restore.bench.denoise import bench_denoise_files
-    for i in range(2):
-        write_image(tmp_path / f"c{i}.png", real_image(48, 64, index=i))
-    rows = bench_denoise_files(tmp_path, sigma=25, models=["dae-s"], device="cpu")
-    assert [r["method"] for r in rows] == ["noisy input (8-bit PNG)", "restore dae-s (8-bit PNG, folder run)"]
-    assert rows[1]["psnr"] > rows[0]["psnr"] + 4 and rows[1]["s_per_mp"] > 0
-    assert all(r["images"] == 2 for r in rows)
+def test_denoise_reports_with_the_cold_start_table(real_folder):
+    from restore.bench.denoise import reports
+    (report,) = reports(real_folder, sigmas=[25], files=True, models=["dae-s"], device="cpu", baselines=("noisy",))
+    by = {r["method"]: r for r in report.rows}
+    assert list(by) == ["noisy input", "restore dae-s"] and by["restore dae-s"]["model"] == "dae-s"
+    assert by["restore dae-s"]["psnr"] > by["noisy input"]["psnr"] + 4 and by["restore dae-s"]["s_per_mp"] > 0
+    warm, cold = report.text.split("\n\n", 2)[1], report.text.split("\n\n")[-1]
+    assert "| restore dae-s |" in warm and "| restore dae-s (8-bit PNG, folder run, cold start) |" in cold
+    assert report.recorded == [] and report.wrote == []
+
+
+def test_upscale_reports_and_picture(tmp_path):
+    from restore.bench.upscale import reports
+    set5 = require_data(DATA / "bench" / "sr" / "Set5")
+    (report,) = reports([set5], models=["srresnet-x4"], device="cpu", baselines=("bicubic",), limit=2,
+                        picture=tmp_path / "sr.png")
+    bicubic, ours = report.rows
+    assert (bicubic["model"], ours["model"], ours["scale"]) == (None, "srresnet-x4", 4)
+    assert ours["psnr"] > bicubic["psnr"] + 1 and ours["hf_ratio"] > bicubic["hf_ratio"]
+    assert report.text.startswith("Set5, x4, given LR inputs") and "| HF ratio |" in report.text
+    assert report.wrote == [tmp_path / "sr.png"] and read_image(tmp_path / "sr.png").shape[1] == 3 * 192 + 2 * 4
+
+
+def test_unwatermark_bench_beats_the_input(real_folder):
+    from restore.bench.unwatermark import bench_unwatermark
+    logos = [require_data(DATA / "train" / "logos"), DATA / "train" / "watermarks-real"]
+    rows = bench_unwatermark(real_folder, logos=[str(p) for p in logos], device="cpu")
+    by = {r["method"]: r for r in rows}
+    inp, telea, ours = by["watermarked input"], by["true mask + Telea (OpenCV)"], by["restore unwatermark-s"]
+    assert inp["iou"] is None and inp["s_per_mp"] is None and telea["iou"] == 1.0
+    assert ours["psnr"] > inp["psnr"] and ours["frmse"] < inp["frmse"] and 0 < ours["iou"] <= 1
+    assert {r["model"] for r in rows if r["method"].startswith("restore ")} == {"unwatermark-s"}
+    assert 0 < ours["rmse"] < inp["rmse"]
+
+
+def test_colorize_bench_adds_color(real_folder):
+    from restore.bench.colorize import bench_colorize
+    rows = bench_colorize(real_folder, device="cpu", variants=False)
+    gray, ours, original = rows
+    assert [r["model"] for r in rows] == [None, "colorize-s", None]
+    assert gray["cf_ratio"] < 0.01 < 0.2 < ours["cf_ratio"] and original["cf_ratio"] == 1.0
+    assert ours["psnr"] > 10 and ours["s_per_mp"] > 0 and gray["s_per_mp"] is None
+
+
+def test_inpaint_bench_beats_telea_in_the_hole(tmp_path):
+    import cv2
+
+    from restore.bench.inpaint import bench_inpaint
+    from restore.ops.degrade import is_held_out
+    faces = sorted(p for p in require_data(DATA / "train" / "faces").iterdir() if is_held_out(p.name, "image"))
+    data = tmp_path / "faces"
+    for k in range(2):
+        write_image(data / f"f{k}.png", cv2.resize(read_image(faces[k]), (64, 64), interpolation=cv2.INTER_AREA))
+    rows = bench_inpaint(data, mask_kind="center", models=["gan-faces-64"], device="cpu", baselines=("telea",),
+                         inits=("encoder",))
+    telea, ours = rows
+    assert ours["model"] == "gan-faces-64" and ours["method"] == "restore gan-faces-64 (encoder z)"
+    assert ours["hole_psnr"] > telea["hole_psnr"] and ours["s_per_image"] == pytest.approx(ours["seconds"] / 2)
+
+
+def test_cli_bench_denoise_prints_the_table(folder):
+    from test_cli import invoke
+    code, text = invoke("bench", "denoise", "--data", folder, "--baseline", "noisy", "--baseline", "nlm",
+                        "--model", "dae-s", "--device", "cpu", "--quiet")
+    assert code == 0, text
+    assert "| method | PSNR (dB) | SSIM | s/MP |" in text and "| restore dae-s |" in text
+    code, text = invoke("bench", "denoise", "--data", folder, "--baseline", "wiener")
+    assert code == 2 and "unknown baseline" in text

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from restore.bench.colorize import bench_colorize, format_table, pair_grid, picture_grid, to_gray_lightness
+from restore.bench.colorize import GRAY_LABEL, bench_colorize, format_table, to_gray_lightness
+from restore.bench.pictures import colorize_grid, pair_grid
 from restore.io import read_image, write_image
 from restore.metrics import colorfulness
 from restore.ops.color import ab_gamut_bins, lab_to_rgb, rgb_to_lab, rgb_to_lightness
@@ -260,7 +261,7 @@ def test_bench_colorize_small_run(tmp_path):
     assert "restore colorize-s (posterior mean: least squares, as an L2 regression)" in by
     table = format_table(rows, title="t")
     assert "| restore colorize-s |" in table and "| original (ground truth) | - |" in table
-    grid = picture_grid(keep, "restore colorize-s", ["b0", "b1"], cell=64)
+    grid = colorize_grid(keep, "restore colorize-s", ["b0", "b1"], gray_label=GRAY_LABEL, cell=64)
     assert grid.dtype == np.uint8 and grid.shape[1] >= 3 * 64
     pairs = pair_grid([(keep["original"]["b0"], keep["restore colorize-s"]["b0"])] * 4, ("a", "b"),
                       columns=3, cell=32)

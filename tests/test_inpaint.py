@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from restore.bench.inpaint import (bench_inpaint, convergence, format_convergence, format_table, inpaint_scores,
-                                   make_test_set, picture_grid)
+                                   make_test_set)
+from restore.bench.pictures import inpaint_grid
 from restore.io import read_image, write_image
 from restore.ops.blend import classical_fill, classical_inpaint, poisson_blend
 from restore.ops.degrade import box_mask, center_mask, is_held_out, make_mask, stroke_mask
@@ -374,7 +375,8 @@ def test_bench_inpaint_small_run(tmp_path):
         assert r["images"] == 2 and r["hole_psnr"] > 10 and r["s_per_image"] > 0
     assert np.array_equal(keep["masked"]["f0.png"][center_mask(64, 64) > 0], np.full((1024, 3), 255, np.uint8))
     assert "| restore gan-faces-64 (encoder z) |" in format_table(rows, title="t")
-    grid = picture_grid(keep, "restore gan-faces-64 (encoder z)", ["f0.png", "f1.png"], cell=64)
+    grid = inpaint_grid(keep, "restore gan-faces-64 (encoder z)", ["f0.png", "f1.png"], telea_label="OpenCV Telea",
+                        biharmonic_label="scikit-image biharmonic", cell=64)
     assert grid.dtype == np.uint8 and grid.shape[1] > 5 * 64
     again = make_test_set(data, "strokes", seed=1)
     assert np.array_equal(again[1]["mask"], make_test_set(data, "strokes", seed=1)[1]["mask"])

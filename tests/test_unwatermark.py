@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from restore.bench.unwatermark import bench_unwatermark, format_table, make_test_set, picture_grid, wm_scores
+from restore.bench.pictures import unwatermark_grid
+from restore.bench.unwatermark import bench_unwatermark, format_table, make_test_set, wm_scores
 from restore.io import find_fonts, read_image, write_image
 from restore.ops.degrade import load_watermark_bank
 from restore.metrics import mask_iou
@@ -367,7 +368,7 @@ def test_bench_unwatermark_small_run(tmp_path, val_bank):
     assert "| restore unwatermark-s |" in table and "1 (given)" in table
     assert {"restore unwatermark-s (inpaint refine)", "restore unwatermark-s (no refine)",
             "restore unwatermark-s (no tta)"} <= set(by)
-    grid = picture_grid(keep, "restore unwatermark-s", ["b0", "b1"], cell=64)
+    grid = unwatermark_grid(keep, "restore unwatermark-s", ["b0", "b1"], oracle_label="true mask + Telea (OpenCV)", cell=64)
     assert grid.dtype == np.uint8 and grid.shape[1] > 5 * 64
 
 

@@ -230,8 +230,8 @@ def test_bench_upscale_rows_and_table():
     assert all(r["images"] == 2 and r["s_per_mp"] > 0 for r in rows)
     table = format_table(rows, title="Set5")
     assert table.count("\n") == 6 and "| restore srresnet-x4 |" in table
-    from restore.bench.upscale import comparison_picture
-    pic = comparison_picture(kept, ["HR"] + methods, [(n, 0, 0, 32) for n in kept["HR"]], cell=64)
+    from restore.bench.pictures import upscale_grid
+    pic = upscale_grid(kept, ["HR"] + methods, [(n, 0, 0, 32) for n in kept["HR"]], cell=64)
     assert pic.dtype == np.uint8 and pic.shape[1] == 4 * 64 + 3 * 4
 
 
@@ -312,7 +312,7 @@ def test_a_1000x800_image_upscales_x4_with_tiling():
 
 
 def test_detail_crop_finds_the_textured_region():
-    from restore.bench.upscale import detail_crop
+    from restore.bench.pictures import detail_crop
     img = np.full((160, 200, 3), 120, np.uint8)
     rng = np.random.default_rng(0)
     img[64:128, 112:176] = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)

@@ -16,12 +16,16 @@ of Makinen et al. 2020). Nothing here prints; progress goes to an optional callb
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from restore.bench.runner import (Column, LazyCases, Method, Progress, Report, mean_scores, resolve_models,
+                                  run_methods)
+from restore.bench.runner import format_table as runner_format_table
+from restore.bench.runner import record as record_rows
 from restore.io import iter_images, read_image
 from restore.metrics import psnr, ssim
 
@@ -50,8 +54,6 @@ NLM_GRAY_H_PER_SIGMA = 0.9
 NLM_GRAY_WINDOWS = (5, 21)
 
 _BM3D_HINT = "BM3D baseline needs the bm3d package: pip install -e .[bench]"
-
-Progress = Callable[[str], None] | None
 
 
 def _check_image(noisy: np.ndarray, sigma: float) -> None:
@@ -187,73 +189,102 @@ def find_real_pairs(data: str | Path) -> list[tuple[Path, Path]]:
     return [(noisy[k], clean[k]) for k in sorted(noisy)]
 
 
-def _method_names(keys: Sequence[str], color: set[bool]) -> dict[str, str]:
-    """Display names; BM3D is "CBM3D" when every image seen was color."""
-    bm3d_name = {frozenset({True}): "CBM3D", frozenset({False}): "BM3D"}.get(
-        frozenset(color), "BM3D/CBM3D")
-    names = {"noisy": "noisy input", "nlm": "OpenCV NLM", "bm3d": bm3d_name}
-    return {k: names.get(k, f"restore {k[6:]}") for k in keys}
+#: The figure columns of a denoising table.
+COLUMNS = (Column("PSNR (dB)", "psnr"), Column("SSIM", "ssim", ".4f"), Column("s/MP", "s_per_mp"))
 
 
-def _run(samples: Iterator[tuple[str, np.ndarray, np.ndarray, float, float]], n: int, *,
-         baselines: Sequence[str], models: Sequence[str], device: str, model_sigma,
-         progress: Progress) -> list[dict]:
-    """Shared loop: each sample is (name, clean, noisy, baseline_sigma, baseline_overhead_s);
-    images outer, methods inner, so every method sees the same noisy image."""
+def awgn_cases(data: str | Path, *, sigma: float, seed: int = 0, limit: int | None = None) -> Sequence[dict]:
+    """The synthetic-AWGN test cases of a folder (see :func:`bench_denoise` for the
+    protocol): one dict per image, ``name``, ``mp`` (megapixels of the input), ``clean``
+    and ``noisy`` (``H x W x C`` float64, ``clean`` in [0, 1], ``noisy`` not clipped) and
+    ``sigma`` (the true level). Each case is made when it is read; reading it again gives
+    the same numbers.
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist.
+        ValueError: for sigma <= 0.
+    """
+    if isinstance(sigma, str) or not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"sigma must be a number > 0 on the 0-255 scale, got {sigma!r}")
+    rng = np.random.RandomState(seed)
+    items = []
+    for p in list(iter_images(data))[:limit]:
+        shape = _to_unit_float(read_image(p)).shape
+        items.append((p, shape, rng.get_state()))
+        rng.standard_normal(shape)                   # advance as a full draw image by image would
+
+    def make(item) -> dict:
+        path, shape, state = item
+        clean = _to_unit_float(read_image(path))
+        noise = np.random.RandomState()
+        noise.set_state(state)
+        return dict(name=path.name, mp=shape[0] * shape[1] / 1e6, clean=clean,
+                    noisy=clean + noise.standard_normal(shape) * (sigma / 255.0), sigma=float(sigma))
+
+    return LazyCases(items, make)
+
+
+def real_cases(data: str | Path, *, limit: int | None = None) -> Sequence[dict]:
+    """The real-noise test cases of a folder of pairs (:func:`find_real_pairs`, the first
+    ``limit``): ``name``, ``mp`` (input megapixels), ``clean``, ``noisy`` (float64 in
+    [0, 1]) and ``sigma`` None (unknown: the baselines estimate it). Made on access.
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist.
+        ValueError: unpaired files or no pairs; when read, a pair whose sizes differ.
+    """
+    def make(pair) -> dict:
+        noisy_path, clean_path = pair
+        noisy = _to_unit_float(read_image(noisy_path))
+        clean = _to_unit_float(read_image(clean_path))
+        if noisy.shape != clean.shape:
+            raise ValueError(f"{noisy_path.name} is {noisy.shape}, {clean_path.name} is {clean.shape}")
+        return dict(name=noisy_path.name, mp=clean.shape[0] * clean.shape[1] / 1e6, clean=clean, noisy=noisy,
+                    sigma=None)
+
+    return LazyCases(find_real_pairs(data)[:limit], make)
+
+
+def _baseline_sigma(case: dict) -> float:
+    """The level a classical baseline is given: the true sigma, or for real noise the
+    models' ``"auto"`` estimate (computed inside the baseline's timed call)."""
+    if case["sigma"] is not None:
+        return case["sigma"]
+    import torch
+
+    from restore.pipelines.denoise import estimate_sigma
+    return estimate_sigma(torch.from_numpy(case["noisy"]).permute(2, 0, 1)[None])
+
+
+def _score(case: dict, out: np.ndarray) -> dict[str, float]:
+    """PSNR and SSIM of the output clipped to [0, 1] against the clean image."""
+    out = np.clip(out, 0.0, 1.0)
+    return dict(psnr=psnr(case["clean"], out), ssim=ssim(case["clean"], out))
+
+
+def _methods(cases: Sequence[dict], *, baselines: Sequence[str], models: Sequence[str], device: str,
+             model_sigma: float | str) -> list[Method]:
+    """The rows: the baselines in :data:`BASELINES` order, then one per model (loaded here,
+    before any timing). BM3D is named "CBM3D" when every image is color."""
     bad = [b for b in baselines if b not in BASELINES]
     if bad:
         raise ValueError(f"unknown baseline(s) {bad}; known: {', '.join(BASELINES)}")
     if "bm3d" in baselines:
         _import_bm3d()  # fail before any work
-    keys = list(dict.fromkeys([b for b in BASELINES if b in baselines]
-                              + [f"model:{m}" for m in models]))  # order kept, no repeats
-    pipes: dict[str, Callable] = {}
-    sums = {k: [0.0, 0.0, 0.0] for k in keys}  # psnr, ssim, seconds
-    color: set[bool] = set()
-    mp, count = 0.0, 0
-    for i, (name, clean, noisy, sig, overhead) in enumerate(samples, 1):
-        mp += clean.shape[0] * clean.shape[1] / 1e6
-        count += 1
-        color.add(clean.shape[2] == 3)
-        for key in keys:
-            t0 = time.perf_counter()
-            if key == "noisy":
-                out = noisy
-            elif key == "nlm":
-                out = nlm_denoise(noisy, sig)
-            elif key == "bm3d":
-                out = bm3d_denoise(noisy, sig)
-            else:
-                if key not in pipes:  # the load is timed with the model, once per run
-                    from restore import load_pipeline
-                    pipes[key] = load_pipeline("denoise", model=key[6:], device=device)
-                out = pipes[key](noisy.astype(np.float32), sigma=model_sigma)
-            seconds = time.perf_counter() - t0
-            if key in ("nlm", "bm3d"):
-                seconds += overhead
-            out = np.clip(out, 0.0, 1.0)
-            s = sums[key]
-            s[0] += psnr(clean, out)
-            s[1] += ssim(clean, out)
-            s[2] += 0.0 if key == "noisy" else seconds
-        if progress is not None:
-            names = _method_names(keys, color)
-            done = ", ".join(f"{names[k]} {sums[k][0] / count:.2f}" for k in names)
-            progress(f"[{i}/{n}] {name}: running mean PSNR {done}")
-    if count == 0:
-        raise ValueError("no images to benchmark")
-    names = _method_names(keys, color)
-    return [dict(method=names[k], psnr=s[0] / count, ssim=s[1] / count,
-                 s_per_mp=s[2] / mp, images=count) for k, s in sums.items()]
-
-
-def _models(models: Iterable[str] | None) -> list[str]:
-    if models is None:
-        from restore.zoo import list_models
-        return list_models("denoise")
-    if isinstance(models, str):
-        return [models]
-    return list(models)
+        color = {c["clean"].shape[2] == 3 for c in cases}
+        bm3d_label = {frozenset({True}): "CBM3D", frozenset({False}): "BM3D"}.get(frozenset(color), "BM3D/CBM3D")
+    available = {
+        "noisy": lambda: Method("noisy input", lambda c: c["noisy"], timed=False),
+        "nlm": lambda: Method("OpenCV NLM", lambda c: nlm_denoise(c["noisy"], _baseline_sigma(c))),
+        "bm3d": lambda: Method(bm3d_label, lambda c: bm3d_denoise(c["noisy"], _baseline_sigma(c))),
+    }
+    methods = [available[b]() for b in BASELINES if b in baselines]
+    from restore import load_pipeline
+    for m in dict.fromkeys(models):  # order kept, no repeats
+        pipe = load_pipeline("denoise", model=m, device=device)
+        methods.append(Method(f"restore {m}", lambda c, pipe=pipe: pipe(c["noisy"].astype(np.float32),
+                                                                        sigma=model_sigma), model=m))
+    return methods
 
 
 def bench_denoise(data: str | Path, *, sigma: float, models: Iterable[str] | None,
@@ -273,46 +304,39 @@ def bench_denoise(data: str | Path, *, sigma: float, models: Iterable[str] | Non
 
     PSNR (dB, data range 1) and SSIM are computed per image on the method output clipped
     to [0, 1] (for "noisy input", the noisy image clipped to [0, 1]) against the clean
-    image, then averaged over images. ``s_per_mp`` is the method's total wall time over
-    all images divided by the total megapixels; for a zoo model it includes loading the
-    pipeline (once per run, at its first image). "noisy input" has s_per_mp 0.
+    image, then averaged over images. ``s_per_mp`` follows the timing protocol of
+    :mod:`restore.bench.runner` (model loaded before timing, a warm-up call excluded), per
+    input megapixel.
 
     Args:
         data: folder of clean images.
         sigma: noise standard deviation on the 0-255 scale, > 0; models and baselines
             are given the true sigma.
         models: zoo denoise model names, each a row ``"restore <name>"``; ``[]`` for
-            baselines only; ``None`` for every model of ``restore.zoo.list_models("denoise")``.
+            baselines only; ``None`` for every denoise model of the zoo, the default first.
         device: device for the zoo pipelines ("auto", "cpu", "cuda", ...).
         baselines: any of "noisy", "nlm", "bm3d", listed in that order in the result.
         limit: only the first ``limit`` images.
         seed: seed of the noise RNG (the protocol uses 0).
-        progress: optional ``callable(str)`` called once per image.
+        progress: optional ``callable(str)``, one line per method.
 
     Returns:
-        One dict per method, baselines first then models:
-        ``dict(method=str, psnr=float, ssim=float, s_per_mp=float, images=int)``; the
-        BM3D row is named "CBM3D" when every image is color.
+        One row per method (:func:`restore.bench.runner.run_methods`), baselines first
+        then models: ``method``, ``model``, ``psnr``, ``ssim``, ``seconds``, ``s_per_mp``
+        (None for "noisy input"), ``images``; the BM3D row is named "CBM3D" when every
+        image is color.
 
     Raises:
         FileNotFoundError: if ``data`` does not exist.
         ValueError: for sigma <= 0, an unknown baseline, or no images.
         ImportError: if "bm3d" is asked for and the bm3d package is missing.
     """
-    if isinstance(sigma, str) or not np.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma must be a number > 0 on the 0-255 scale, got {sigma!r}")
-    models = _models(models)
-    paths = list(iter_images(data))[:limit]
-
-    def samples():
-        rng = np.random.RandomState(seed)
-        for p in paths:
-            clean = _to_unit_float(read_image(p))
-            noisy = clean + rng.standard_normal(clean.shape) * (sigma / 255.0)
-            yield p.name, clean, noisy, float(sigma), 0.0
-
-    return _run(samples(), len(paths), baselines=baselines, models=models, device=device,
-                model_sigma=float(sigma), progress=progress)
+    cases = awgn_cases(data, sigma=sigma, seed=seed, limit=limit)
+    if not len(cases):
+        raise ValueError(f"no images to benchmark in {data}")
+    methods = _methods(cases, baselines=baselines, models=resolve_models("denoise", models), device=device,
+                       model_sigma=float(sigma))
+    return run_methods(methods, cases, _score, progress=progress)
 
 
 def bench_denoise_real(data: str | Path, *, models: Iterable[str] | None, device: str = "auto",
@@ -323,14 +347,15 @@ def bench_denoise_real(data: str | Path, *, models: Iterable[str] | None, device
 
     Zoo models run with ``sigma="auto"``. NLM and BM3D need a level: they get the same
     per-image estimate as the models' ``"auto"`` (:func:`restore.pipelines.denoise.estimate_sigma`,
-    a two-scale wavelet MAD estimate); its time is added to each of them. Metrics and timing as in :func:`bench_denoise`.
+    a two-scale wavelet MAD estimate), computed inside their timed call. Metrics and
+    timing as in :func:`bench_denoise`.
 
     Args:
         data: folder of image pairs.
         models, device, baselines, limit, progress: as in :func:`bench_denoise`.
 
     Returns:
-        One dict per method, as in :func:`bench_denoise`.
+        One row per method, as in :func:`bench_denoise`.
 
     Raises:
         FileNotFoundError: if ``data`` does not exist.
@@ -338,55 +363,36 @@ def bench_denoise_real(data: str | Path, *, models: Iterable[str] | None, device
             or no pairs.
         ImportError: if "bm3d" is asked for and the bm3d package is missing.
     """
-    import torch
-
-    from restore.pipelines.denoise import estimate_sigma
-
-    models = _models(models)
-    pairs = find_real_pairs(data)[:limit]
-
-    def samples():
-        for noisy_path, clean_path in pairs:
-            noisy = _to_unit_float(read_image(noisy_path))
-            clean = _to_unit_float(read_image(clean_path))
-            if noisy.shape != clean.shape:
-                raise ValueError(f"{noisy_path.name} is {noisy.shape}, {clean_path.name} "
-                                 f"is {clean.shape}")
-            t0 = time.perf_counter()
-            est = estimate_sigma(torch.from_numpy(noisy).permute(2, 0, 1)[None])
-            yield noisy_path.name, clean, noisy, est, time.perf_counter() - t0
-
-    return _run(samples(), len(pairs), baselines=baselines, models=models, device=device,
-                model_sigma="auto", progress=progress)
+    cases = real_cases(data, limit=limit)
+    methods = _methods(cases, baselines=baselines, models=resolve_models("denoise", models), device=device,
+                       model_sigma="auto")
+    return run_methods(methods, cases, _score, progress=progress)
 
 
 def format_table(rows: Sequence[dict], title: str | None = None) -> str:
-    """Markdown table ``method | PSNR (dB) | SSIM | s/MP`` of benchmark rows (PSNR to 2
-    decimals, SSIM to 4, s/MP to 2), optionally preceded by ``title`` and a blank line.
-    Returns the string without a trailing newline."""
-    lines = [title, ""] if title else []
-    lines += ["| method | PSNR (dB) | SSIM | s/MP |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['s_per_mp']:.2f} |"
-              for r in rows]
-    return "\n".join(lines)
+    """Markdown table ``method | PSNR (dB) | SSIM | s/MP`` (:data:`COLUMNS`) of benchmark
+    rows, optionally preceded by ``title`` and a blank line; no trailing newline."""
+    return runner_format_table(rows, COLUMNS, title)
 
 
 def bench_denoise_files(data: str | Path, *, sigma: float, models: Iterable[str] | None,
                         device: str = "auto", limit: int | None = None, seed: int = 0,
                         progress: Progress = None) -> list[dict]:
-    """The user's path: noisy images saved as 8-bit PNG files, denoised by a folder run.
+    """The user's path, timed cold: noisy images saved as 8-bit PNG files, denoised by a
+    folder run, the model loaded inside the timed region.
 
-    The noise is the protocol's (as in :func:`bench_denoise`, same seed, same numbers),
-    then clipped and rounded to 8 bit and written as PNG to a temporary folder. Each
-    model denoises that folder with the shared batch runner
-    (:func:`restore.pipelines.batch.run_batch`, tiling on, the model loaded inside the
-    timed region), exactly as ``restore denoise IN OUT --sigma S`` does; the 8-bit outputs
-    are read back and scored against the clean images.
+    The noise is the protocol's (:func:`awgn_cases`, same seed, same numbers), then clipped
+    and rounded to 8 bit and written as PNG to a temporary folder. Each model denoises that
+    folder with the shared batch runner (:func:`restore.pipelines.batch.run_batch`, tiling
+    on), exactly as ``restore denoise IN OUT --sigma S`` does; the 8-bit outputs are read
+    back and scored against the clean images. This is a cold-start figure, outside the
+    timing protocol of :mod:`restore.bench.runner`: one run, no warm-up, the model's load,
+    reading and writing included.
 
     Returns:
-        Rows as in :func:`bench_denoise`: "noisy input (8-bit PNG)" and
-        "restore <name> (8-bit PNG, folder run)"; s/MP covers the whole folder run
-        (model load, reading, denoising, writing).
+        Rows as in :func:`bench_denoise`: "noisy input (8-bit PNG)" (``s_per_mp`` None)
+        and "restore <name> (8-bit PNG, folder run, cold start)" (``model`` set) whose
+        ``seconds`` and ``s_per_mp`` cover the whole folder run.
 
     Raises:
         FileNotFoundError: if ``data`` does not exist.
@@ -399,30 +405,24 @@ def bench_denoise_files(data: str | Path, *, sigma: float, models: Iterable[str]
     from restore.io import write_image
     from restore.pipelines.batch import run_batch
 
-    if isinstance(sigma, str) or not np.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma must be a number > 0 on the 0-255 scale, got {sigma!r}")
-    models = _models(models)
-    paths = list(iter_images(data))[:limit]
-    if not paths:
+    cases = awgn_cases(data, sigma=sigma, seed=seed, limit=limit)
+    if not len(cases):
         raise ValueError(f"no images in {data}")
-    rng = np.random.RandomState(seed)
+    models = resolve_models("denoise", models)
     rows = []
     with tempfile.TemporaryDirectory(prefix="restore-bench-") as tmp:
         noisy_dir, cleans, names, mp = Path(tmp) / "noisy", [], [], 0.0
         noisy_scores = []
-        for p in paths:
-            clean = _to_unit_float(read_image(p))
-            noisy = clean + rng.standard_normal(clean.shape) * (sigma / 255.0)
-            noisy8 = (np.clip(noisy, 0, 1) * 255 + 0.5).astype(np.uint8)
-            name = p.stem + ".png"
+        for case in cases:
+            noisy8 = (np.clip(case["noisy"], 0, 1) * 255 + 0.5).astype(np.uint8)
+            name = Path(case["name"]).stem + ".png"
             write_image(noisy_dir / name, noisy8)
-            cleans.append(clean)
+            cleans.append(case["clean"])
             names.append(name)
-            mp += clean.shape[0] * clean.shape[1] / 1e6
-            n01 = noisy8.astype(np.float64) / 255
-            noisy_scores.append((psnr(clean, n01), ssim(clean, n01)))
-        rows.append(dict(method="noisy input (8-bit PNG)", psnr=float(np.mean([s[0] for s in noisy_scores])),
-                         ssim=float(np.mean([s[1] for s in noisy_scores])), s_per_mp=0.0, images=len(paths)))
+            mp += case["mp"]
+            noisy_scores.append(_score(case, noisy8.astype(np.float64) / 255))
+        rows.append(dict(method="noisy input (8-bit PNG)", model=None, images=len(cases),
+                         **mean_scores(noisy_scores), seconds=None, s_per_mp=None))
         for name in models:
             out_dir = Path(tmp) / f"out-{name}"
             t0 = time.perf_counter()
@@ -432,14 +432,52 @@ def bench_denoise_files(data: str | Path, *, sigma: float, models: Iterable[str]
             seconds = time.perf_counter() - t0
             if result.failed:
                 raise RuntimeError(f"folder run of {name} failed: {result.summary()}")
-            scores = []
-            for clean, fname in zip(cleans, names):
-                out = _to_unit_float(read_image(out_dir / fname))
-                scores.append((psnr(clean, out), ssim(clean, out)))
-            rows.append(dict(method=f"restore {name} (8-bit PNG, folder run)",
-                             psnr=float(np.mean([s[0] for s in scores])),
-                             ssim=float(np.mean([s[1] for s in scores])), s_per_mp=seconds / mp,
-                             images=len(paths)))
+            scores = [_score(dict(clean=clean), _to_unit_float(read_image(out_dir / fname)))
+                      for clean, fname in zip(cleans, names)]
+            rows.append(dict(method=f"restore {name} (8-bit PNG, folder run, cold start)", model=name,
+                             images=len(cases), **mean_scores(scores), seconds=seconds, s_per_mp=seconds / mp))
             if progress is not None:
-                progress(f"{name}: folder run of {len(paths)} files in {seconds:.1f} s")
+                progress(f"{name}: folder run of {len(cases)} files in {seconds:.1f} s")
     return rows
+
+
+def reports(data: str | Path, *, sigmas: Sequence[float] = (25.0,), real: bool = False, files: bool = False,
+            models: Iterable[str] | None = None, device: str = "auto",
+            baselines: Sequence[str] = ("noisy", "nlm", "bm3d"), limit: int | None = None,
+            record: bool = False, progress: Progress = None) -> Iterator[Report]:
+    """``restore bench denoise``: one table per noise level (or one for real noise), as
+    markdown, each yielded when done.
+
+    Args:
+        data: folder of clean images, or of ``*_real`` / ``*_mean`` pairs with ``real``.
+        sigmas: AWGN levels (0-255 scale), one table each; ignored with ``real``.
+        real: real-noise pairs (:func:`bench_denoise_real`) instead of AWGN.
+        files: under each AWGN table, a second one: the cold-start folder run of
+            :func:`bench_denoise_files`.
+        models, device, baselines, limit, progress: as in :func:`bench_denoise`.
+        record: store the models' figures in the manifest under ``"<folder> sigma<s>"``
+            or ``"<folder> real"`` (not for a ``limit`` run).
+
+    Yields:
+        One :class:`restore.bench.runner.Report` per table.
+
+    Raises:
+        As :func:`bench_denoise` and :func:`bench_denoise_real`, when iterated.
+    """
+    name = Path(data).name
+    for s in [None] if real else sigmas:
+        if s is None:
+            rows = bench_denoise_real(data, models=models, device=device, baselines=baselines, limit=limit,
+                                      progress=progress)
+            text, key = format_table(rows, f"{name}, real noise, models with sigma auto"), f"{name} real"
+        else:
+            rows = bench_denoise(data, sigma=s, models=models, device=device, baselines=baselines, limit=limit,
+                                 progress=progress)
+            text, key = format_table(rows, f"{name}, AWGN sigma {s:g}"), f"{name} sigma{s:g}"
+            if files:
+                cold = bench_denoise_files(data, sigma=s, models=models, device=device, limit=limit,
+                                           progress=progress)
+                text += "\n\n" + format_table(cold, f"{name}, AWGN sigma {s:g}: the user's path, cold start (noisy "
+                                                    "8-bit PNG files denoised by a folder run; model load, reading "
+                                                    "and writing timed)")
+        yield Report(text, rows, recorded=record_rows(rows, key, enabled=record, limit=limit))

@@ -6,7 +6,8 @@ Protocol: the images of the folder, sorted by name (with ``held_out`` only those
 to ``size`` x ``size`` with area interpolation, as the face model was trained), image ``i``
 with the mask :func:`restore.ops.degrade.make_mask` draws from
 ``numpy.random.default_rng([seed, i])``. Figures on RGB in [0, 1]: PSNR and SSIM of the
-whole image, PSNR and L1 (0-255 scale) inside the hole, and seconds per image.
+whole image, PSNR and L1 (0-255 scale) inside the hole, and seconds per image and per
+input megapixel (timing protocol of :mod:`restore.bench.runner`).
 
 The convergence check (:func:`convergence`) runs the latent search itself from both
 starts on the same cases and reports the loss the random restarts reach and the step at
@@ -16,17 +17,18 @@ optional callback.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from restore.bench.pictures import labelled_grid
+from restore.bench import pictures
+from restore.bench.runner import Column, Method, Progress, Report, first_model_label, over_folders, run_methods
+from restore.bench.runner import format_table as runner_format_table
 from restore.io import iter_images, read_image, to_rgb8
-from restore.metrics import psnr, ssim
+from restore.metrics import hole_l1, hole_psnr, psnr, ssim, to_batch
 from restore.ops.degrade import is_held_out, make_mask
 
 #: Classical baselines.
@@ -34,7 +36,9 @@ BASELINES = ("telea", "ns", "biharmonic")
 _LABELS = {"telea": "OpenCV Telea", "ns": "OpenCV Navier-Stokes", "biharmonic": "scikit-image biharmonic"}
 MASK_KINDS = ("center", "boxes", "strokes")
 
-Progress = Callable[[str], None] | None
+#: The figure columns of an inpainting table.
+COLUMNS = (Column("PSNR (dB)", "psnr"), Column("SSIM", "ssim", ".4f"), Column("hole PSNR (dB)", "hole_psnr"),
+           Column("hole L1 (0-255)", "hole_l1"), Column("s/image", "s_per_image"), Column("s/MP", "s_per_mp"))
 
 
 def make_test_set(data: str | Path, mask_kind: str, *, seed: int = 0, size: int | None = None,
@@ -42,7 +46,9 @@ def make_test_set(data: str | Path, mask_kind: str, *, seed: int = 0, size: int 
     """The deterministic test cases of a folder (see the module doc).
 
     Returns:
-        A list of dicts: ``name``, ``clean`` (H x W x 3 uint8 RGB), ``mask`` (H x W bool, True = hole).
+        A list of dicts: ``name``, ``clean`` (H x W x 3 uint8 RGB), ``mask`` (H x W bool,
+        True = hole), ``masked`` (:func:`masked_view`: what a method is given) and ``mp``
+        (megapixels).
 
     Raises:
         FileNotFoundError: no (held-out) images in ``data``.
@@ -63,17 +69,18 @@ def make_test_set(data: str | Path, mask_kind: str, *, seed: int = 0, size: int 
         if size:
             clean = cv2.resize(clean, (size, size), interpolation=cv2.INTER_AREA)
         mask = make_mask(mask_kind, clean.shape[0], clean.shape[1], np.random.default_rng([seed, i])) > 0
-        cases.append(dict(name=p.name, clean=clean, mask=mask))
+        cases.append(dict(name=p.name, clean=clean, mask=mask, masked=masked_view(clean, mask),
+                          mp=clean.shape[0] * clean.shape[1] / 1e6))
     return cases
 
 
 def inpaint_scores(clean8: np.ndarray, out8: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """PSNR / SSIM of the whole image, PSNR and L1 (0-255 scale) inside the hole."""
-    c, o = clean8.astype(np.float64) / 255, out8.astype(np.float64) / 255
-    hole = mask.astype(bool)
-    se = ((c - o) ** 2)[hole].mean() if hole.any() else 0.0
-    return dict(psnr=psnr(c, o), ssim=ssim(c, o), hole_psnr=float(10 * np.log10(1 / max(se, 1e-10))),
-                hole_l1=float(np.abs(c - o)[hole].mean() * 255) if hole.any() else 0.0)
+    """PSNR / SSIM of the whole image, PSNR and L1 (0-255 scale) inside the hole (H x W
+    mask, nonzero = hole), by :mod:`restore.metrics`."""
+    c, o = clean8 / 255.0, out8 / 255.0
+    tc, to, hole = to_batch(c), to_batch(o), to_batch(mask).bool()
+    return dict(psnr=psnr(c, o), ssim=ssim(c, o), hole_psnr=float(hole_psnr(tc, to, hole)[0]),
+                hole_l1=float(hole_l1(tc, to, hole)[0]))
 
 
 def masked_view(clean8: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -88,21 +95,25 @@ def bench_inpaint(data: str | Path, *, mask_kind: str, models: Iterable[str] | N
                   size: int | None = None, held_out: bool = False, limit: int | None = None,
                   progress: Progress = None, keep_outputs: dict | None = None) -> list[dict]:
     """Benchmark zoo inpainting models (each from random z and from the encoder's z, at
-    the pipeline's default settings) and the classical baselines on one folder.
+    the pipeline's default settings) and the classical baselines on one folder. Every
+    method is given the image with the hole painted white (``case["masked"]``) and the
+    mask, never the hole's pixels.
 
     Args:
         data: folder of clean images.
         mask_kind: ``center`` (25% of the area), ``boxes`` or ``strokes`` (5%).
         models: zoo model names; None = the default inpaint model.
         baselines: subset of :data:`BASELINES`.
-        inits: latent-search starts to run, of ``random`` and ``encoder``.
+        inits: latent-search starts to run, of ``random`` and ``encoder``; the first is
+            the model's row recorded in the manifest.
         seed: seed of the masks (and of the latent search).
         size, held_out, limit: see :func:`make_test_set`.
         keep_outputs: if a dict is given, ``keep_outputs[method][name]`` receives each
             8-bit output; ``"masked"`` and ``"clean"`` hold the inputs.
 
     Returns:
-        One row per method: ``method``, ``psnr``, ``ssim``, ``hole_psnr``, ``hole_l1``,
+        One row per method (:func:`restore.bench.runner.run_methods`): ``method``,
+        ``model``, ``psnr``, ``ssim``, ``hole_psnr``, ``hole_l1``, ``seconds``,
         ``s_per_image``, ``s_per_mp``, ``images``.
 
     Raises:
@@ -110,6 +121,7 @@ def bench_inpaint(data: str | Path, *, mask_kind: str, models: Iterable[str] | N
         baselines or inits, unknown models.
     """
     from restore import load_pipeline
+    from restore.ops.blend import classical_inpaint
     from restore.zoo.registry import default_model
 
     unknown = set(baselines) - set(BASELINES)
@@ -119,41 +131,20 @@ def bench_inpaint(data: str | Path, *, mask_kind: str, models: Iterable[str] | N
         raise ValueError(f"inits must be random and/or encoder, got {list(inits)}")
     cases = make_test_set(data, mask_kind, seed=seed, size=size, held_out=held_out, limit=limit)
     names = [default_model("inpaint")] if models is None else list(models)
-    methods: list[tuple[str, Callable[[dict], np.ndarray]]] = []
-    from restore.ops.blend import classical_inpaint
-    for b in baselines:
-        methods.append((_LABELS[b], lambda case, b=b: classical_inpaint(case["clean"], case["mask"], b)))
+    methods = [Method(_LABELS[b], lambda case, b=b: classical_inpaint(case["masked"], case["mask"], b))
+               for b in baselines]
     for m in names:
         pipe = load_pipeline("inpaint", model=m, device=device)
         for init in inits:
-            methods.append((f"restore {m} ({init} z)",
-                            lambda case, pipe=pipe, init=init: pipe(case["clean"], case["mask"], init=init, seed=seed)))
+            methods.append(Method(f"restore {m} ({init} z)", lambda case, pipe=pipe, init=init: pipe(
+                case["masked"], case["mask"], init=init, seed=seed), model=m))
     if keep_outputs is not None:
         for case in cases:
-            keep_outputs.setdefault("masked", {})[case["name"]] = masked_view(case["clean"], case["mask"])
+            keep_outputs.setdefault("masked", {})[case["name"]] = case["masked"]
             keep_outputs.setdefault("clean", {})[case["name"]] = case["clean"]
-    rows = []
-    for label, fn in methods:
-        scores, seconds, mpix = [], 0.0, 0.0
-        for case in cases:
-            # the hole's pixels are never shown to a method
-            given = dict(case, clean=masked_view(case["clean"], case["mask"]))
-            t0 = time.perf_counter()
-            out = fn(given)
-            seconds += time.perf_counter() - t0
-            mpix += out.shape[0] * out.shape[1] / 1e6
-            scores.append(inpaint_scores(case["clean"], out, case["mask"]))
-            if keep_outputs is not None:
-                keep_outputs.setdefault(label, {})[case["name"]] = out
-        mean = lambda k: float(np.mean([s[k] for s in scores]))  # noqa: E731
-        row = dict(method=label, images=len(cases), psnr=mean("psnr"), ssim=mean("ssim"),
-                   hole_psnr=mean("hole_psnr"), hole_l1=mean("hole_l1"), s_per_image=seconds / len(cases),
-                   s_per_mp=seconds / mpix)
-        rows.append(row)
-        if progress:
-            progress(f"{label}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}, hole PSNR {row['hole_psnr']:.2f} "
-                     f"dB, hole L1 {row['hole_l1']:.2f}, {row['s_per_image']:.2f} s/image")
-    return rows
+    rows = run_methods(methods, cases, lambda case, out: inpaint_scores(case["clean"], out, case["mask"]),
+                       progress=progress, keep_outputs=keep_outputs)
+    return [dict(row, s_per_image=row["seconds"] / row["images"]) for row in rows]
 
 
 def convergence(model: str, data: str | Path, *, mask_kind: str, seed: int = 0, size: int | None = None,
@@ -229,28 +220,61 @@ def format_convergence(c: dict) -> str:
 
 
 def format_table(rows: Sequence[dict], title: str | None = None) -> str:
-    """Markdown table ``method | PSNR | SSIM | hole PSNR | hole L1 | s/image | s/MP`` of
-    benchmark rows, optionally preceded by ``title`` and a blank line. No trailing newline."""
-    lines = [title, ""] if title else []
-    lines += ["| method | PSNR (dB) | SSIM | hole PSNR (dB) | hole L1 (0-255) | s/image | s/MP |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['hole_psnr']:.2f} | "
-                     f"{r['hole_l1']:.2f} | {r['s_per_image']:.2f} | {r['s_per_mp']:.2f} |")
-    return "\n".join(lines)
+    """Markdown table ``method | PSNR | SSIM | hole PSNR | hole L1 | s/image | s/MP``
+    (:data:`COLUMNS`) of benchmark rows, optionally preceded by ``title`` and a blank line.
+    No trailing newline."""
+    return runner_format_table(rows, COLUMNS, title)
 
 
-def picture_grid(outputs: dict, model_label: str, names: Sequence[str], cell: int = 160) -> np.ndarray:
-    """One row per image in ``names``: masked | Telea | biharmonic | ``model_label`` |
-    original, each fitted into a ``cell`` x ``cell`` box (small images are enlarged with
-    nearest neighbour, so pixels stay visible), with a label strip. ``outputs`` is
-    :func:`bench_inpaint`'s ``keep_outputs``. Returns H x W x 3 uint8."""
-    columns = [("masked", "masked"), (_LABELS["telea"], "Telea"), (_LABELS["biharmonic"], "biharmonic"),
-               (model_label, model_label.removeprefix("restore ")), ("clean", "original")]
+def reports(data: Sequence[str | Path], *, mask_kind: str = "center", models: Iterable[str] | None = None,
+            device: str = "auto", baselines: Sequence[str] = BASELINES, inits: Sequence[str] = ("encoder", "random"),
+            seed: int = 0, size: int | None = None, held_out: bool = False, limit: int | None = None,
+            with_convergence: bool = True, picture: str | Path | None = None, picture_rows: int = 6,
+            record: bool = False, progress: Progress = None) -> Iterator[Report]:
+    """``restore bench inpaint``: one table per folder (:func:`bench_inpaint`), with the
+    :func:`convergence` paragraph of the first model under it, yielded when done.
 
-    def enlarged(img: np.ndarray) -> np.ndarray:
-        f = cell // max(img.shape[:2])
-        return cv2.resize(img, (img.shape[1] * f, img.shape[0] * f), interpolation=cv2.INTER_NEAREST) if f > 1 else img
+    Args:
+        data: folders of clean images.
+        mask_kind, models, device, baselines, inits, seed, size, held_out, limit, progress:
+            as in :func:`bench_inpaint`.
+        with_convergence: add the latent-search convergence paragraph (first model).
+        picture: write :func:`restore.bench.pictures.inpaint_grid` (masked | Telea |
+            biharmonic | the first model row | original) of the first ``picture_rows``
+            images of the first folder there.
+        record: store the models' figures in the manifest under ``"<folder> <mask kind>"``,
+            with ``" (first N)"`` appended for a ``limit`` run (which is recorded too: the
+            face set is a subset by design).
 
-    return labelled_grid([label for _, label in columns],
-                         [[enlarged(outputs[key][name]) for key, _ in columns] for name in names], cell, font_scale=0.42)
+    Yields:
+        One :class:`restore.bench.runner.Report` per folder.
+
+    Raises:
+        ValueError: a picture without the telea and biharmonic baselines; as
+            :func:`bench_inpaint`.
+    """
+    if picture is not None and not {"telea", "biharmonic"} <= set(baselines):
+        raise ValueError("the picture needs the telea and biharmonic baselines")
+    opts = dict(mask_kind=mask_kind, seed=seed, size=size, held_out=held_out, limit=limit)
+    models = None if models is None else list(models)
+
+    def run(folder: Path, outputs: dict | None) -> list[dict]:
+        return bench_inpaint(folder, models=models, device=device, baselines=baselines, inits=inits,
+                             progress=progress, keep_outputs=outputs, **opts)
+
+    def text(folder: Path, rows: list[dict]) -> str:
+        what = f"{folder.name}{' (held-out images)' if held_out else ''}{f' at {size}x{size}' if size else ''}"
+        table = format_table(rows, title=f"{what}, {mask_kind} masks (seed {seed}); RGB, hole L1 on the 0-255 scale")
+        if not with_convergence:
+            return table
+        from restore.zoo.registry import default_model
+        conv = convergence(models[0] if models else default_model("inpaint"), folder, device=device, **opts)
+        return table + "\n\n" + format_convergence(conv)
+
+    def draw(outputs: dict, rows: list[dict]) -> np.ndarray:
+        return pictures.inpaint_grid(outputs, first_model_label(rows), sorted(outputs["clean"])[:picture_rows],
+                                     telea_label=_LABELS["telea"], biharmonic_label=_LABELS["biharmonic"])
+
+    yield from over_folders(data, run, text=text,
+                            key=lambda folder, rows: f"{folder.name} {mask_kind}" + (f" (first {limit})" if limit else ""),
+                            picture=picture, draw=draw, record_figures=record, limit=None)

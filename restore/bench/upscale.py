@@ -5,30 +5,33 @@ downsampling) are upscaled and compared with ``*_HR.png`` on the Y channel of YC
 (BT.601, MATLAB's ``rgb2ycbcr``), 8-bit outputs, a border of ``scale`` pixels cropped:
 PSNR and SSIM (Wang et al. 2004, Gaussian window). The perceptual figure is
 :func:`restore.metrics.high_frequency_ratio` (detail energy of the output over the ground
-truth's; 1 is best, blur scores low). Seconds are per output megapixel. Nothing here
-prints; progress goes to an optional callback.
+truth's; 1 is best, blur scores low). Seconds are per output megapixel, under the timing
+protocol of :mod:`restore.bench.runner`. Nothing here prints; progress goes to an
+optional callback.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
+from restore.bench import pictures
+from restore.bench.runner import Column, Method, Progress, Report, over_folders, resolve_models, run_methods
+from restore.bench.runner import format_table as runner_format_table
 from restore.io import read_image, to_rgb8
-from restore.metrics import high_frequency_ratio, psnr, ssim
-from restore.ops.color import rgb_to_y
+from restore.metrics import high_frequency_ratio, psnr, ssim, to_batch
 
 #: Baseline keys accepted in ``baselines``: OpenCV bicubic (a = -0.75) and Lanczos (8x8).
 BASELINES = ("bicubic", "lanczos")
 _INTERP = {"bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
 
-Progress = Callable[[str], None] | None
+#: The figure columns of an upscaling table.
+COLUMNS = (Column("PSNR-Y (dB)", "psnr"), Column("SSIM-Y", "ssim", ".4f"), Column("HF ratio", "hf_ratio", ".3f"),
+           Column("s/MP", "s_per_mp", ".3f"))
 
 
 def find_sr_pairs(data: str | Path) -> list[tuple[str, Path, Path]]:
@@ -55,12 +58,38 @@ def find_sr_pairs(data: str | Path) -> list[tuple[str, Path, Path]]:
 
 def sr_scores(hr8: np.ndarray, sr8: np.ndarray, border: int) -> dict[str, float]:
     """PSNR-Y, SSIM-Y (``border`` pixels cropped) and the high-frequency ratio of an 8-bit
-    result ``sr8`` against ``hr8`` (both H x W x 3 uint8, same shape)."""
-    b = slice(border, -border) if border else slice(None)
-    t = lambda a: torch.from_numpy(a.astype(np.float64) / 255).permute(2, 0, 1)[None]  # noqa: E731
-    yh, ys = (rgb_to_y(t(a))[0, 0].numpy()[b, b] for a in (hr8, sr8))
-    return dict(psnr=psnr(yh, ys), ssim=ssim(yh, ys),
-                hf_ratio=float(high_frequency_ratio(t(sr8), t(hr8), border=border)[0]))
+    result ``sr8`` against ``hr8`` (both H x W x 3 uint8, same shape), by
+    :mod:`restore.metrics`."""
+    hr, sr = hr8 / 255.0, sr8 / 255.0
+    return dict(psnr=psnr(hr, sr, crop_border=border, y_channel=True),
+                ssim=ssim(hr, sr, crop_border=border, y_channel=True),
+                hf_ratio=float(high_frequency_ratio(to_batch(sr), to_batch(hr), border=border)[0]))
+
+
+def sr_cases(data: str | Path, limit: int | None = None) -> list[dict]:
+    """The test cases of an SR folder (:func:`find_sr_pairs`, the first ``limit``): ``name``,
+    ``hr`` (cropped to ``scale`` times the LR size) and ``lr`` (H x W x 3 uint8),
+    ``scale`` and ``mp`` (megapixels of the output, the HR size).
+
+    Raises:
+        FileNotFoundError: no pairs.
+        ValueError: pairs of several scales.
+    """
+    pairs = find_sr_pairs(data)[:limit] if limit else find_sr_pairs(data)
+    cases = []
+    for name, hr_path, lr_path in pairs:
+        hr, lr = to_rgb8(read_image(hr_path)), to_rgb8(read_image(lr_path))
+        scale = hr.shape[0] // lr.shape[0]
+        hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
+        cases.append(dict(name=name, hr=hr, lr=lr, scale=scale, mp=hr.shape[0] * hr.shape[1] / 1e6))
+    scales = {c["scale"] for c in cases}
+    if len(scales) != 1:
+        raise ValueError(f"pairs of several scales in {data}: {sorted(scales)}")
+    return cases
+
+
+def _interpolate(lr: np.ndarray, scale: int, interpolation: int) -> np.ndarray:
+    return cv2.resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale), interpolation=interpolation)
 
 
 def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, device: str = "auto",
@@ -79,8 +108,9 @@ def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, devi
             the ground truth.
 
     Returns:
-        One row per method: ``method``, ``psnr`` (dB, Y), ``ssim`` (Y), ``hf_ratio``,
-        ``s_per_mp`` (seconds per output megapixel, upscaling only), ``images``, ``scale``.
+        One row per method (:func:`restore.bench.runner.run_methods`): ``method``,
+        ``model``, ``psnr`` (dB, Y), ``ssim`` (Y), ``hf_ratio``, ``seconds``, ``s_per_mp``
+        (seconds per output megapixel of the upscaling call), ``images``, ``scale``.
         Every method runs on the same images; the scale is read from the pairs and each
         model must have it.
 
@@ -90,109 +120,60 @@ def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, devi
         KeyError: an unknown model.
     """
     from restore import load_pipeline
-    from restore.zoo.registry import get_spec, list_models
+    from restore.zoo.registry import get_spec
 
     unknown = set(baselines) - set(BASELINES)
     if unknown:
         raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {BASELINES}")
-    pairs = find_sr_pairs(data)[:limit] if limit else find_sr_pairs(data)
-    images = []
-    for name, hr_path, lr_path in pairs:
-        hr, lr = to_rgb8(read_image(hr_path)), to_rgb8(read_image(lr_path))
-        scale = hr.shape[0] // lr.shape[0]
-        hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
-        images.append((name, hr, lr, scale))
-    scales = {s for *_, s in images}
-    if len(scales) != 1:
-        raise ValueError(f"pairs of several scales in {data}: {sorted(scales)}")
-    scale = scales.pop()
-    if models is None:  # the default (PSNR-oriented) model first, then the others by name
-        from restore.zoo.registry import default_model
-        names = sorted((m for m in list_models("upscale") if get_spec(m).scale == scale),
-                       key=lambda m: (m != default_model("upscale"), m))
-    else:
-        names = list(models)
+    cases = sr_cases(data, limit)
+    scale = cases[0]["scale"]
+    names = resolve_models("upscale", models)
+    if models is None:
+        names = [m for m in names if get_spec(m).scale == scale]
     for m in names:
         if get_spec(m).scale != scale:
             raise ValueError(f"model {m} is x{get_spec(m).scale}, the pairs in {data} are x{scale}")
-    methods: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = []
-    for b in baselines:
-        methods.append((f"{b} (OpenCV)", lambda lr, i=_INTERP[b]: cv2.resize(
-            lr, (lr.shape[1] * scale, lr.shape[0] * scale), interpolation=i)))
+    methods = [Method(f"{b} (OpenCV)", lambda c, i=_INTERP[b]: _interpolate(c["lr"], scale, i)) for b in baselines]
     for m in names:
         pipe = load_pipeline("upscale", model=m, device=device)
-        methods.append((f"restore {m}", pipe))
+        methods.append(Method(f"restore {m}", lambda c, pipe=pipe: pipe(c["lr"]), model=m))
     if keep_outputs is not None:
-        keep_outputs["HR"] = {name: hr for name, hr, *_ in images}
-    rows = []
-    for label, fn in methods:
-        scores, seconds, mpix = [], 0.0, 0.0
-        for name, hr, lr, _ in images:
-            t0 = time.perf_counter()
-            out = fn(lr)
-            seconds += time.perf_counter() - t0
-            mpix += out.shape[0] * out.shape[1] / 1e6
-            scores.append(sr_scores(hr, out, border=scale))
-            if keep_outputs is not None:
-                keep_outputs.setdefault(label, {})[name] = out
-        row = dict(method=label, images=len(images), scale=scale, s_per_mp=seconds / mpix,
-                   **{k: float(np.mean([s[k] for s in scores])) for k in ("psnr", "ssim", "hf_ratio")})
-        rows.append(row)
-        if progress:
-            progress(f"{label}: PSNR-Y {row['psnr']:.2f} dB, SSIM-Y {row['ssim']:.4f}, "
-                     f"HF ratio {row['hf_ratio']:.3f}, {row['s_per_mp']:.2f} s/MP")
-    return rows
+        keep_outputs["HR"] = {c["name"]: c["hr"] for c in cases}
+    rows = run_methods(methods, cases, lambda c, out: sr_scores(c["hr"], out, border=scale), progress=progress,
+                       keep_outputs=keep_outputs)
+    return [dict(row, scale=scale) for row in rows]
 
 
 def format_table(rows: Sequence[dict], title: str | None = None) -> str:
-    """Markdown table ``method | PSNR-Y (dB) | SSIM-Y | HF ratio | s/MP`` of benchmark rows,
-    optionally preceded by ``title`` and a blank line. No trailing newline."""
-    lines = [title, ""] if title else []
-    lines += ["| method | PSNR-Y (dB) | SSIM-Y | HF ratio | s/MP |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['hf_ratio']:.3f} | {r['s_per_mp']:.3f} |"
-              for r in rows]
-    return "\n".join(lines)
+    """Markdown table ``method | PSNR-Y (dB) | SSIM-Y | HF ratio | s/MP`` (:data:`COLUMNS`)
+    of benchmark rows, optionally preceded by ``title`` and a blank line. No trailing newline."""
+    return runner_format_table(rows, COLUMNS, title)
 
 
-def detail_crop(hr8: np.ndarray, side: int = 96, stride: int = 16) -> tuple[int, int, int]:
-    """``(y, x, side)`` of the ``side`` x ``side`` window (on a ``stride`` grid) of an
-    H x W x 3 uint8 ground truth with the most high-frequency energy: the region where
-    upscalers differ most, picked from the ground truth alone, never from any method's
-    output."""
-    side = min(side, *hr8.shape[:2])
-    y = cv2.cvtColor(hr8, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    hp = (y - cv2.GaussianBlur(y, (0, 0), 1.5)) ** 2
-    integral = cv2.integral(hp)
-    best, pos = -1.0, (0, 0)
-    for y0 in range(0, hr8.shape[0] - side + 1, stride):
-        for x0 in range(0, hr8.shape[1] - side + 1, stride):
-            e = integral[y0 + side, x0 + side] - integral[y0, x0 + side] - integral[y0 + side, x0] + integral[y0, x0]
-            if e > best:
-                best, pos = e, (y0, x0)
-    return pos[0], pos[1], side
+def reports(data: Sequence[str | Path], *, models: Iterable[str] | None = None, device: str = "auto",
+            baselines: Sequence[str] = BASELINES, limit: int | None = None, picture: str | Path | None = None,
+            record: bool = False, progress: Progress = None) -> Iterator[Report]:
+    """``restore bench upscale``: one table per folder (:func:`bench_upscale`), yielded when
+    done.
 
+    Args:
+        data: folders of ``*_HR`` / ``*_LR`` pairs.
+        models, device, baselines, limit, progress: as in :func:`bench_upscale`.
+        picture: write :func:`restore.bench.pictures.upscale_picture` of the first folder
+            (HR | the methods but Lanczos, on each image's most detailed crop) there.
+        record: store the models' figures in the manifest under ``"<folder> x<scale>"``
+            (not for a ``limit`` run).
 
-def comparison_picture(outputs: dict, methods: Sequence[str], crops: Sequence[tuple[str, int, int, int]],
-                       cell: int = 192) -> np.ndarray:
-    """A grid of crops: one row per ``(image name, y, x, side)`` in ``crops`` (HR
-    coordinates), one column per method in ``methods`` (keys of ``outputs`` as filled by
-    :func:`bench_upscale`'s ``keep_outputs``, e.g. ``"HR"``), each crop resized to
-    ``cell`` pixels with nearest neighbour so the pixels stay visible. A 32-pixel label
-    strip names each column. Returns H x W x 3 uint8."""
-    gap = 4
-    rows = []
-    header = np.full((32, len(methods) * (cell + gap) - gap, 3), 255, np.uint8)
-    for j, m in enumerate(methods):
-        label = m.removeprefix("restore ").removesuffix(" (OpenCV)")
-        cv2.putText(header, label, (j * (cell + gap) + 4, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-    rows.append(header)
-    for name, y, x, side in crops:
-        cells = []
-        for m in methods:
-            crop = outputs[m][name][y:y + side, x:x + side]
-            cells.append(cv2.resize(crop, (cell, cell), interpolation=cv2.INTER_NEAREST))
-            cells.append(np.full((cell, gap, 3), 255, np.uint8))
-        rows.append(np.concatenate(cells[:-1], 1))
-        rows.append(np.full((gap, rows[-1].shape[1], 3), 255, np.uint8))
-    return np.concatenate(rows[:-1], 0)
+    Yields:
+        One :class:`restore.bench.runner.Report` per folder.
+    """
+    def run(folder: Path, outputs: dict | None) -> list[dict]:
+        return bench_upscale(folder, models=models, device=device, baselines=baselines, limit=limit,
+                             progress=progress, keep_outputs=outputs)
+
+    def text(folder: Path, rows: list[dict]) -> str:
+        s = rows[0]["scale"]
+        return format_table(rows, title=f"{folder.name}, x{s}, given LR inputs; Y channel, border {s} px cropped")
+
+    yield from over_folders(data, run, text=text, key=lambda folder, rows: f"{folder.name} x{rows[0]['scale']}",
+                            picture=picture, draw=pictures.upscale_picture, record_figures=record, limit=limit)

@@ -37,17 +37,23 @@ def models_table(task: str | None = None) -> str:
 
 
 def record_bench(rows: list[dict], key: str, limit: int | None = None) -> list[str]:
-    """Store the figures of the ``restore <model>`` rows of a bench run in the manifest
-    under ``bench[key]`` (skipped for partial runs with ``limit``). A model with several
-    rows (``restore <model> (variant)``) is recorded from its first row, the default
-    settings. Returns the models updated."""
+    """Store the figures of a bench run's zoo-model rows in the manifest under
+    ``bench[key]`` (skipped for partial runs with ``limit``).
+
+    A row is a model's when its ``model`` field names a model of the manifest (the bench
+    runner sets it; baselines have None); the label is never parsed. A model with several
+    rows (variants) is recorded from its first row, the default settings. Recorded:
+    ``psnr`` (2 decimals), ``ssim`` (4), any of ``hf_ratio``, ``rmse``, ``frmse``,
+    ``iou``, ``colorfulness``, ``cf_ratio``, ``hole_psnr``, ``hole_l1`` the row has (3),
+    ``s_per_mp`` (2) and ``images``. Returns the models updated.
+    """
     if limit:
         return []
     manifest = read_manifest()
     updated = []
     for row in rows:
-        name = row["method"].removeprefix("restore ").split(" (")[0]
-        if row["method"].startswith("restore ") and name in manifest and name not in updated:
+        name = row.get("model")
+        if name in manifest and name not in updated:
             fig = {"psnr": round(row["psnr"], 2), "ssim": round(row["ssim"], 4)}
             for k in ("hf_ratio", "rmse", "frmse", "iou", "colorfulness", "cf_ratio", "hole_psnr", "hole_l1"):
                 if row.get(k) is not None:
