@@ -191,7 +191,7 @@ class ColorizeConfig(TrainConfig):
 
 
 class ColorizeRecipe(Recipe):
-    """Class-rebalanced classification of a*b* chroma from L* (module doc)."""
+    """Train the colorization autoencoder (L* in, a distribution over a*b* chroma bins out)."""
 
     task, Config = "colorize", ColorizeConfig
     config: ColorizeConfig

@@ -89,7 +89,7 @@ class DenoiseConfig(TrainConfig):
 
 
 class DenoiseRecipe(Recipe):
-    """L1 on synthesized AWGN pairs, the noise level given to the network as a map."""
+    """Train the noise-level-conditioned denoising autoencoder (AWGN synthesized on the fly)."""
 
     task, Config = "denoise", DenoiseConfig
     config: DenoiseConfig

@@ -351,7 +351,7 @@ def train(recipe_class: type[Recipe], config: TrainConfig, *, log: Log = print) 
     task = recipe_class.task
     spec = get_spec(config.model or default_model(task))
     if spec.task != task:
-        raise ValueError(f"model {spec.name} is a {spec.task} model, not a {task} one")
+        raise ValueError(f"model {spec.name} is a model for {spec.task}, not {task}")
     out = Path(config.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     ckpt = out.with_name(out.stem + ".ckpt.safetensors")
@@ -379,10 +379,11 @@ def train(recipe_class: type[Recipe], config: TrainConfig, *, log: Log = print) 
     meta = {"config": json.dumps(record)}
     schedule = Schedule(recipe.opt, steps=config.steps, lr=config.lr, start=start, elapsed=elapsed,
                         max_minutes=config.max_minutes, warmup=recipe.warmup(), val_every=config.val_every, log=log)
+    figures, validated = None, None
     for tick in schedule:
         losses = recipe.step(tick)
         if tick.validate:
-            figures = recipe.validate()
+            figures, validated = recipe.validate(), tick.step
             losses = {k: float(v) for k, v in losses.items()}
             history.append(dict(step=tick.step, seconds=round(tick.seconds, 1), lr=tick.lr, **losses, **figures))
             log(f"step {tick.step}/{config.steps} {tick.seconds / 60:.1f} min "
@@ -392,7 +393,7 @@ def train(recipe_class: type[Recipe], config: TrainConfig, *, log: Log = print) 
             if config.snapshots:
                 save_weights(recipe.net, out.with_name(f"{out.stem}.step{tick.step}.safetensors"),
                              metadata={**meta, "steps_done": str(tick.step)})
-    final = recipe.validate()
+    final = figures if validated == schedule.step else recipe.validate()   # the last step validated: same network
     sidecar = dict(record, steps_done=schedule.step, seconds=round(schedule.seconds, 1), device=str(dev),
                    torch=torch.__version__, validation=recipe.validation_record(final), history=history)
     save_weights(recipe.net, out, metadata={**meta, "steps_done": str(schedule.step)})

@@ -164,8 +164,10 @@ class InpaintConfig(TrainConfig):
 
 
 class InpaintRecipe(Recipe):
-    """G, D and E of :class:`LatentInpainter` in one module, D and G+E updated in turn with
-    one Adam (two parameter groups) and one learning-rate schedule (module doc)."""
+    """Train the inpainting GAN (generator, spectral-norm discriminator, hinge loss) and its encoder.
+
+    G, D and E are one module (:class:`LatentInpainter`), D and G+E updated in turn with one
+    Adam (two parameter groups) and one learning-rate schedule."""
 
     task, Config = "inpaint", InpaintConfig
     config: InpaintConfig

@@ -316,7 +316,7 @@ class UnwatermarkConfig(TrainConfig):
 
 
 class UnwatermarkRecipe(Recipe):
-    """The two-head U-Net on watermarks synthesized on the fly (module doc)."""
+    """Train the two-head watermark-removal autoencoder (watermarks synthesized on the fly)."""
 
     task, Config = "unwatermark", UnwatermarkConfig
     config: UnwatermarkConfig

@@ -180,14 +180,15 @@ class UpscaleConfig(TrainConfig):
         if self.stage not in STAGES:
             raise ValueError(f"stage must be 'psnr' or 'gan', got {self.stage!r}")
         if self.stage == "gan" and self.init is None:
-            raise ValueError("stage 'gan' starts from a trained SRResNet: pass init=WEIGHTS")
+            raise ValueError("stage 'gan' starts from a trained SRResNet: give its weights as init (--init)")
         if self.w_vgg > 0 and self.vgg19 is None:
             raise ValueError("w_vgg > 0 needs vgg19=FILE (torchvision VGG19 features as safetensors)")
 
 
 class UpscaleRecipe(Recipe):
-    """SRResNet with L1 (stage ``psnr``), or SRGAN fine-tuning against a discriminator
-    (stage ``gan``, the discriminator checkpointed beside the generator)."""
+    """Train SRResNet (--stage psnr) or fine-tune it adversarially as SRGAN (--stage gan).
+
+    The gan stage trains a discriminator beside the generator; both are checkpointed."""
 
     task, Config = "upscale", UpscaleConfig
     config: UpscaleConfig
