@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import importlib
 
-#: The tasks with a training recipe, each in the module ``restore.train.<task>``.
-TASKS = ("denoise", "colorize", "upscale", "inpaint", "unwatermark")
+from restore import TASKS  # every task has a recipe, in the module ``restore.train.<task>``
+
+__all__ = ["TASKS", "recipe"]
 
 
 def recipe(task: str):
