@@ -14,9 +14,7 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Image restoration with deep generative models: denoise, colorize, upscale, inpaint, unwatermark.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmark a task's zoo models against classical baselines.")
-train_app = typer.Typer(no_args_is_help=True, help="Train a task's model on a folder of clean images.")
 app.add_typer(bench_app, name="bench")
-app.add_typer(train_app, name="train")
 
 USAGE, FAILED = 2, 1
 
@@ -114,26 +112,6 @@ RecordOpt = typer.Option(False, "--record", help="Store the zoo models' figures 
 def _progress(quiet: bool):
     """The bench progress callback: one line per method on stderr, none with --quiet."""
     return None if quiet else (lambda msg: typer.echo(msg, err=True))
-
-
-# Shared options of the training commands.
-TrainDataOpt = typer.Option(..., "--data", help="Folder(s) of clean training images; repeatable.", exists=True)
-TrainOutOpt = typer.Option(..., "--out", help="Weights file to write (*.safetensors); a .json sidecar goes beside it.")
-ValEveryOpt = typer.Option(250, "--val-every", help="Validate and checkpoint every N steps.")
-SeedOpt = typer.Option(0, "--seed")
-MaxMinutesOpt = typer.Option(None, "--max-minutes", help="Stop early after this much training time (CPU budgets).")
-ResumeOpt = typer.Option(False, "--resume", help="Continue from <out>.ckpt.safetensors.")
-
-
-def _train(train_fn, out: Path, **kwargs) -> None:
-    """Run a training function with the CLI's logging and usage errors."""
-    _setup_logging(False)
-    if out.suffix != ".safetensors":
-        raise _usage_error("--out must end in .safetensors")
-    try:
-        train_fn(out=out, log=typer.echo, **kwargs)
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        raise _usage_error(str(e).strip("'\"")) from None
 
 
 @app.command()
@@ -432,142 +410,78 @@ def bench_inpaint_cmd(
                            picture_rows=picture_rows, record=record, progress=_progress(quiet)))
 
 
-@train_app.command("denoise")
-def train_denoise_cmd(
-        data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
-        steps: int = typer.Option(5000, "--steps"), batch: int = typer.Option(16, "--batch"),
-        patch: int = typer.Option(96, "--patch"), lr: float = typer.Option(8e-4, "--lr"),
-        width: int = typer.Option(32, "--width"), levels: int = typer.Option(4, "--levels"),
-        blocks: int = typer.Option(1, "--blocks"), sigma_max: float = typer.Option(75.0, "--sigma-max"),
-        val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
-        device: str = DeviceOpt, resume: bool = ResumeOpt,
-) -> None:
-    """Train the noise-level-conditioned denoising autoencoder (AWGN synthesized on the fly)."""
-    from restore.train.denoise import train_denoise
-    _train(train_denoise, out, data=[str(d) for d in data], steps=steps, batch=batch, patch=patch, lr=lr,
-           width=width, levels=levels, blocks=blocks, sigma_max=sigma_max, val_every=val_every, seed=seed,
-           device=device, resume=resume, max_minutes=max_minutes)
+class _TrainGroup(typer.core.TyperGroup):
+    """``restore train``: one command per task, made from the task's recipe config
+    (:mod:`restore.train`) when it is asked for, so that other commands do not import them."""
+
+    def list_commands(self, ctx) -> list[str]:
+        from restore.train import TASKS
+        return list(TASKS)
+
+    def get_command(self, ctx, name: str):
+        from restore.train import TASKS
+        if name not in TASKS:
+            return None
+        one = typer.Typer(add_completion=False)
+        one.command(name)(_train_command(name))
+        return typer.main.get_command(one)
 
 
-@train_app.command("upscale")
-def train_upscale_cmd(
-        data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
-        stage: str = typer.Option("psnr", "--stage", help="psnr: SRResNet with L1; gan: SRGAN fine-tuning from --init."),
-        init: Optional[Path] = typer.Option(None, "--init", help="Generator weights to start from (needed for --stage gan).", exists=True),
-        scale: int = typer.Option(4, "--scale", help="2, 3 or 4."),
-        width: int = typer.Option(64, "--width"), blocks: int = typer.Option(16, "--blocks"),
-        edge_kernel: int = typer.Option(9, "--edge-kernel", help="Kernel of the first and last conv (paper: 9)."),
-        bicubic_skip: bool = typer.Option(False, "--bicubic-skip/--no-bicubic-skip", help="Learn the residual over bicubic."),
-        d_width: int = typer.Option(64, "--d-width", help="Discriminator width (gan stage)."),
-        steps: int = typer.Option(100000, "--steps"), batch: int = typer.Option(16, "--batch"),
-        patch: int = typer.Option(24, "--patch", help="Low-resolution crop side."),
-        lr: float = typer.Option(2e-4, "--lr"), d_lr: Optional[float] = typer.Option(None, "--d-lr"),
-        w_pixel: float = typer.Option(1.0, "--w-pixel"), w_fm: float = typer.Option(1.0, "--w-fm"),
-        w_fft: float = typer.Option(0.0, "--w-fft"), w_adv: float = typer.Option(5e-3, "--w-adv"),
-        w_vgg: float = typer.Option(0.0, "--w-vgg"),
-        vgg19: Optional[Path] = typer.Option(None, "--vgg19", exists=True,
-                                             help="Your torchvision VGG19 features weights as safetensors, for the paper's content loss."),
-        val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
-        snapshots: bool = typer.Option(False, "--snapshots", help="Keep the generator of every validation (<out>.step<N>.safetensors)."),
-        device: str = DeviceOpt, resume: bool = ResumeOpt,
-) -> None:
-    """Train SRResNet (--stage psnr) or fine-tune it adversarially as SRGAN (--stage gan)."""
-    from restore.train.upscale import train_upscale
-    _train(train_upscale, out, data=[str(d) for d in data], stage=stage, init=init, scale=scale, width=width,
-           blocks=blocks, edge_kernel=edge_kernel, bicubic_skip=bicubic_skip, d_width=d_width, steps=steps,
-           batch=batch, patch=patch, lr=lr, d_lr=d_lr, w_pixel=w_pixel, w_fm=w_fm, w_fft=w_fft, w_adv=w_adv,
-           w_vgg=w_vgg, vgg19=vgg19, val_every=val_every, seed=seed, device=device, resume=resume,
-           max_minutes=max_minutes, snapshots=snapshots)
+def _train_option(f, hint):
+    """The ``typer.Option`` and annotation of one recipe config field (its metadata: help,
+    min/max, path/exists, name)."""
+    import dataclasses
+    import typing
+
+    meta = f.metadata
+    kwargs = {k: meta[k] for k in ("min", "max", "exists") if k in meta}
+    names = (meta.get("name", "--" + f.name.replace("_", "-")),)
+    default = ... if f.default is dataclasses.MISSING else f.default
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple:                          # repeatable
+        hint, default = list[Path if meta.get("path") else args[0]], (default if default is ... else list(default))
+    elif meta.get("path"):
+        hint = Optional[Path] if type(None) in args else Path
+    return typer.Option(default, *names, help=meta.get("help"), show_default=default is not None, **kwargs), hint
 
 
+def _train_command(task: str):
+    """``restore train TASK``: its options are the fields of the recipe's config dataclass,
+    defaults and help included (declared there once)."""
+    import dataclasses
+    import inspect
+    import typing
 
-@train_app.command("unwatermark")
-def train_unwatermark_cmd(
-        data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
-        logos: list[Path] = typer.Option(..., "--logos", exists=True,
-                                         help="Folder(s) of logos for synthetic watermarks; repeatable. About 1 in 5 "
-                                              "logos and the DejaVu Sans Mono fonts are held out for validation."),
-        steps: int = typer.Option(20000, "--steps"), batch: int = typer.Option(12, "--batch"),
-        patch: int = typer.Option(128, "--patch"), lr: float = typer.Option(5e-4, "--lr"),
-        width: int = typer.Option(32, "--width"), levels: int = typer.Option(4, "--levels"),
-        blocks: int = typer.Option(1, "--blocks"),
-        w_hole: float = typer.Option(1.0, "--w-hole", help="Weight of the restored image's L1 inside the true mask."),
-        w_mask: float = typer.Option(1.0, "--w-mask", help="Weight of the mask head's cross-entropy + Dice loss."),
-        w_alpha: float = typer.Option(1.0, "--w-alpha", help="Weight of the opacity head's cross-entropy."),
-        canvas: float = typer.Option(2.0, "--canvas", min=1.0,
-                                     help="Marks are drawn on a canvas this many times the crop's side and the crop "
-                                          "is cut anywhere in it (1 = the mark inside every crop)."),
-        zoom_min: float = typer.Option(0.8, "--zoom-min", min=0.1, help="Smallest zoom of the training images."),
-        zoom_max: float = typer.Option(2.0, "--zoom-max", min=0.1,
-                                       help="Largest zoom of the training images (bicubic enlargement: stands in "
-                                            "for photos of higher resolution)."),
-        jpeg: float = typer.Option(0.0, "--jpeg", min=0.0, max=1.0,
-                                   help="Share of crops saved as JPEG (watermarked and clean alike) after the mark is "
-                                        "drawn, so that marks are not found by being free of JPEG artifacts."),
-        jpeg_quality_min: int = typer.Option(60, "--jpeg-quality-min", min=1, max=100,
-                                             help="Lowest JPEG quality of the crops saved as JPEG."),
-        jpeg_quality_max: int = typer.Option(95, "--jpeg-quality-max", min=1, max=100,
-                                             help="Highest JPEG quality of the crops saved as JPEG."),
-        hard_negatives: float = typer.Option(0.0, "--hard-negatives", min=0.0, max=1.0,
-                                             help="Share of crops cut around the starting network's false "
-                                                  "detections on the unmarked training images (hard-negative "
-                                                  "mining; most useful with --init)."),
-        init: Optional[Path] = typer.Option(None, "--init", exists=True,
-                                            help="Weights of the same architecture to start from (fine-tuning), "
-                                                 "e.g. weights/unwatermark-s.safetensors."),
-        val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
-        device: str = DeviceOpt, resume: bool = ResumeOpt,
-) -> None:
-    """Train the two-head watermark-removal autoencoder (watermarks synthesized on the fly)."""
-    from restore.train.unwatermark import train_unwatermark
-    _train(train_unwatermark, out, data=[str(d) for d in data], logos=[str(d) for d in logos], steps=steps,
-           batch=batch, patch=patch, lr=lr, width=width, levels=levels, blocks=blocks, w_hole=w_hole,
-           w_mask=w_mask, w_alpha=w_alpha, canvas=canvas, zoom=(zoom_min, zoom_max), jpeg=jpeg,
-           jpeg_quality=(jpeg_quality_min, jpeg_quality_max), hard_negatives=hard_negatives, init=init,
-           val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)
+    from restore.train import recipe
+    from restore.train.engine import TrainConfig, train
+
+    cls = recipe(task)
+    hints = typing.get_type_hints(cls.Config)
+    run_options = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
+    params, annotations = [], {}
+    # the required options, --model, the task's hyperparameters, then how the run goes (--resume, --device, ...)
+    for f in sorted(dataclasses.fields(cls.Config),
+                    key=lambda f: 0 if f.default is dataclasses.MISSING else 1 + (f.name in run_options)):
+        default, annotations[f.name] = _train_option(f, hints[f.name])
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                        annotation=annotations[f.name]))
+
+    def command(**options) -> None:
+        _setup_logging(False)
+        try:
+            train(cls, cls.Config(**options), log=typer.echo)
+        except (FileNotFoundError, ValueError, KeyError) as e:
+            raise _usage_error(e.args[0] if isinstance(e, KeyError) and e.args else str(e)) from None
+
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = annotations
+    command.__doc__ = inspect.getdoc(cls).split("\n\n")[0]
+    return command
 
 
-@train_app.command("colorize")
-def train_colorize_cmd(
-        data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
-        steps: int = typer.Option(20000, "--steps"), batch: int = typer.Option(16, "--batch"),
-        patch: int = typer.Option(160, "--patch", help="Crop side in render-size pixels (a multiple of 2**levels)."),
-        lr: float = typer.Option(5e-4, "--lr"),
-        width: int = typer.Option(32, "--width"), levels: int = typer.Option(5, "--levels"),
-        blocks: int = typer.Option(1, "--blocks"),
-        render_size: int = typer.Option(256, "--render-size", help="Short side the training images are resized to."),
-        rebalance: float = typer.Option(0.5, "--rebalance",
-                                        help="Lambda of the class rebalancing (Zhang et al. 2016); 1 = none."),
-        val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
-        device: str = DeviceOpt, resume: bool = ResumeOpt,
-) -> None:
-    """Train the colorization autoencoder (L* in, a distribution over a*b* chroma bins out)."""
-    from restore.train.colorize import train_colorize
-    _train(train_colorize, out, data=[str(d) for d in data], steps=steps, batch=batch, patch=patch, lr=lr,
-           width=width, levels=levels, blocks=blocks, render_size=render_size, rebalance=rebalance,
-           val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)
-
-
-@train_app.command("gan")
-def train_gan_cmd(
-        data: list[Path] = TrainDataOpt, out: Path = TrainOutOpt,
-        kind: str = typer.Option("faces", "--kind", help="faces: whole aligned faces resized to --size; "
-                                                         "patches: random --size crops of photos."),
-        size: int = typer.Option(64, "--size", help="Image / window side, 4 * 2**k."),
-        steps: int = typer.Option(20000, "--steps"), batch: int = typer.Option(32, "--batch"),
-        lr: float = typer.Option(2e-4, "--lr"), latent: int = typer.Option(128, "--latent"),
-        width: int = typer.Option(32, "--width", help="Generator width (last hidden layer)."),
-        d_width: int = typer.Option(32, "--d-width"), e_width: int = typer.Option(32, "--e-width"),
-        w_rec: float = typer.Option(10.0, "--w-rec", help="Weight of the encoder reconstruction's L1 over the image."),
-        w_hole: float = typer.Option(10.0, "--w-hole", help="Weight of the reconstruction's L1 inside the hole."),
-        val_every: int = ValEveryOpt, seed: int = SeedOpt, max_minutes: Optional[float] = MaxMinutesOpt,
-        device: str = DeviceOpt, resume: bool = ResumeOpt,
-) -> None:
-    """Train the inpainting GAN (generator, spectral-norm discriminator, hinge loss) and its encoder."""
-    from restore.train.inpaint import train_gan
-    _train(train_gan, out, data=[str(d) for d in data], kind=kind, size=size, steps=steps, batch=batch, lr=lr,
-           latent=latent, width=width, d_width=d_width, e_width=e_width, w_rec=w_rec, w_hole=w_hole,
-           val_every=val_every, seed=seed, device=device, resume=resume, max_minutes=max_minutes)
+train_app = typer.Typer(cls=_TrainGroup, no_args_is_help=True,
+                        help="Train the architecture of a task's zoo model on a folder of clean images.")
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:  # pragma: no cover

@@ -40,7 +40,7 @@ from restore import load_pipeline
 from restore.bench.unwatermark import make_test_set, wm_scores
 from restore.train.checkpoint import load_checkpoint
 from restore.train.data import load_folder, split_train_val
-from restore.train.loop import load_init
+from restore.train.engine import load_init
 
 DATA = ["../shared/data/train/bsds400", "../shared/data/train/imagenet-samples"]
 LOGOS = ["../shared/data/train/logos", "../shared/data/train/watermarks-real"]

@@ -382,25 +382,3 @@ def test_bench_inpaint_small_run(tmp_path):
     assert np.array_equal(again[1]["mask"], make_test_set(data, "strokes", seed=1)[1]["mask"])
     c = convergence("gan-faces-64", data, mask_kind="center", steps=20, restarts=2, device="cpu")
     assert c["cases"] == 2 and len(c["random_curve"]) == 21 and "random z reaches" in format_convergence(c)
-
-
-def test_tiny_gan_training_run_writes_weights_and_resumes(tmp_path):
-    from restore.train.inpaint import train_gan
-    data = tmp_path / "faces"
-    k = 0
-    held = 0
-    while held < 2 or k < 8:                                      # a few held-out names for validation
-        name = f"face{k}.png"
-        held += is_held_out(name, "image")
-        write_image(data / name, real_image(40, 40, index=k % 20))
-        k += 1
-    out = tmp_path / "w" / "gan.safetensors"
-    kw = dict(data=str(data), out=out, kind="faces", size=16, batch=4, latent=8, width=4, d_width=4, e_width=4,
-              val_every=2, device="cpu", log=lambda s: None)
-    side = train_gan(steps=2, **kw)
-    assert out.exists() and side["steps_done"] == 2
-    assert set(side["validation"]) >= {"hole_psnr", "telea_hole_psnr"}
-    side2 = train_gan(steps=4, resume=True, **kw)
-    assert [h["step"] for h in side2["history"]] == [2, 4]
-    with pytest.raises(ValueError, match="kind"):
-        train_gan(steps=1, **{**kw, "kind": "cats"})

@@ -243,61 +243,6 @@ def test_bench_cli_prints_the_table_and_writes_the_picture(tmp_path):
     assert read_image(tmp_path / "cmp.png").shape[2] == 3
 
 
-# --- training -----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def tiny_train_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("sr_train")
-    for i in range(5):
-        write_image(folder / f"{i}.png", real_image(256, 256, index=i))
-    return folder
-
-
-def test_train_psnr_then_gan_stage_and_resume(tiny_train_folder, tmp_path):
-    from restore.train.upscale import train_upscale
-    kw = dict(data=tiny_train_folder, width=8, blocks=1, edge_kernel=3, bicubic_skip=True, batch=2, patch=8,
-              n_val=1, val_every=2, log=lambda s: None)
-    side = train_upscale(out=tmp_path / "g.safetensors", steps=2, **kw)
-    assert side["steps_done"] == 2 and np.isfinite(side["validation"]["psnr_y"])
-    assert (tmp_path / "g.ckpt.safetensors").exists()
-    side = train_upscale(out=tmp_path / "g.safetensors", steps=4, resume=True, **kw)
-    assert side["steps_done"] == 4 and len(side["history"]) == 2
-    gan = train_upscale(out=tmp_path / "gan.safetensors", stage="gan", init=tmp_path / "g.safetensors", steps=2,
-                        d_width=8, w_fft=0.1, **kw)
-    assert gan["stage"] == "gan" and {"pix", "fm", "adv", "fft", "d"} <= set(gan["history"][-1])
-    assert json.loads((tmp_path / "gan.json").read_text())["init"].endswith("g.safetensors")
-
-
-def test_train_gan_needs_init_and_vgg_file_is_checked(tiny_train_folder, tmp_path):
-    from restore.train.upscale import VGG19Features, train_upscale
-    with pytest.raises(ValueError, match="init"):
-        train_upscale(data=tiny_train_folder, out=tmp_path / "x.safetensors", stage="gan")
-    with pytest.raises(FileNotFoundError):
-        VGG19Features(tmp_path / "missing.safetensors")
-    from safetensors.torch import save_file
-    save_file({"features.0.weight": torch.zeros(64, 3, 3, 3)}, str(tmp_path / "bad.safetensors"))
-    with pytest.raises(KeyError, match="VGG19"):
-        VGG19Features(tmp_path / "bad.safetensors")
-
-
-def test_vgg19_loads_a_torchvision_style_state_dict(tmp_path):
-    from safetensors.torch import save_file
-
-    from restore.train.upscale import VGG19Features
-    c, i = 3, 0
-    sd = {}
-    for v in VGG19Features.CFG:
-        if v == "M":
-            i += 1
-            continue
-        sd[f"features.{i}.weight"] = torch.randn(v, c, 3, 3) * 0.01
-        sd[f"features.{i}.bias"] = torch.zeros(v)
-        c, i = v, i + 2
-    save_file(sd, str(tmp_path / "vgg19.safetensors"))
-    vgg = VGG19Features(tmp_path / "vgg19.safetensors")
-    assert vgg(torch.rand(1, 3, 32, 32)).shape == (1, 512, 2, 2)
-
-
 @pytest.mark.slow
 def test_a_1000x800_image_upscales_x4_with_tiling():
     import resource

@@ -10,13 +10,12 @@ chroma (the 5 nearest bins, Gaussian weights of std 5) at half resolution, with 
 pixel weighted by the rarity of its color: ``w ~ 1 / ((1 - lambda) * p_smooth + lambda / Q)``
 normalized to ``E_p[w] = 1``, ``p_smooth`` the training set's bin frequencies smoothed by a
 Gaussian of std 5 in a*b*, lambda = 0.5 (the paper's choices). Optimiser: Adam with a
-cosine learning-rate decay.
+cosine learning-rate decay (:mod:`restore.train.engine`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -25,11 +24,9 @@ import torch.nn.functional as F
 
 from restore.metrics import batch_psnr, colorfulness
 from restore.ops.color import ab_gamut_bins, lab_to_rgb, rgb_to_lab
-from restore.train.checkpoint import save_checkpoint
 from restore.train.data import center_crops, load_folder, random_crops, split_train_val
-from restore.train.loop import Schedule, resume_run, update, write_result
+from restore.train.engine import BATCH, LR, N_VAL, STEPS, Recipe, Tick, TrainConfig, option, update
 from restore.zoo.archs.unet import ColorizationUNet
-from restore.zoo.registry import resolve_device
 
 #: Images whose colorfulness (Hasler & Suesstrunk, 0-255 scale) is below this are taken
 #: as gray or monochrome and left out of training.
@@ -174,82 +171,84 @@ def _fmt(val: dict) -> str:
         for t, p in VAL_DECODINGS)
 
 
-def train_colorize(*, data: str | Path | list, out: str | Path, steps: int = 20000, batch: int = 16, patch: int = 160,
-                   lr: float = 5e-4, width: int = 32, levels: int = 5, blocks: int = 1, dec_blocks: int | None = None,
-                   render_size: int = 256, rebalance: float = 0.5, n_val: int = 32, val_every: int = 250,
-                   seed: int = 0, device: str = "auto", resume: bool = False, max_minutes: float | None = None,
-                   log: Callable[[str], None] = print) -> dict:
-    """Train a :class:`ColorizationUNet` and write ``out`` (safetensors) plus ``out``.json.
+@dataclass(kw_only=True)
+class ColorizeConfig(TrainConfig):
+    """Options of ``restore train colorize``."""
 
-    Args:
-        data: folder(s) of color training images.
-        out: weights file to write; ``<out>.ckpt.safetensors`` is the checkpoint, written
-            every ``val_every`` steps, that ``resume=True`` continues from.
-        patch: crop side in render-size pixels (a multiple of ``2 ** levels``).
-        render_size: short side the images are resized to (the pipeline's default render size).
-        rebalance: lambda of the class rebalancing (1 = no rebalancing, uniform weights).
-        max_minutes: time budget for CPU runs (the cosine schedule then follows whichever
-            of steps or time is further along; training stops when either runs out).
+    steps: int = option(20000, STEPS, min=1)
+    batch: int = option(16, BATCH, min=1)
+    patch: int = option(160, "Crop side in render-size pixels (a multiple of the network's multiple, "
+                             "at most --render-size).", min=8)
+    lr: float = option(5e-4, LR)
+    render_size: int = option(256, "Short side the training images are resized to (the pipeline's default "
+                                   "render size).", min=8)
+    rebalance: float = option(0.5, "Lambda of the class rebalancing (Zhang et al. 2016); 1 = none.", min=0.0, max=1.0)
+    n_val: int = option(32, N_VAL, min=1)
 
-    Returns:
-        The sidecar dict (config, steps done, validation figures, seconds).
+    def check(self) -> None:
+        if self.patch > self.render_size:
+            raise ValueError(f"patch {self.patch} exceeds render_size {self.render_size}")
 
-    Raises:
-        FileNotFoundError: if ``data`` holds no usable image.
-        ValueError: if ``patch`` is not a multiple of ``2 ** levels`` or exceeds ``render_size``.
-    """
-    if patch % 2 ** levels or patch > render_size:
-        raise ValueError(f"patch must be a multiple of {2 ** levels} and <= render_size {render_size}, got {patch}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = out.with_name(out.stem + ".ckpt.safetensors")
-    dev = resolve_device(device)
-    torch.manual_seed(seed)
-    bins = ab_gamut_bins()
-    config = dict(task="colorize", arch="ColorizationUNet",
-                  arch_kwargs=dict(width=width, levels=levels, blocks=blocks, dec_blocks=dec_blocks, bins=len(bins)),
-                  steps=steps, batch=batch, patch=patch, lr=lr, render_size=render_size, rebalance=rebalance,
-                  n_val=n_val, seed=seed, min_colorfulness=MIN_COLORFULNESS,
-                  data=[str(d) for d in data] if isinstance(data, (list, tuple)) else str(data),
-                  loss="class-rebalanced soft-encoded cross-entropy over a*b* bins (Zhang et al. 2016)")
-    images, names = load_folder(data, min_side=64)
-    images, kept = color_images(images, render_size)
-    names = [names[i] for i in kept]
-    train_images, val_images, val_names = split_train_val(images, names, n_val, seed)
-    weights, prior = rebalancing_weights(train_images, bins, lam=rebalance)
-    log(f"data: {len(train_images)} training images, {len(val_images)} held out ({len(kept)} of the images are "
-        f"colorful enough); {len(bins)} chroma bins; rebalancing weights {float(weights.min()):.2f}-"
-        f"{float(weights.max()):.2f}; device {dev}")
-    clean_val = validation_set(val_images, min(render_size, 256))
-    net = ColorizationUNet(**config["arch_kwargs"])
-    net.ab_bins.copy_(bins)
-    net = net.to(dev)
-    if dev.type == "cpu":
-        net = net.to(memory_format=torch.channels_last)
-    bins, weights = bins.to(dev), weights.to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    start, history, elapsed_before = resume_run(ckpt, net, opt, resume, log)
-    net.log_weights.copy_(weights.log())           # deterministic from the data: set after a resume too
-    rng = np.random.default_rng([seed, start])
-    log(f"model: {sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters")
-    net.train()
-    schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
-                        warmup=min(200, steps // 10), val_every=val_every, log=log)
-    for tick in schedule:
-        lab = rgb_to_lab(torch.from_numpy(random_crops(train_images, batch, patch, rng, rotate=False)).to(dev))
+
+class ColorizeRecipe(Recipe):
+    """Train the colorization autoencoder (L* in, a distribution over a*b* chroma bins out)."""
+
+    task, Config = "colorize", ColorizeConfig
+    config: ColorizeConfig
+
+    def load_data(self) -> str:
+        c = self.config
+        multiple = 2 ** self.spec.arch_kwargs["levels"]
+        if c.patch % multiple:
+            raise ValueError(f"patch must be a multiple of {multiple} for {self.spec.name}, got {c.patch}")
+        self.bins = ab_gamut_bins()
+        images, names = load_folder(list(c.data), min_side=64)
+        images, kept = color_images(images, c.render_size)
+        names = [names[i] for i in kept]
+        self.train_images, val_images, self.val_names = split_train_val(images, names, c.n_val, c.seed)
+        self.weights, _ = rebalancing_weights(self.train_images, self.bins, lam=c.rebalance)
+        self.clean_val = validation_set(val_images, min(c.render_size, 256))
+        return (f"data: {len(self.train_images)} training images, {len(val_images)} held out ({len(kept)} of the "
+                f"images are colorful enough); {len(self.bins)} chroma bins; rebalancing weights "
+                f"{float(self.weights.min()):.2f}-{float(self.weights.max()):.2f}")
+
+    def build(self) -> dict[str, torch.nn.Module]:
+        nets = super().build()
+        nets["model"].ab_bins.copy_(self.bins)
+        return nets
+
+    def start(self, step: int) -> None:
+        self.bins, self.weights = self.bins.to(self.device), self.weights.to(self.device)
+        self.net.log_weights.copy_(self.weights.log())     # deterministic from the data: set after a resume too
+        self.rng = np.random.default_rng([self.config.seed, step])
+
+    def step(self, tick: Tick) -> dict[str, torch.Tensor]:
+        c = self.config
+        lab = rgb_to_lab(torch.from_numpy(random_crops(self.train_images, c.batch, c.patch, self.rng,
+                                                       rotate=False)).to(self.device))
         L = lab[:, :1]
-        if dev.type == "cpu":
+        if self.device.type == "cpu":
             L = L.contiguous(memory_format=torch.channels_last)
-        loss = rebalanced_loss(net(L), lab[:, 1:], bins, weights)
-        update(opt, net, loss)
-        if tick.validate:
-            val = validate(net, clean_val, dev)
-            history.append(dict(step=tick.step, seconds=round(tick.seconds, 1), loss=loss.item(), lr=tick.lr, **val))
-            log(f"step {tick.step}/{steps} {tick.seconds / 60:.1f} min loss {loss.item():.4f} lr {tick.lr:.2e} | "
-                f"val {_fmt(val)}")
-            save_checkpoint(ckpt, net, opt, step=tick.step, history=history, seconds=tick.seconds)
-    final = validate(net, clean_val, dev)
-    sidecar = write_result(net, out, config, step=schedule.step, seconds=schedule.seconds, device=dev,
-                           validation=dict(images=val_names, crop=clean_val.shape[-1], **final), history=history)
-    log(f"wrote {out} and {out.with_suffix('.json')}; final val {_fmt(final)}")
-    return sidecar
+        loss = rebalanced_loss(self.net(L), lab[:, 1:], self.bins, self.weights)
+        update(self.opt, self.net, loss)
+        return {"loss": loss.detach()}
+
+    def validate(self) -> dict[str, float]:
+        return validate(self.net, self.clean_val, self.device)
+
+    def summary(self, figures: dict[str, float]) -> str:
+        return "val " + _fmt(figures)
+
+    def validation_record(self, figures: dict[str, float]) -> dict:
+        return dict(images=self.val_names, crop=self.clean_val.shape[-1], **figures)
+
+    def record(self) -> dict:
+        return dict(min_colorfulness=MIN_COLORFULNESS,
+                    loss="class-rebalanced soft-encoded cross-entropy over a*b* bins (Zhang et al. 2016)")
+
+
+#: ``restore train colorize`` as a function: keyword options are :class:`ColorizeConfig`'s fields.
+train_colorize = ColorizeRecipe.run
+
+#: The recipe :func:`restore.train.recipe` returns.
+RECIPE = ColorizeRecipe

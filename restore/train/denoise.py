@@ -1,16 +1,16 @@
-"""Training of the noise-level-conditioned denoising autoencoder (``restore train denoise``).
+"""Training recipe of the noise-level-conditioned denoising autoencoder (``restore train denoise``).
 
 Clean images are cropped at random (flips, 90-degree rotations), AWGN with a sigma drawn
 uniformly from [0, sigma_max] (0-255 scale) is added on the fly, a fraction of the crops are
 made gray (the same gray value and the same noise in all three channels, which is how the
 pipeline feeds gray images), and a fraction are clipped and rounded to 8 bit as a noisy
-file on disk would be. Loss: L1. Optimiser: Adam with a cosine learning-rate decay.
+file on disk would be. Loss: L1. Optimiser: Adam with a cosine learning-rate decay
+(:mod:`restore.train.engine`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,11 +18,11 @@ import torch
 from restore.metrics import batch_psnr
 from restore.ops.color import gray_to_rgb, rgb_to_gray
 from restore.ops.degrade import add_awgn, quantize_8bit
-from restore.train.checkpoint import save_checkpoint
 from restore.train.data import center_crops, load_folder, random_crops, split_train_val
-from restore.train.loop import Schedule, resume_run, update, write_result
-from restore.zoo.archs.unet import NoiseLevelUNet
-from restore.zoo.registry import resolve_device
+from restore.train.engine import BATCH, LR, N_VAL, PATCH, STEPS, Recipe, Tick, TrainConfig, option, update
+
+#: Side of the validation crops (pixels); images smaller than this are not used.
+VAL_CROP = 256
 
 
 def synthesize(clean: torch.Tensor, sigma: torch.Tensor, gray: torch.Tensor, quantize: torch.Tensor,
@@ -46,7 +46,7 @@ def synthesize(clean: torch.Tensor, sigma: torch.Tensor, gray: torch.Tensor, qua
     return clean, noisy
 
 
-def validation_set(val_images: list[np.ndarray], size: int = 256, seed: int = 0) -> list[dict]:
+def validation_set(val_images: list[np.ndarray], size: int = VAL_CROP, seed: int = 0) -> list[dict]:
     """Fixed validation cases: color sigma 25, gray sigma 25, color sigma 50 (unclipped)."""
     clean = torch.from_numpy(center_crops(val_images, size))
     g = torch.Generator().manual_seed(seed)
@@ -74,73 +74,69 @@ def validate(net: torch.nn.Module, cases: list[dict], device: torch.device) -> d
     return out
 
 
-def train_denoise(*, data: str | Path | list, out: str | Path, steps: int = 5000, batch: int = 16, patch: int = 96,
-                  lr: float = 6e-4, width: int = 32, levels: int = 4, blocks: int = 1,
-                  dec_blocks: int | None = None, sigma_max: float = 75.0, gray_prob: float = 0.25,
-                  quantize_prob: float = 0.5, n_val: int = 16, val_every: int = 250, seed: int = 0,
-                  device: str = "auto", resume: bool = False, max_minutes: float | None = None,
-                  log: Callable[[str], None] = print) -> dict:
-    """Train a :class:`NoiseLevelUNet` and write ``out`` (safetensors) plus ``out``.json.
+@dataclass(kw_only=True)
+class DenoiseConfig(TrainConfig):
+    """Options of ``restore train denoise`` (defaults: dae-s's run)."""
 
-    A checkpoint (``<out>.ckpt.safetensors``: weights, Adam state, step, RNG seeds) is
-    written every ``val_every`` steps; ``resume=True`` continues from it (the step count
-    and the schedule may be changed on resume). ``max_minutes`` is a time budget for CPU
-    runs: the cosine learning-rate schedule then advances by whichever of steps or
-    training time is further along, and training stops when either runs out.
+    steps: int = option(5000, STEPS, min=1)
+    batch: int = option(16, BATCH, min=1)
+    patch: int = option(96, PATCH, min=8)
+    lr: float = option(8e-4, LR)
+    sigma_max: float = option(75.0, "Largest noise sigma drawn (0-255 scale).", min=0.0)
+    gray_prob: float = option(0.25, "Share of crops made gray.", min=0.0, max=1.0)
+    quantize_prob: float = option(0.5, "Share of noisy crops clipped and rounded to 8 bit.", min=0.0, max=1.0)
+    n_val: int = option(16, N_VAL, min=1)
 
-    Returns:
-        The sidecar dict (config, steps done, validation PSNRs, seconds).
 
-    Raises:
-        FileNotFoundError: if ``data`` holds no usable image.
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = out.with_name(out.stem + ".ckpt.safetensors")
-    dev = resolve_device(device)
-    torch.manual_seed(seed)
-    config = dict(task="denoise", arch="NoiseLevelUNet",
-                  arch_kwargs=dict(channels=3, width=width, levels=levels, blocks=blocks, dec_blocks=dec_blocks),
-                  steps=steps, batch=batch, patch=patch, lr=lr, sigma_max=sigma_max, gray_prob=gray_prob,
-                  quantize_prob=quantize_prob, n_val=n_val, seed=seed, data=[str(d) for d in data] if isinstance(data, (list, tuple)) else str(data), loss="L1")
-    images, names = load_folder(data, min_side=max(patch, 256))
-    train_images, val_images, val_names = split_train_val(images, names, n_val, seed)
-    log(f"data: {len(train_images)} training images, {len(val_images)} held out for validation, device {dev}")
-    cases = validation_set(val_images, seed=seed)
-    net = NoiseLevelUNet(**config["arch_kwargs"]).to(dev)
-    if dev.type == "cpu":
-        net = net.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    start, history, elapsed_before = resume_run(ckpt, net, opt, resume, log)
-    rng = np.random.default_rng(seed + start)
-    gen = torch.Generator().manual_seed(seed + start)
-    params = sum(p.numel() for p in net.parameters())
-    log(f"model: {params / 1e6:.2f} M parameters; noisy input PSNR " +
-        ", ".join(f"{c['name']} {float(batch_psnr(c['clean'], c['noisy']).mean()):.2f}" for c in cases))
-    net.train()
-    schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
-                        warmup=min(200, steps // 10), val_every=val_every, log=log)
-    for tick in schedule:
-        clean = torch.from_numpy(random_crops(train_images, batch, patch, rng))
-        sigma = torch.rand(batch, generator=gen) * sigma_max
-        gray = torch.rand(batch, generator=gen) < gray_prob
-        quant = torch.rand(batch, generator=gen) < quantize_prob
-        clean, noisy = synthesize(clean, sigma, gray, quant, gen)
+class DenoiseRecipe(Recipe):
+    """Train the noise-level-conditioned denoising autoencoder (AWGN synthesized on the fly)."""
+
+    task, Config = "denoise", DenoiseConfig
+    config: DenoiseConfig
+
+    def load_data(self) -> str:
+        c = self.config
+        images, names = load_folder(list(c.data), min_side=max(c.patch, VAL_CROP))
+        self.train_images, val_images, self.val_names = split_train_val(images, names, c.n_val, c.seed)
+        self.cases = validation_set(val_images, seed=c.seed)
+        return (f"data: {len(self.train_images)} training images, {len(val_images)} held out for validation; "
+                "noisy input PSNR " + ", ".join(f"{k['name']} {float(batch_psnr(k['clean'], k['noisy']).mean()):.2f}"
+                                                for k in self.cases))
+
+    def start(self, step: int) -> None:
+        self.rng = np.random.default_rng(self.config.seed + step)
+        self.gen = torch.Generator().manual_seed(self.config.seed + step)
+
+    def step(self, tick: Tick) -> dict[str, torch.Tensor]:
+        c, dev = self.config, self.device
+        clean = torch.from_numpy(random_crops(self.train_images, c.batch, c.patch, self.rng))
+        sigma = torch.rand(c.batch, generator=self.gen) * c.sigma_max
+        gray = torch.rand(c.batch, generator=self.gen) < c.gray_prob
+        quant = torch.rand(c.batch, generator=self.gen) < c.quantize_prob
+        clean, noisy = synthesize(clean, sigma, gray, quant, self.gen)
         clean, noisy = clean.to(dev, non_blocking=True), noisy.to(dev, non_blocking=True)
         if dev.type == "cpu":
             noisy = noisy.contiguous(memory_format=torch.channels_last)
         smap = (sigma / 255.0).view(-1, 1, 1, 1).to(dev)
-        loss = (net(noisy, smap) - clean).abs().mean()
-        update(opt, net, loss)
-        if tick.validate:
-            val = validate(net, cases, dev)
-            history.append(dict(step=tick.step, seconds=round(tick.seconds, 1), loss=loss.item(), lr=tick.lr, **val))
-            log(f"step {tick.step}/{steps} {tick.seconds / 60:.1f} min loss {loss.item():.4f} lr {tick.lr:.2e} | "
-                "val PSNR " + " ".join(f"{k} {v:.2f}" for k, v in val.items()))
-            save_checkpoint(ckpt, net, opt, step=tick.step, history=history, seconds=tick.seconds)
-    final = validate(net, cases, dev)
-    sidecar = write_result(net, out, config, step=schedule.step, seconds=schedule.seconds, device=dev,
-                           validation=dict(images=val_names, crop=256, psnr=final), history=history)
-    log(f"wrote {out} and {out.with_suffix('.json')}; final val PSNR " +
-        " ".join(f"{k} {v:.2f}" for k, v in final.items()))
-    return sidecar
+        loss = (self.net(noisy, smap) - clean).abs().mean()
+        update(self.opt, self.net, loss)
+        return {"loss": loss.detach()}
+
+    def validate(self) -> dict[str, float]:
+        return validate(self.net, self.cases, self.device)
+
+    def summary(self, figures: dict[str, float]) -> str:
+        return "val PSNR " + " ".join(f"{k} {v:.2f}" for k, v in figures.items())
+
+    def validation_record(self, figures: dict[str, float]) -> dict:
+        return dict(images=self.val_names, crop=VAL_CROP, psnr=figures)
+
+    def record(self) -> dict:
+        return dict(loss="L1")
+
+
+#: ``restore train denoise`` as a function: keyword options are :class:`DenoiseConfig`'s fields.
+train_denoise = DenoiseRecipe.run
+
+#: The recipe :func:`restore.train.recipe` returns.
+RECIPE = DenoiseRecipe

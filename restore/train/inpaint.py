@@ -1,7 +1,7 @@
-"""Training of the inpainting GAN and its encoder (``restore train gan``).
+"""Training recipe of the inpainting GAN and its encoder (``restore train inpaint``).
 
 One run trains the three networks of :class:`restore.zoo.archs.dcgan.LatentInpainter`
-together, on ``size`` x ``size`` images: whole aligned faces resized to ``size``
+together, on ``size`` x ``size`` images (``size`` from the zoo entry): whole aligned faces resized to ``size``
 (``kind="faces"``) or random crops of natural photos (``kind="patches"``).
 
 Each step draws a batch of real images and random hole masks (centered and jittered
@@ -28,20 +28,19 @@ encoder's fill pasted into the hole, beside OpenCV Telea's on the same cases.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from restore.metrics import hole_psnr
 from restore.ops.degrade import box_mask, center_mask, is_held_out, stroke_mask
-from restore.train.checkpoint import save_checkpoint
 from restore.train.data import load_folder
-from restore.train.loop import Schedule, resume_run, write_result
+from restore.train.engine import BATCH, LR, STEPS, Recipe, Tick, TrainConfig, option
 from restore.zoo.archs.dcgan import LatentInpainter, sample_latent
-from restore.zoo.registry import resolve_device
 
 KINDS = ("faces", "patches")
 
@@ -129,14 +128,8 @@ def validation_set(held: list[np.ndarray], size: int, kind: str, n: int = 64, se
     telea = np.stack([cv2.inpaint(xi, (mi * 255).astype(np.uint8), 3, cv2.INPAINT_TELEA) for xi, mi in zip(x, m)])
     to_t = lambda a: torch.from_numpy(a.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)  # noqa: E731
     case = dict(image=to_t(x), mask=torch.from_numpy(m[:, None]))
-    case["telea_psnr"] = hole_psnr(to_t(telea), case["image"], case["mask"])
+    case["telea_psnr"] = float(hole_psnr(case["image"], to_t(telea), case["mask"]).mean())
     return case
-
-
-def hole_psnr(x: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor) -> float:
-    """Mean over the batch of the PSNR (dB) inside the hole; B x C x H x W in [0, 1]."""
-    se = ((x - ref) ** 2 * mask).flatten(1).sum(1) / (mask.flatten(1).sum(1) * x.shape[1]).clamp_min(1)
-    return float((-10 * torch.log10(se.clamp_min(1e-10))).mean())
 
 
 @torch.no_grad()
@@ -147,97 +140,105 @@ def validate(net: LatentInpainter, case: dict, device: torch.device) -> dict[str
     fill = net(x * (1 - m), m)
     out = x * (1 - m) + fill * m
     net.train()
-    return dict(hole_psnr=hole_psnr(out.cpu(), case["image"], case["mask"]), telea_hole_psnr=case["telea_psnr"])
+    return dict(hole_psnr=float(hole_psnr(case["image"], out.cpu(), case["mask"]).mean()),
+                telea_hole_psnr=case["telea_psnr"])
 
 
-def train_gan(*, data: str | Path | list, out: str | Path, kind: str = "faces", size: int = 64, steps: int = 20000,
-              batch: int = 32, lr: float = 2e-4, latent: int = 128, width: int = 32, d_width: int = 32,
-              e_width: int = 32, w_rec: float = 10.0, w_hole: float = 10.0, val_every: int = 250, seed: int = 0,
-              device: str = "auto", resume: bool = False, max_minutes: float | None = None,
-              log: Callable[[str], None] = print) -> dict:
-    """Train a :class:`LatentInpainter` (G, D and E) and write ``out`` (safetensors) plus
-    ``out``.json.
+@dataclass(kw_only=True)
+class InpaintConfig(TrainConfig):
+    """Options of ``restore train inpaint`` (the image side comes from the model: 64 for the
+    zoo's GANs)."""
 
-    Args:
-        data: folder(s) of training images (faces: aligned faces; patches: photos).
-        out: weights file; ``<out>.ckpt.safetensors`` is the checkpoint written every
-            ``val_every`` steps, which ``resume=True`` continues from.
-        kind: ``faces`` (whole images resized to ``size``) or ``patches`` (random crops).
-        size: image / window side, 4 * 2**k.
-        batch: real images per step (half of the fakes are encoder reconstructions).
-        w_rec, w_hole: weights of the reconstruction L1 over the image and inside the hole.
-        max_minutes: wall-clock budget for CPU runs (the cosine schedule then follows
-            whichever of steps or time is further along).
+    kind: str = option("patches", "faces: whole aligned faces resized to the model's size (gan-faces-64); "
+                                  "patches: random crops of photos (gan-photos-64, the default model).")
+    steps: int = option(20000, STEPS, min=1)
+    batch: int = option(32, BATCH + " Half of the fakes are encoder reconstructions.", min=2)
+    lr: float = option(2e-4, LR)
+    w_rec: float = option(10.0, "Weight of the encoder reconstruction's L1 over the image.")
+    w_hole: float = option(10.0, "Weight of the reconstruction's L1 inside the hole.")
+    n_val: int = option(64, "Held-out images (by file name, 1 in 16) used for validation, at most.", min=1)
 
-    Returns:
-        The sidecar dict.
+    def check(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
 
-    Raises:
-        FileNotFoundError: no usable image under ``data``.
-        ValueError: unknown ``kind`` or a ``size`` that is not 4 * 2**k.
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = out.with_name(out.stem + ".ckpt.safetensors")
-    dev = resolve_device(device)
-    torch.manual_seed(seed)
-    config = dict(task="inpaint", arch="LatentInpainter",
-                  arch_kwargs=dict(latent=latent, width=width, d_width=d_width, e_width=e_width, size=size),
-                  kind=kind, steps=steps, batch=batch, lr=lr, w_rec=w_rec, w_hole=w_hole, seed=seed,
-                  data=[str(d) for d in data] if isinstance(data, (list, tuple)) else str(data),
-                  loss="D: hinge; G+E: hinge(G(z)) + hinge(G(E(masked x))) + w_rec * L1(G(E), x) + "
-                       "w_hole * L1(G(E), x inside the hole)")
-    net = LatentInpainter(**config["arch_kwargs"]).to(dev)
-    train_images, held, held_names = load_images(data, kind, size)
-    log(f"data: {len(train_images)} training images, {len(held)} held out; device {dev}")
-    case = validation_set(held, size, kind, seed=seed)
-    gen_params = list(net.generator.parameters()) + list(net.encoder.parameters())
-    d_params = list(net.discriminator.parameters())
-    opt = torch.optim.Adam([{"params": gen_params}, {"params": d_params}], lr=lr, betas=(0.5, 0.999))
-    start, history, elapsed_before = resume_run(ckpt, net, opt, resume, log)
-    rng = np.random.default_rng([seed, start])
-    log(f"model: G {sum(p.numel() for p in net.generator.parameters()) / 1e6:.2f} M, "
-        f"D {sum(p.numel() for p in d_params) / 1e6:.2f} M, E {sum(p.numel() for p in net.encoder.parameters()) / 1e6:.2f} M "
-        f"parameters; Telea hole PSNR on the validation cases {case['telea_psnr']:.2f} dB")
-    net.train()
-    half = batch // 2
-    schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
-                        warmup=min(100, steps // 10), val_every=val_every, log=log)
-    for tick in schedule:
-        x, m = (torch.from_numpy(a).to(dev) for a in sample_batch(train_images, batch, size, rng, kind))
-        z = sample_latent(batch - half, latent, device=dev)
+
+class InpaintRecipe(Recipe):
+    """Train the inpainting GAN (generator, spectral-norm discriminator, hinge loss) and its encoder.
+
+    G, D and E are one module (:class:`LatentInpainter`), D and G+E updated in turn with one
+    Adam (two parameter groups) and one learning-rate schedule."""
+
+    task, Config = "inpaint", InpaintConfig
+    config: InpaintConfig
+    channels_last = False
+
+    def load_data(self) -> str:
+        c = self.config
+        self.size = self.spec.arch_kwargs["size"]
+        self.train_images, held, self.held_names = load_images(list(c.data), c.kind, self.size)
+        self.case = validation_set(held, self.size, c.kind, n=c.n_val, seed=c.seed)
+        self.held = len(held)
+        return (f"data: {len(self.train_images)} training images, {len(held)} held out; Telea hole PSNR on the "
+                f"validation cases {self.case['telea_psnr']:.2f} dB")
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        net: LatentInpainter = self.net
+        self.gen_params = list(net.generator.parameters()) + list(net.encoder.parameters())
+        self.d_params = list(net.discriminator.parameters())
+        return {"model": torch.optim.Adam([{"params": self.gen_params}, {"params": self.d_params}],
+                                          lr=self.config.lr, betas=(0.5, 0.999))}
+
+    def warmup(self) -> int:
+        return min(100, self.config.steps // 10)
+
+    def start(self, step: int) -> None:
+        self.rng = np.random.default_rng([self.config.seed, step])
+
+    def step(self, tick: Tick) -> dict[str, torch.Tensor]:
+        c, net, opt, dev = self.config, self.net, self.opt, self.device
+        half = c.batch // 2
+        x, m = (torch.from_numpy(a).to(dev) for a in sample_batch(self.train_images, c.batch, self.size, self.rng,
+                                                                   c.kind))
+        z = sample_latent(c.batch - half, net.latent, device=dev)
         z_enc = net.encoder(x[:half] * (1 - m[:half]), m[:half])
         fake = net.generator(torch.cat([z_enc, z]))
         # discriminator step (the generator's graph is detached)
         d_loss = F.relu(1 - net.discriminator(x)).mean() + F.relu(1 + net.discriminator(fake.detach())).mean()
         opt.zero_grad(set_to_none=True)
         d_loss.backward()
-        torch.nn.utils.clip_grad_norm_(d_params, 1.0)
+        torch.nn.utils.clip_grad_norm_(self.d_params, 1.0)
         opt.step()  # only D has gradients
         # generator + encoder step
         rec = fake[:half]
         err = (rec - x[:half]).abs()
         hole = (err * m[:half]).sum() / (3 * m[:half].sum() + 1.0)
         g_adv = -net.discriminator(fake).mean()
-        g_loss = g_adv + w_rec * err.mean() + w_hole * hole
+        g_loss = g_adv + c.w_rec * err.mean() + c.w_hole * hole
         opt.zero_grad(set_to_none=True)
         g_loss.backward()
-        for p in d_params:
+        for p in self.d_params:
             p.grad = None
-        torch.nn.utils.clip_grad_norm_(gen_params, 1.0)
+        torch.nn.utils.clip_grad_norm_(self.gen_params, 1.0)
         opt.step()  # only G and E have gradients
-        if tick.validate:
-            val = validate(net, case, dev)
-            history.append(dict(step=tick.step, seconds=round(tick.seconds, 1), d_loss=d_loss.item(),
-                                g_adv=g_adv.item(), rec=err.mean().item(), lr=tick.lr, **val))
-            log(f"step {tick.step}/{steps} {tick.seconds / 60:.1f} min D {d_loss.item():.3f} G adv {g_adv.item():.3f} "
-                f"rec L1 {err.mean().item():.4f} lr {tick.lr:.2e} | val hole PSNR {val['hole_psnr']:.2f} dB "
-                f"(Telea {val['telea_hole_psnr']:.2f})")
-            save_checkpoint(ckpt, net, opt, step=tick.step, history=history, seconds=tick.seconds)
-    final = validate(net, case, dev)
-    sidecar = write_result(net, out, config, step=schedule.step, seconds=schedule.seconds, device=dev,
-                           validation=dict(held_out=len(held), cases=int(case["image"].shape[0]), **final),
-                           history=history)
-    log(f"wrote {out} and {out.with_suffix('.json')}; final val hole PSNR {final['hole_psnr']:.2f} dB "
-        f"(Telea {final['telea_hole_psnr']:.2f})")
-    return sidecar
+        return {"d_loss": d_loss.detach(), "g_adv": g_adv.detach(), "rec": err.mean().detach()}
+
+    def validate(self) -> dict[str, float]:
+        return validate(self.net, self.case, self.device)
+
+    def summary(self, figures: dict[str, float]) -> str:
+        return f"val hole PSNR {figures['hole_psnr']:.2f} dB (Telea {figures['telea_hole_psnr']:.2f})"
+
+    def validation_record(self, figures: dict[str, float]) -> dict:
+        return dict(held_out=self.held, cases=int(self.case["image"].shape[0]), **figures)
+
+    def record(self) -> dict:
+        return dict(loss="D: hinge; G+E: hinge(G(z)) + hinge(G(E(masked x))) + w_rec * L1(G(E), x) + "
+                         "w_hole * L1(G(E), x inside the hole)")
+
+
+#: ``restore train inpaint`` as a function: keyword options are :class:`InpaintConfig`'s fields.
+train_inpaint = InpaintRecipe.run
+
+#: The recipe :func:`restore.train.recipe` returns.
+RECIPE = InpaintRecipe

@@ -20,23 +20,21 @@ cross-entropy against the true alpha. Adam with a cosine learning-rate decay.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore.ops.degrade import load_watermark_bank
-from restore.metrics import batch_psnr, mask_iou
-from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, jpeg_roundtrip, synthesize_watermark
+from restore.metrics import batch_psnr, frmse, mask_iou
+from restore.ops.degrade import (MASK_THRESHOLD, WatermarkBank, jpeg_roundtrip, load_watermark_bank,
+                                 synthesize_watermark)
 from restore.ops.tiling import run_tiled
-from restore.train.checkpoint import save_checkpoint
 from restore.train.data import load_folder, split_train_val, zoomed_region
-from restore.train.loop import Schedule, load_init, resume_run, update, write_result
-from restore.zoo.archs.unet import WatermarkUNet, compose, watermark_mask
-from restore.zoo.registry import resolve_device
+from restore.train.engine import (BATCH, LR, N_VAL, STEPS, Recipe, Tick, TrainConfig, folders, option,
+                                   update)
+from restore.zoo.archs.unet import compose, watermark_mask
 
 #: JPEG quality range of the training crops saved as JPEG (``jpeg`` of :func:`watermarked_crops`):
 #: what cameras, editors and web sites commonly write.
@@ -241,7 +239,7 @@ def validate(net: torch.nn.Module, case: dict, device: torch.device) -> dict[str
     true mask, as a share of the pixels outside it), averaged over the validation images
     (fRMSE over those with a mark)."""
     net.eval()
-    psnr, psnr_in, frmse, frmse_in, iou, fp, has = [], [], [], [], [], [], []
+    psnr, psnr_in, frmse_out, frmse_in, iou, fp = [], [], [], [], [], []
     for i in range(0, case["marked"].shape[0], 8):
         x = case["marked"][i:i + 8].to(device)
         clean, alpha = case["clean"][i:i + 8].to(device), case["alpha"][i:i + 8].to(device)
@@ -249,154 +247,147 @@ def validate(net: torch.nn.Module, case: dict, device: torch.device) -> dict[str
         prob = torch.sigmoid(out[:, 3:4])
         y = compose(x, out[:, :3], watermark_mask(prob)).clamp(0, 1)
         true = alpha > MASK_THRESHOLD
-        area = true.flatten(1).sum(1).clamp_min(1) * 3
         psnr.append(batch_psnr(clean, y).cpu())
         psnr_in.append(batch_psnr(clean, x).cpu())
-        frmse.append((((y - clean) ** 2 * true).flatten(1).sum(1) / area).sqrt().cpu())
-        frmse_in.append((((x - clean) ** 2 * true).flatten(1).sum(1) / area).sqrt().cpu())
+        frmse_out.append(frmse(clean, y, true, data_range=1.0).cpu())
+        frmse_in.append(frmse(clean, x, true, data_range=1.0).cpu())
         iou.append(mask_iou(prob > 0.5, true).cpu())
         fp.append((((prob > 0.5) & ~true).flatten(1).sum(1) / (~true).flatten(1).sum(1).clamp_min(1)).cpu())
-        has.append(true.flatten(1).any(1).cpu())
     net.train()
-    has_mark = torch.cat(has)
     mean = lambda v: float(torch.cat(v).mean())  # noqa: E731
-    marked_mean = lambda v: float(torch.cat(v)[has_mark].mean()) if has_mark.any() else float("nan")  # noqa: E731
-    return dict(psnr=mean(psnr), psnr_input=mean(psnr_in), frmse=marked_mean(frmse), frmse_input=marked_mean(frmse_in),
-                iou=mean(iou), false_positive=mean(fp))
+
+    def marked_mean(v: list[torch.Tensor]) -> float:   # fRMSE is NaN for an image without a mark
+        v = torch.cat(v)
+        return float(v[~v.isnan()].mean()) if (~v.isnan()).any() else float("nan")
+
+    return dict(psnr=mean(psnr), psnr_input=mean(psnr_in), frmse=marked_mean(frmse_out),
+                frmse_input=marked_mean(frmse_in), iou=mean(iou), false_positive=mean(fp))
 
 
-def train_unwatermark(*, data: str | Path | list, logos: str | Path | list, out: str | Path, steps: int = 20000,
-                      batch: int = 12, patch: int = 128, lr: float = 5e-4, width: int = 32, levels: int = 4,
-                      blocks: int = 1, dec_blocks: int | None = None, w_hole: float = 1.0, w_mask: float = 1.0,
-                      w_alpha: float = 1.0,
-                      clean_prob: float = 0.1, canvas: float = 2.0, zoom: tuple[float, float] = (0.8, 2.0),
-                      jpeg: float = 0.0, jpeg_quality: tuple[int, int] = JPEG_QUALITY,
-                      hard_negatives: float = 0.0, val_zooms: tuple[float, ...] = (1.0, 1.6),
-                      init: str | Path | None = None, n_val: int = 16,
-                      val_every: int = 250, seed: int = 0, device: str = "auto", resume: bool = False,
-                      max_minutes: float | None = None, log: Callable[[str], None] = print) -> dict:
-    """Train a :class:`WatermarkUNet` and write ``out`` (safetensors) plus ``out``.json.
+@dataclass(kw_only=True)
+class UnwatermarkConfig(TrainConfig):
+    """Options of ``restore train unwatermark``."""
 
-    Args:
-        data: folder(s) of clean training images.
-        logos: folder(s) of logos; the held-out ones (and the held-out font) are used only
-            for validation (:func:`restore.ops.degrade.is_held_out`).
-        out: weights file to write; ``<out>.ckpt.safetensors`` is the checkpoint, written
-            every ``val_every`` steps, that ``resume=True`` continues from.
-        max_minutes: time budget for CPU runs (the cosine schedule then follows whichever
-            of steps or time is further along; training stops when either runs out).
-        w_hole, w_mask, w_alpha: weights of the in-mask L1, of the mask's cross-entropy +
-            Dice loss, and of the opacity's cross-entropy.
-        clean_prob: share of crops left without a watermark.
-        canvas, zoom: each crop is cut from a canvas ``canvas`` times its side, a region of
-            a training image resized by a zoom drawn from the ``zoom`` range, with the mark
-            drawn over the whole canvas (:func:`watermarked_crops`); ``canvas=1, zoom=(1,
-            1)`` is the setting of unwatermark-s's first two runs.
-        jpeg, jpeg_quality: share of crops saved as JPEG after marking, and their quality
-            range (:func:`watermarked_crops`); 0 is the setting of unwatermark-s's runs 1-4.
-        hard_negatives: share of crops cut around the false detections of the network as
-            it starts (after ``init`` or ``resume``) on the unmarked training images
-            (:func:`mine_hard_negatives`, probability above :data:`HARD_NEGATIVE_PROB`);
-            0 (no mining) is the setting of unwatermark-s's runs 1-6.
-        val_zooms: the held-out images are validated at each of these zooms (1.6: about a
-            Kodak photo's scale against a BSDS one's).
-        init: weights (safetensors of the same architecture, e.g. a shipped
-            ``weights/unwatermark-s.safetensors``) to start from instead of a random
-            initialisation; the optimizer and the learning-rate schedule start afresh.
-            Ignored when ``resume`` finds a checkpoint.
+    logos: tuple[str, ...] = option(help="Folder(s) of logos for synthetic watermarks; repeatable. About 1 in 5 logos "
+                                         "and the DejaVu Sans Mono fonts are held out for validation.",
+                                    path=True, exists=True)
+    steps: int = option(20000, STEPS, min=1)
+    batch: int = option(12, BATCH, min=1)
+    patch: int = option(128, "Side of the training crops, in pixels (a multiple of the network's).", min=8)
+    lr: float = option(5e-4, LR)
+    w_hole: float = option(1.0, "Weight of the restored image's L1 inside the true mask.")
+    w_mask: float = option(1.0, "Weight of the mask head's cross-entropy + Dice loss.")
+    w_alpha: float = option(1.0, "Weight of the opacity head's cross-entropy.")
+    clean_prob: float = option(0.1, "Share of crops left without a watermark.", min=0.0, max=1.0)
+    canvas: float = option(2.0, "Marks are drawn on a canvas this many times the crop's side and the crop is cut "
+                                "anywhere in it (1 = the mark inside every crop).", min=1.0)
+    zoom_min: float = option(0.8, "Smallest zoom of the training images.", min=0.1)
+    zoom_max: float = option(2.0, "Largest zoom of the training images (bicubic enlargement: stands in for photos "
+                                  "of higher resolution).", min=0.1)
+    jpeg: float = option(0.0, "Share of crops saved as JPEG (watermarked and clean alike) after the mark is drawn, "
+                              "so that marks are not found by being free of JPEG artifacts.", min=0.0, max=1.0)
+    jpeg_quality_min: int = option(JPEG_QUALITY[0], "Lowest JPEG quality of the crops saved as JPEG.", min=1, max=100)
+    jpeg_quality_max: int = option(JPEG_QUALITY[1], "Highest JPEG quality of the crops saved as JPEG.", min=1, max=100)
+    hard_negatives: float = option(0.0, "Share of crops cut around the starting network's false detections on the "
+                                        "unmarked training images (hard-negative mining; most useful with --init).",
+                                   min=0.0, max=1.0)
+    val_zooms: tuple[float, ...] = option((1.0, 1.6), "Zoom(s) at which the held-out images are validated "
+                                                      "(1.6: about a Kodak photo's scale against a BSDS one's); "
+                                                      "repeatable.", name="--val-zoom")
+    n_val: int = option(16, N_VAL, min=1)
 
-    Returns:
-        The sidecar dict (config, steps done, validation figures, seconds).
+    def __post_init__(self) -> None:
+        self.logos = folders(self.logos)
+        self.val_zooms = tuple(self.val_zooms)
+        super().__post_init__()
 
-    Raises:
-        FileNotFoundError: if ``data`` holds no usable image, ``logos`` no logo, or
-            ``init`` does not exist.
-        RuntimeError: if ``init`` does not match the architecture.
-        ValueError: for a canvas below 1, a zoom range that is not positive and ordered, or a
-            JPEG share, quality range or hard-negative share out of bounds.
-    """
-    check_crop_options(canvas, zoom, jpeg, jpeg_quality, hard_negatives)  # before the data is loaded
-    if not val_zooms or min(val_zooms) <= 0:
-        raise ValueError(f"validation zooms must be positive, got {tuple(val_zooms)}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = out.with_name(out.stem + ".ckpt.safetensors")
-    dev = resolve_device(device)
-    torch.manual_seed(seed)
-    as_list = lambda d: [str(x) for x in d] if isinstance(d, (list, tuple)) else str(d)  # noqa: E731
-    config = dict(task="unwatermark", arch="WatermarkUNet",
-                  arch_kwargs=dict(channels=3, width=width, levels=levels, blocks=blocks, dec_blocks=dec_blocks),
-                  steps=steps, batch=batch, patch=patch, lr=lr, w_hole=w_hole, w_mask=w_mask, w_alpha=w_alpha,
-                  clean_prob=clean_prob, canvas=canvas, zoom=list(zoom), jpeg=jpeg,
-                  jpeg_quality=list(jpeg_quality), hard_negatives=hard_negatives,
-                  hard_negative_prob=HARD_NEGATIVE_PROB, val_zooms=list(val_zooms),
-                  init=str(init) if init else None, n_val=n_val, seed=seed,
-                  data=as_list(data), logos=as_list(logos),
-                  loss="L1(composed) + w_hole * L1(restored inside mask) + w_mask * (BCE + Dice)(mask) + "
-                       "w_alpha * BCE(alpha)")
-    images, names = load_folder(data, min_side=max(patch, 256))  # 256: the validation crop
-    train_images, val_images, val_names = split_train_val(images, names, n_val, seed)
-    train_bank = load_watermark_bank(logos, "train")
-    val_bank = load_watermark_bank(logos, "val")
-    config["fonts_train"] = [n for n in train_bank.names if n.endswith(".ttf")]
-    config["fonts_val"] = [n for n in val_bank.names if n.endswith(".ttf")]
-    log(f"data: {len(train_images)} training images, {len(val_images)} held out; logos {len(train_bank.logos)} "
-        f"train / {len(val_bank.logos)} held out; fonts {len(train_bank.fonts)} / {len(val_bank.fonts)}; device {dev}")
-    case = validation_set(val_images, val_bank, seed=seed, zooms=tuple(val_zooms))
-    case_jpeg = jpeg_case(case, VAL_JPEG_QUALITY)
-    net = WatermarkUNet(**config["arch_kwargs"]).to(dev)
-    if init is not None:
-        load_init(net, init, log)
-    if dev.type == "cpu":
-        net = net.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    start, history, elapsed_before = resume_run(ckpt, net, opt, resume, log)
-    rng = np.random.default_rng([seed, start])
-    log(f"model: {sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters")
-    hard = None
-    if hard_negatives > 0:
-        hard = mine_hard_negatives(net, train_images, dev, seed=start)
-        log(f"hard negatives: {sum(len(p) > 0 for p in hard)} of {len(train_images)} unmarked training images "
-            f"have pixels above probability {HARD_NEGATIVE_PROB}; {hard_negatives:.0%} of the crops are cut "
-            f"around them")
-    net.train()
-    schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
-                        warmup=min(200, steps // 10), val_every=val_every, log=log)
-    for tick in schedule:
+    @property
+    def zoom(self) -> tuple[float, float]:
+        return (self.zoom_min, self.zoom_max)
+
+    @property
+    def jpeg_quality(self) -> tuple[int, int]:
+        return (self.jpeg_quality_min, self.jpeg_quality_max)
+
+    def check(self) -> None:
+        check_crop_options(self.canvas, self.zoom, self.jpeg, self.jpeg_quality, self.hard_negatives)
+        if not self.val_zooms or min(self.val_zooms) <= 0:
+            raise ValueError(f"validation zooms must be positive, got {self.val_zooms}")
+
+
+class UnwatermarkRecipe(Recipe):
+    """Train the two-head watermark-removal autoencoder (watermarks synthesized on the fly)."""
+
+    task, Config = "unwatermark", UnwatermarkConfig
+    config: UnwatermarkConfig
+
+    def load_data(self) -> str:
+        c = self.config
+        images, names = load_folder(list(c.data), min_side=max(c.patch, 256))  # 256: the validation crop
+        self.train_images, val_images, self.val_names = split_train_val(images, names, c.n_val, c.seed)
+        self.train_bank = load_watermark_bank(list(c.logos), "train")
+        val_bank = load_watermark_bank(list(c.logos), "val")
+        self.fonts = dict(fonts_train=[n for n in self.train_bank.names if n.endswith(".ttf")],
+                          fonts_val=[n for n in val_bank.names if n.endswith(".ttf")])
+        self.case = validation_set(val_images, val_bank, seed=c.seed, zooms=c.val_zooms)
+        self.case_jpeg = jpeg_case(self.case, VAL_JPEG_QUALITY)
+        return (f"data: {len(self.train_images)} training images, {len(val_images)} held out; logos "
+                f"{len(self.train_bank.logos)} train / {len(val_bank.logos)} held out; fonts "
+                f"{len(self.train_bank.fonts)} / {len(val_bank.fonts)}")
+
+    def start(self, step: int) -> None:
+        c = self.config
+        self.rng = np.random.default_rng([c.seed, step])
+        self.hard = None
+        if c.hard_negatives > 0:
+            self.hard = mine_hard_negatives(self.net, self.train_images, self.device, seed=step)
+            self.log(f"hard negatives: {sum(len(p) > 0 for p in self.hard)} of {len(self.train_images)} unmarked "
+                     f"training images have pixels above probability {HARD_NEGATIVE_PROB}; {c.hard_negatives:.0%} "
+                     f"of the crops are cut around them")
+
+    def step(self, tick: Tick) -> dict[str, torch.Tensor]:
+        c, dev = self.config, self.device
         marked, clean, alpha = (torch.from_numpy(a).to(dev) for a in
-                                watermarked_crops(train_images, train_bank, batch, patch, rng, clean_prob,
-                                                  canvas=canvas, zoom=tuple(zoom), jpeg=jpeg,
-                                                  jpeg_quality=tuple(jpeg_quality), hard_negatives=hard,
-                                                  hard_share=hard_negatives))
+                                watermarked_crops(self.train_images, self.train_bank, c.batch, c.patch, self.rng,
+                                                  c.clean_prob, canvas=c.canvas, zoom=c.zoom, jpeg=c.jpeg,
+                                                  jpeg_quality=c.jpeg_quality, hard_negatives=self.hard,
+                                                  hard_share=c.hard_negatives))
         if dev.type == "cpu":
             marked = marked.contiguous(memory_format=torch.channels_last)
-        pred = net(marked)
+        pred = self.net(marked)
         restored, mask_logit, alpha_logit = pred[:, :3], pred[:, 3:4], pred[:, 4:5]
         prob = torch.sigmoid(mask_logit)
         y = compose(marked, restored, watermark_mask(prob))
         true = (alpha > MASK_THRESHOLD).float()
         hole = ((restored - clean).abs() * true).sum() / (3 * true.sum() + 1.0)
         dice = 1 - (2 * (prob * true).sum() + 1) / (prob.sum() + true.sum() + 1)
-        loss = (y - clean).abs().mean() + w_hole * hole + \
-            w_mask * (F.binary_cross_entropy_with_logits(mask_logit, true) + dice) + \
-            w_alpha * F.binary_cross_entropy_with_logits(alpha_logit, alpha)
-        update(opt, net, loss)
-        if tick.validate:
-            val = validate(net, case, dev)
-            val_jpeg = validate(net, case_jpeg, dev)
-            history.append(dict(step=tick.step, seconds=round(tick.seconds, 1), loss=loss.item(), lr=tick.lr, **val,
-                                jpeg={k: val_jpeg[k] for k in ("psnr", "psnr_input", "iou", "false_positive")}))
-            log(f"step {tick.step}/{steps} {tick.seconds / 60:.1f} min loss {loss.item():.4f} lr {tick.lr:.2e} | "
-                f"val PSNR {val['psnr']:.2f} (input {val['psnr_input']:.2f}) fRMSE {val['frmse']:.4f} "
-                f"(input {val['frmse_input']:.4f}) IoU {val['iou']:.3f} false positives {val['false_positive']:.4f} | "
-                f"JPEG q{VAL_JPEG_QUALITY}: IoU {val_jpeg['iou']:.3f} false positives {val_jpeg['false_positive']:.4f}")
-            save_checkpoint(ckpt, net, opt, step=tick.step, history=history, seconds=tick.seconds)
-    final = validate(net, case, dev)
-    final_jpeg = validate(net, case_jpeg, dev)
-    sidecar = write_result(net, out, config, step=schedule.step, seconds=schedule.seconds, device=dev,
-                           validation=dict(images=val_names, crop=256, zooms=list(val_zooms), **final,
-                                           jpeg=dict(quality=VAL_JPEG_QUALITY, **final_jpeg)),
-                           history=history)
-    log(f"wrote {out} and {out.with_suffix('.json')}; final val PSNR {final['psnr']:.2f} "
-        f"fRMSE {final['frmse']:.4f} IoU {final['iou']:.3f} false positives {final['false_positive']:.4f}")
-    return sidecar
+        loss = (y - clean).abs().mean() + c.w_hole * hole + \
+            c.w_mask * (F.binary_cross_entropy_with_logits(mask_logit, true) + dice) + \
+            c.w_alpha * F.binary_cross_entropy_with_logits(alpha_logit, alpha)
+        update(self.opt, self.net, loss)
+        return {"loss": loss.detach()}
+
+    def validate(self) -> dict:
+        return dict(validate(self.net, self.case, self.device), jpeg=validate(self.net, self.case_jpeg, self.device))
+
+    def summary(self, v: dict) -> str:
+        return (f"val PSNR {v['psnr']:.2f} (input {v['psnr_input']:.2f}) fRMSE {v['frmse']:.4f} "
+                f"(input {v['frmse_input']:.4f}) IoU {v['iou']:.3f} false positives {v['false_positive']:.4f} | "
+                f"JPEG q{VAL_JPEG_QUALITY}: IoU {v['jpeg']['iou']:.3f} "
+                f"false positives {v['jpeg']['false_positive']:.4f}")
+
+    def validation_record(self, figures: dict) -> dict:
+        return {"images": self.val_names, "crop": 256, "zooms": list(self.config.val_zooms), **figures,
+                "jpeg": dict(quality=VAL_JPEG_QUALITY, **figures["jpeg"])}
+
+    def record(self) -> dict:
+        return dict(hard_negative_prob=HARD_NEGATIVE_PROB, **self.fonts,
+                    loss="L1(composed) + w_hole * L1(restored inside mask) + w_mask * (BCE + Dice)(mask) + "
+                         "w_alpha * BCE(alpha)")
+
+
+#: ``restore train unwatermark`` as a function: keyword options are :class:`UnwatermarkConfig`'s fields.
+train_unwatermark = UnwatermarkRecipe.run
+
+#: The recipe :func:`restore.train.recipe` returns.
+RECIPE = UnwatermarkRecipe

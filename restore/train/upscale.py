@@ -1,5 +1,5 @@
 """Training of the super-resolution generator and its adversarial fine-tuning
-(``restore train upscale --stage psnr|gan``).
+(``restore train upscale --stage psnr|gan``): the recipe.
 
 Stage ``psnr`` trains SRResNet with an L1 loss (Ledig et al., CVPR 2017, train it with MSE;
 L1 converges to a higher PSNR in practice, Lim et al. 2017). Stage ``gan`` starts from the
@@ -25,9 +25,8 @@ antialiased bicubic, the protocol of Set5/Set14), rounded to 8 bit as a saved fi
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -36,13 +35,14 @@ from safetensors.torch import load_file
 from torch import nn
 
 from restore.metrics import batch_psnr, high_frequency_ratio
-from restore.ops.color import rgb_to_y
 from restore.ops.degrade import bicubic_down, quantize_8bit
-from restore.train.checkpoint import load_checkpoint, save_checkpoint
 from restore.train.data import load_folder, split_train_val
-from restore.train.loop import Schedule, load_init, resume_run, set_lr, update, write_result
-from restore.zoo.archs.srresnet import SRGANDiscriminator, SRResNet
-from restore.zoo.registry import resolve_device, save_weights
+from restore.train.engine import BATCH, LR, N_VAL, STEPS, Recipe, Tick, TrainConfig, option, set_lr, update
+from restore.zoo.archs.srresnet import SRGANDiscriminator
+
+#: Side of the held-out high-resolution validation crops (pixels).
+VAL_CROP = 256
+STAGES = ("psnr", "gan")
 
 
 def make_pairs(images: list[np.ndarray], scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -83,18 +83,10 @@ def random_pair_crops(pairs: list[tuple[np.ndarray, np.ndarray]], batch: int, lr
     return to_t(hr_out), to_t(lr_out)
 
 
-def psnr_y(hr: torch.Tensor, sr: torch.Tensor, border: int) -> torch.Tensor:
-    """Per-image PSNR (dB) on the Y channel with ``border`` pixels cropped (the SR protocol).
-    ``hr``, ``sr``: (B, 3, H, W) in [0, 1]; ``sr`` is clamped and rounded to 8 bit first."""
-    sr = quantize_8bit(sr)
-    c = slice(border, -border) if border else slice(None)
-    return batch_psnr(rgb_to_y(hr)[..., c, c], rgb_to_y(sr)[..., c, c])
-
-
 @torch.no_grad()
 def validate(net: nn.Module, val: dict, device: torch.device) -> dict[str, float]:
-    """PSNR-Y (border = scale) and the high-frequency energy ratio of the network on the
-    held-out crops."""
+    """PSNR-Y (border = scale; the output rounded to 8 bit first, as a saved result is) and
+    the high-frequency energy ratio of the network on the held-out crops."""
     net.eval()
     outs = []
     for i in range(0, val["lr"].shape[0], 8):
@@ -104,7 +96,8 @@ def validate(net: nn.Module, val: dict, device: torch.device) -> dict[str, float
         outs.append(net(x).float().cpu())
     net.train()
     sr = torch.cat(outs).clamp(0, 1)
-    return dict(psnr_y=float(psnr_y(val["hr"], sr, val["scale"]).mean()),
+    scale = val["scale"]
+    return dict(psnr_y=float(batch_psnr(val["hr"], quantize_8bit(sr), crop_border=scale, y_channel=True).mean()),
                 hf_ratio=float(high_frequency_ratio(sr, val["hr"]).mean()))
 
 
@@ -161,145 +154,146 @@ def fft_amplitude_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     return (torch.fft.rfft2(sr, norm="ortho").abs() - torch.fft.rfft2(hr, norm="ortho").abs()).abs().mean()
 
 
-def train_upscale(*, data: str | Path | list, out: str | Path, stage: str = "psnr", init: str | Path | None = None,
-                  scale: int = 4, width: int = 64, blocks: int = 16, edge_kernel: int = 9, bicubic_skip: bool = False,
-                  d_width: int = 64, steps: int = 100000, batch: int = 16, patch: int = 24, lr: float = 2e-4,
-                  d_lr: float | None = None, w_pixel: float = 1.0, w_fm: float = 1.0, w_fft: float = 0.0,
-                  w_adv: float = 5e-3, w_vgg: float = 0.0, vgg19: str | Path | None = None, n_val: int = 16,
-                  val_every: int = 250, seed: int = 0, device: str = "auto", resume: bool = False,
-                  max_minutes: float | None = None, snapshots: bool = False,
-                  log: Callable[[str], None] = print) -> dict:
-    """Train an SRResNet (``stage="psnr"``) or fine-tune it as SRGAN (``stage="gan"``).
 
-    Writes ``out`` (generator weights, safetensors) and ``out``.json (config, steps, data,
-    validation PSNR-Y and high-frequency ratio on held-out crops). A checkpoint
-    ``<out>.ckpt.safetensors`` (generator, Adam state; for ``gan`` also the discriminator
-    as ``<out>.d.ckpt.safetensors``) is written every ``val_every`` steps and ``resume``
-    continues from it. ``max_minutes`` bounds the wall-clock time for CPU runs; the cosine
-    learning-rate schedule follows whichever of steps or time is further along.
 
-    Args:
-        patch: low-resolution crop side (the high-resolution crop is ``patch * scale``).
-        init: generator weights to start from (required for ``stage="gan"``).
-        w_pixel, w_fm, w_fft, w_adv, w_vgg: loss weights of the gan stage (module doc).
-        vgg19: safetensors file of torchvision VGG19 ``features`` weights (optional).
-        snapshots: also keep the generator of every validation as
-            ``<out>.step<N>.safetensors``, to pick the step with the best trade-off between
-            PSNR and sharpness of an adversarial run (the sidecar history has the figures).
+@dataclass(kw_only=True)
+class UpscaleConfig(TrainConfig):
+    """Options of ``restore train upscale``."""
 
-    Raises:
-        ValueError: for an unknown stage, or ``stage="gan"`` without ``init``.
-        FileNotFoundError: if ``data``, ``init`` or ``vgg19`` does not exist.
-    """
-    if stage not in ("psnr", "gan"):
-        raise ValueError(f"stage must be 'psnr' or 'gan', got {stage!r}")
-    if stage == "gan" and init is None:
-        raise ValueError("stage 'gan' starts from a trained SRResNet: pass init=WEIGHTS")
-    if w_vgg > 0 and vgg19 is None:
-        raise ValueError("w_vgg > 0 needs vgg19=FILE (torchvision VGG19 features as safetensors)")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = out.with_name(out.stem + ".ckpt.safetensors")
-    d_ckpt = out.with_name(out.stem + ".d.ckpt.safetensors")
-    dev = resolve_device(device)
-    torch.manual_seed(seed)
-    arch_kwargs = dict(channels=3, width=width, blocks=blocks, scale=scale, batch_norm=False,
-                       bicubic_skip=bicubic_skip, edge_kernel=edge_kernel)
-    config = dict(task="upscale", stage=stage, arch="SRResNet", arch_kwargs=arch_kwargs, steps=steps, batch=batch,
-                  patch=patch, lr=lr, seed=seed, n_val=n_val, init=str(init) if init else None,
-                  data=[str(d) for d in data] if isinstance(data, (list, tuple)) else str(data),
-                  degradation="MATLAB-style antialiased bicubic, rounded to 8 bit")
-    if stage == "psnr":
-        config["loss"] = "L1"
-    else:
-        config.update(loss="pixel L1 + D feature matching + FFT amplitude L1 + non-saturating GAN (+ VGG19)",
-                      w_pixel=w_pixel, w_fm=w_fm, w_fft=w_fft, w_adv=w_adv, w_vgg=w_vgg, d_width=d_width,
-                      d_lr=d_lr or lr, discriminator="SRGANDiscriminator, spectral norm")
-    images, names = load_folder(data, min_side=max(patch * scale, 256))
-    train_images, val_images, val_names = split_train_val(images, names, n_val, seed)
-    pairs = make_pairs(train_images, scale)
-    val_pairs = make_pairs([im[(im.shape[0] - 256) // 2:(im.shape[0] - 256) // 2 + 256,
-                               (im.shape[1] - 256) // 2:(im.shape[1] - 256) // 2 + 256] for im in val_images], scale)
-    val = dict(scale=scale, hr=torch.stack([torch.from_numpy(h).permute(2, 0, 1) for h, _ in val_pairs]).float() / 255,
-               lr=torch.stack([torch.from_numpy(lo).permute(2, 0, 1) for _, lo in val_pairs]).float() / 255)
-    bic = F.interpolate(val["lr"], scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
-    log(f"data: {len(pairs)} training images, {len(val_images)} held out; device {dev}; "
-        f"bicubic on held-out crops: PSNR-Y {float(psnr_y(val['hr'], bic, scale).mean()):.2f} dB, "
-        f"HF ratio {float(high_frequency_ratio(bic, val['hr']).mean()):.3f}")
+    stage: str = option("psnr", "psnr: SRResNet with L1; gan: SRGAN fine-tuning from --init.")
+    steps: int = option(100000, STEPS, min=1)
+    batch: int = option(16, BATCH, min=1)
+    patch: int = option(24, "Low-resolution crop side (the high-resolution crop is patch * scale).", min=2)
+    lr: float = option(2e-4, LR)
+    d_lr: float | None = option(None, "Discriminator learning rate (gan stage; default: --lr).")
+    d_width: int = option(64, "Discriminator width (gan stage).", min=1)
+    w_pixel: float = option(1.0, "Weight of the pixel L1 (gan stage).")
+    w_fm: float = option(1.0, "Weight of the discriminator feature matching (gan stage).")
+    w_fft: float = option(0.0, "Weight of the FFT amplitude L1 (gan stage).")
+    w_adv: float = option(5e-3, "Weight of the adversarial loss (gan stage).")
+    w_vgg: float = option(0.0, "Weight of the VGG19 relu5_4 feature loss (gan stage; needs --vgg19).")
+    vgg19: str | None = option(None, "Your torchvision VGG19 features weights as safetensors, for the paper's "
+                                     "content loss.", path=True, exists=True)
+    n_val: int = option(16, N_VAL, min=1)
 
-    net = SRResNet(**arch_kwargs).to(dev)
-    if init is not None:
-        load_init(net, init)
-    if dev.type == "cpu":
-        net = net.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
-    disc = d_opt = vgg = None
-    if stage == "gan":
-        disc = SRGANDiscriminator(3, d_width).to(dev)
-        d_opt = torch.optim.Adam(disc.parameters(), lr=d_lr or lr, betas=(0.9, 0.99))
-        if vgg19 is not None:
-            vgg = VGG19Features(vgg19).to(dev)
-    start, history, elapsed_before = resume_run(ckpt, net, opt, resume, log)
-    if start and disc is not None and d_ckpt.exists():
-        load_checkpoint(d_ckpt, disc, d_opt)
-    log(f"generator: {sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters" +
-        (f"; discriminator: {sum(p.numel() for p in disc.parameters()) / 1e6:.2f} M" if disc else "") +
-        f"; start: {validate(net, val, dev)}")
-    rng = np.random.default_rng(seed + start)
-    schedule = Schedule(opt, steps=steps, lr=lr, start=start, elapsed=elapsed_before, max_minutes=max_minutes,
-                        warmup=0 if stage == "gan" else min(200, steps // 10), val_every=val_every, log=log)
-    bce = nn.BCEWithLogitsLoss()
-    for tick in schedule:
-        hr, lo = random_pair_crops(pairs, batch, patch, scale, rng)
+    def check(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be 'psnr' or 'gan', got {self.stage!r}")
+        if self.stage == "gan" and self.init is None:
+            raise ValueError("stage 'gan' starts from a trained SRResNet: give its weights as init (--init)")
+        if self.w_vgg > 0 and self.vgg19 is None:
+            raise ValueError("w_vgg > 0 needs vgg19=FILE (torchvision VGG19 features as safetensors)")
+
+
+class UpscaleRecipe(Recipe):
+    """Train SRResNet (--stage psnr) or fine-tune it adversarially as SRGAN (--stage gan).
+
+    The gan stage trains a discriminator beside the generator; both are checkpointed."""
+
+    task, Config = "upscale", UpscaleConfig
+    config: UpscaleConfig
+
+    def load_data(self) -> str:
+        c, scale = self.config, self.spec.scale
+        images, names = load_folder(list(c.data), min_side=max(c.patch * scale, VAL_CROP))
+        train_images, val_images, self.val_names = split_train_val(images, names, c.n_val, c.seed)
+        self.pairs = make_pairs(train_images, scale)
+        val_pairs = make_pairs([im[(im.shape[0] - VAL_CROP) // 2:(im.shape[0] - VAL_CROP) // 2 + VAL_CROP,
+                                   (im.shape[1] - VAL_CROP) // 2:(im.shape[1] - VAL_CROP) // 2 + VAL_CROP]
+                                for im in val_images], scale)
+        self.val = dict(scale=scale,
+                        hr=torch.stack([torch.from_numpy(h).permute(2, 0, 1) for h, _ in val_pairs]).float() / 255,
+                        lr=torch.stack([torch.from_numpy(lo).permute(2, 0, 1) for _, lo in val_pairs]).float() / 255)
+        bic = F.interpolate(self.val["lr"], scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
+        psnr = batch_psnr(self.val["hr"], quantize_8bit(bic), crop_border=scale, y_channel=True)
+        return (f"data: {len(self.pairs)} training images, {len(val_images)} held out; bicubic on held-out crops: "
+                f"PSNR-Y {float(psnr.mean()):.2f} dB, HF ratio {float(high_frequency_ratio(bic, self.val['hr']).mean()):.3f}")
+
+    def build(self) -> dict[str, nn.Module]:
+        nets = super().build()
+        if self.config.stage == "gan":
+            nets["discriminator"] = SRGANDiscriminator(3, self.config.d_width)
+        return nets
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        opts = {"model": torch.optim.Adam(self.net.parameters(), lr=c.lr, betas=(0.9, 0.99))}
+        if c.stage == "gan":
+            opts["discriminator"] = torch.optim.Adam(self.nets["discriminator"].parameters(), lr=c.d_lr or c.lr,
+                                                     betas=(0.9, 0.99))
+        return opts
+
+    def warmup(self) -> int:
+        return 0 if self.config.stage == "gan" else super().warmup()
+
+    def start(self, step: int) -> None:
+        c = self.config
+        self.rng = np.random.default_rng(c.seed + step)
+        self.vgg = VGG19Features(c.vgg19).to(self.device) if c.stage == "gan" and c.vgg19 is not None else None
+        self.bce = nn.BCEWithLogitsLoss()
+
+    def step(self, tick: Tick) -> dict[str, torch.Tensor]:
+        c, dev = self.config, self.device
+        hr, lo = random_pair_crops(self.pairs, c.batch, c.patch, self.spec.scale, self.rng)
         hr, lo = hr.to(dev, non_blocking=True), lo.to(dev, non_blocking=True)
         if dev.type == "cpu":
             lo = lo.contiguous(memory_format=torch.channels_last)
-        sr = net(lo)
-        terms: dict[str, torch.Tensor] = {}
-        if stage == "psnr":
-            loss = terms["l1"] = (sr - hr).abs().mean()
+        sr = self.net(lo)
+        if c.stage == "psnr":
+            loss = (sr - hr).abs().mean()
+            terms = {"l1": loss}
         else:
-            set_lr(d_opt, tick.lr / lr * (d_lr or lr))
-            # Discriminator step: real -> 1, generated -> 0.
-            d_real = disc(hr)
-            d_fake = disc(sr.detach())
-            d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
-            update(d_opt, disc, d_loss, clip=float("inf"))
-            # Generator step.
-            disc.requires_grad_(False)
-            logits, fake_feats = disc(sr, features=True)
-            with torch.no_grad():
-                _, real_feats = disc(hr, features=True)
-            disc.requires_grad_(True)
-            terms["pix"] = (sr - hr).abs().mean()
-            terms["fm"] = feature_matching_loss(fake_feats, real_feats)
-            terms["adv"] = bce(logits, torch.ones_like(logits))
-            loss = w_pixel * terms["pix"] + w_fm * terms["fm"] + w_adv * terms["adv"]
-            if w_fft > 0:
-                terms["fft"] = fft_amplitude_loss(sr, hr)
-                loss = loss + w_fft * terms["fft"]
-            if vgg is not None and w_vgg > 0:
-                terms["vgg"] = (vgg(sr) - vgg(hr).detach()).abs().mean()
-                loss = loss + w_vgg * terms["vgg"]
-            terms["d"] = d_loss
-        update(opt, net, loss)
-        if tick.validate:
-            step = tick.step
-            v = validate(net, val, dev)
-            history.append(dict(step=step, seconds=round(tick.seconds, 1), lr=tick.lr,
-                                **{k: round(t.item(), 5) for k, t in terms.items()}, **v))
-            log(f"step {step}/{steps} {tick.seconds / 60:.1f} min lr {tick.lr:.2e} " +
-                " ".join(f"{k} {t.item():.4f}" for k, t in terms.items()) +
-                f" | val PSNR-Y {v['psnr_y']:.2f} HF ratio {v['hf_ratio']:.3f}")
-            save_checkpoint(ckpt, net, opt, step=step, history=history, seconds=tick.seconds)
-            if snapshots:
-                save_weights(net, out.with_name(f"{out.stem}.step{step}.safetensors"),
-                             metadata={"config": json.dumps(config), "steps_done": str(step)})
-            if disc is not None:
-                save_checkpoint(d_ckpt, disc, d_opt, step=step)
-    final = validate(net, val, dev)
-    sidecar = write_result(net, out, config, step=schedule.step, seconds=schedule.seconds, device=dev,
-                           validation=dict(images=val_names, crop=256, **final), history=history)
-    log(f"wrote {out} and {out.with_suffix('.json')}; final held-out PSNR-Y {final['psnr_y']:.2f} dB, "
-        f"HF ratio {final['hf_ratio']:.3f}")
-    return sidecar
+            loss, terms = self._gan_loss(tick, sr, hr)
+        update(self.opt, self.net, loss)
+        return {k: t.detach() for k, t in terms.items()}
+
+    def _gan_loss(self, tick: Tick, sr: torch.Tensor, hr: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """The discriminator's update, then the generator's loss and its terms."""
+        c, disc, bce = self.config, self.nets["discriminator"], self.bce
+        d_opt = self.opts["discriminator"]
+        set_lr(d_opt, tick.lr / c.lr * (c.d_lr or c.lr))
+        # Discriminator step: real -> 1, generated -> 0.
+        d_real = disc(hr)
+        d_fake = disc(sr.detach())
+        d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
+        update(d_opt, disc, d_loss, clip=float("inf"))
+        # Generator loss.
+        disc.requires_grad_(False)
+        logits, fake_feats = disc(sr, features=True)
+        with torch.no_grad():
+            _, real_feats = disc(hr, features=True)
+        disc.requires_grad_(True)
+        terms = {"pix": (sr - hr).abs().mean(), "fm": feature_matching_loss(fake_feats, real_feats),
+                 "adv": bce(logits, torch.ones_like(logits))}
+        loss = c.w_pixel * terms["pix"] + c.w_fm * terms["fm"] + c.w_adv * terms["adv"]
+        if c.w_fft > 0:
+            terms["fft"] = fft_amplitude_loss(sr, hr)
+            loss = loss + c.w_fft * terms["fft"]
+        if self.vgg is not None and c.w_vgg > 0:
+            terms["vgg"] = (self.vgg(sr) - self.vgg(hr).detach()).abs().mean()
+            loss = loss + c.w_vgg * terms["vgg"]
+        terms["d"] = d_loss
+        return loss, terms
+
+    def validate(self) -> dict[str, float]:
+        return validate(self.net, self.val, self.device)
+
+    def summary(self, figures: dict[str, float]) -> str:
+        return f"val PSNR-Y {figures['psnr_y']:.2f} HF ratio {figures['hf_ratio']:.3f}"
+
+    def validation_record(self, figures: dict[str, float]) -> dict:
+        return dict(images=self.val_names, crop=VAL_CROP, **figures)
+
+    def record(self) -> dict:
+        facts = dict(degradation="MATLAB-style antialiased bicubic, rounded to 8 bit", loss="L1")
+        if self.config.stage == "gan":
+            facts.update(loss="pixel L1 + D feature matching + FFT amplitude L1 + non-saturating GAN (+ VGG19)",
+                         d_lr=self.config.d_lr or self.config.lr, discriminator="SRGANDiscriminator, spectral norm")
+        return facts
+
+
+#: ``restore train upscale`` as a function: keyword options are :class:`UpscaleConfig`'s fields.
+train_upscale = UpscaleRecipe.run
+
+#: The recipe :func:`restore.train.recipe` returns.
+RECIPE = UpscaleRecipe
