@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +15,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from helpers import SHARED_DATA as DATA  # noqa: E402
+from helpers import require_fonts  # noqa: E402
 
 # The tests run tiny images, where intra-op threads buy nothing and only compete with
 # whatever else the machine runs (2 cores in CI).
@@ -57,3 +59,17 @@ def cached_pipelines():
     mp.setattr(restore, "load_pipeline", load_pipeline)
     yield cache
     mp.undo()
+
+
+@pytest.fixture(scope="module")
+def tiny_bank():
+    """A watermark bank of two synthetic logos and one font: no shared data needed."""
+    from restore.io import find_fonts
+    from restore.ops.degrade import WatermarkBank, logo_alpha
+
+    require_fonts()
+    square = np.zeros((40, 40, 4), np.float32)
+    square[8:32, 8:32] = (1.0, 0.2, 0.2, 1.0)
+    ring = np.ones((30, 60, 3), np.float32)             # no alpha: white background keyed out
+    ring[10:20, 10:50] = 0.0
+    return WatermarkBank((square, logo_alpha((ring * 255).astype(np.uint8))), (find_fonts()[0].read_bytes(),))

@@ -47,3 +47,10 @@ def jpeg_bytes(image: np.ndarray, orientation: int | None = None, quality: int =
         kw["exif"] = exif
     Image.fromarray(image.squeeze()).save(buf, "JPEG", quality=quality, **kw)
     return buf.getvalue()
+
+
+def require_fonts() -> None:
+    """Skip the calling test when no DejaVu font is installed (the watermark text needs one)."""
+    from restore.io import find_fonts
+    if not find_fonts():
+        pytest.skip("no DejaVu fonts found (install matplotlib or fonts-dejavu)")

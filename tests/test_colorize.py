@@ -14,8 +14,6 @@ from restore.io import read_image, write_image
 from restore.metrics import colorfulness
 from restore.ops.color import ab_gamut_bins, lab_to_rgb, rgb_to_lab, rgb_to_lightness
 from restore.pipelines.colorize import guided_upsample, render_shape
-from restore.train.colorize import merge_chroma, rebalanced_loss, rebalancing_weights, soft_encode, train_colorize
-from restore.train.data import random_crops
 from restore.zoo.archs.unet import ColorizationUNet
 
 from helpers import real_image

@@ -16,10 +16,10 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 import cli
-from restore.io import find_fonts, write_image
+from restore.io import write_image
 from restore.metrics import batch_psnr
 from restore.ops.color import ab_gamut_bins, lab_to_rgb, rgb_to_lab
-from restore.ops.degrade import MASK_THRESHOLD, WatermarkBank, is_held_out, logo_alpha
+from restore.ops.degrade import MASK_THRESHOLD, is_held_out
 from restore.train import TASKS, recipe
 from restore.train.checkpoint import load_checkpoint, save_checkpoint
 from restore.train.data import random_crops
@@ -28,7 +28,7 @@ from restore.zoo import build_model, default_model, get_spec, load_model
 from restore.zoo.archs.unet import ColorizationUNet, WatermarkUNet
 from restore.zoo.registry import sha256_file
 
-from helpers import SHARED_DATA, real_image, require_data
+from helpers import SHARED_DATA, real_image, require_data, require_fonts
 
 LOGOS = SHARED_DATA / "train" / "logos"
 BINS = ab_gamut_bins()
@@ -41,11 +41,6 @@ def invoke(*args) -> tuple[int, str]:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
-
-
-def _require_fonts():
-    if not find_fonts():
-        pytest.skip("no DejaVu fonts found (install matplotlib or fonts-dejavu)")
 
 
 @pytest.fixture(scope="module")
@@ -74,22 +69,11 @@ def faces(tmp_path_factory):
 @pytest.fixture(scope="module")
 def logos(tmp_path_factory):
     """15 logos of the shared data, 3 of them held out."""
-    _require_fonts()
+    require_fonts()
     d = tmp_path_factory.mktemp("logos")
     for p in sorted(require_data(LOGOS).glob("*.png"))[:15]:
         shutil.copy(p, d / p.name)
     return d
-
-
-@pytest.fixture(scope="module")
-def tiny_bank():
-    """Two synthetic logos and one font: no shared data needed."""
-    _require_fonts()
-    square = np.zeros((40, 40, 4), np.float32)
-    square[8:32, 8:32] = (1.0, 0.2, 0.2, 1.0)
-    ring = np.ones((30, 60, 3), np.float32)             # no alpha: white background keyed out
-    ring[10:20, 10:50] = 0.0
-    return WatermarkBank((square, logo_alpha((ring * 255).astype(np.uint8))), (find_fonts()[0].read_bytes(),))
 
 
 def _options(task: str, photos, faces, logos) -> dict:

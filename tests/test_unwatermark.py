@@ -4,7 +4,6 @@ a tiny training run."""
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -12,40 +11,24 @@ import torch
 
 from restore.bench.pictures import unwatermark_grid
 from restore.bench.unwatermark import bench_unwatermark, format_table, make_test_set, wm_scores
-from restore.io import find_fonts, read_image, write_image
+from restore.io import read_image, write_image
 from restore.ops.degrade import load_watermark_bank
 from restore.metrics import mask_iou
-from restore.ops.degrade import (MASK_THRESHOLD, WATERMARK_KINDS, WatermarkBank, is_held_out, logo_alpha,
+from restore.ops.degrade import (MASK_THRESHOLD, WATERMARK_KINDS, is_held_out, logo_alpha,
                                  overlay_watermark, render_text_mark, synthesize_watermark, watermark_layer)
 from restore.zoo.archs.unet import WatermarkUNet, compose, watermark_mask
 
-from helpers import SHARED_DATA, real_image, require_data
+from helpers import SHARED_DATA, real_image, require_data, require_fonts
 from test_cli import invoke, summary
 
 LOGOS = [SHARED_DATA / "train" / "logos", SHARED_DATA / "train" / "watermarks-real"]
 
 
-def _require_fonts():
-    if not find_fonts():
-        pytest.skip("no DejaVu fonts found (install matplotlib or fonts-dejavu)")
-
-
 @pytest.fixture(scope="module")
 def val_bank():
     require_data(LOGOS[0])
-    _require_fonts()
+    require_fonts()
     return load_watermark_bank(LOGOS, "val")
-
-
-@pytest.fixture(scope="module")
-def tiny_bank():
-    """Two synthetic logos and one font: no shared data needed."""
-    _require_fonts()
-    square = np.zeros((40, 40, 4), np.float32)
-    square[8:32, 8:32] = (1.0, 0.2, 0.2, 1.0)
-    ring = np.ones((30, 60, 3), np.float32)             # no alpha: white background keyed out
-    ring[10:20, 10:50] = 0.0
-    return WatermarkBank((square, logo_alpha((ring * 255).astype(np.uint8))), (find_fonts()[0].read_bytes(),))
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ tiling, outscale), the CLI on Set5, the benchmark and the training loop (tiny ru
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 

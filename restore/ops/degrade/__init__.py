@@ -10,7 +10,18 @@ Everything public is re-exported here.
 
 from __future__ import annotations
 
-from restore.ops.degrade.noise import (add_awgn, quantize_8bit, bicubic_down, jpeg_roundtrip)  # noqa: F401
-from restore.ops.degrade.masks import (center_mask, box_mask, stroke_mask, make_mask)  # noqa: F401
-from restore.ops.degrade.holdout import (HELD_OUT_FONT_PREFIX, HELD_OUT_LOGO_MODULUS, HELD_OUT_IMAGE_MODULUS, is_held_out)  # noqa: F401
-from restore.ops.degrade.watermarks import (WATERMARK_KINDS, OPACITY_RANGE, MASK_THRESHOLD, logo_alpha, WatermarkBank, render_text_mark, watermark_layer, overlay_watermark, synthesize_watermark, load_watermark_bank)  # noqa: F401
+from restore.ops.degrade.holdout import (HELD_OUT_FONT_PREFIX, HELD_OUT_IMAGE_MODULUS, HELD_OUT_LOGO_MODULUS,
+                                        is_held_out)
+from restore.ops.degrade.masks import box_mask, center_mask, make_mask, stroke_mask
+from restore.ops.degrade.noise import add_awgn, bicubic_down, jpeg_roundtrip, quantize_8bit
+from restore.ops.degrade.watermarks import (MASK_THRESHOLD, OPACITY_RANGE, WATERMARK_KINDS, WatermarkBank,
+                                            load_watermark_bank, logo_alpha, overlay_watermark, render_text_mark,
+                                            synthesize_watermark, watermark_layer)
+
+__all__ = [
+    "HELD_OUT_FONT_PREFIX", "HELD_OUT_IMAGE_MODULUS", "HELD_OUT_LOGO_MODULUS", "is_held_out",
+    "box_mask", "center_mask", "make_mask", "stroke_mask",
+    "add_awgn", "bicubic_down", "jpeg_roundtrip", "quantize_8bit",
+    "MASK_THRESHOLD", "OPACITY_RANGE", "WATERMARK_KINDS", "WatermarkBank", "load_watermark_bank", "logo_alpha",
+    "overlay_watermark", "render_text_mark", "synthesize_watermark", "watermark_layer",
+]
