@@ -72,6 +72,14 @@ def test_index_lists_every_card():
     assert sorted(p.stem for p in (DOCS / "models").glob("*.md")) == list_models()
 
 
+
+def test_readme_model_table_is_what_restore_models_prints():
+    from restore.zoo.manifest import models_table
+
+    readme = (REPO / "README.md").read_text()
+    pasted = readme.split("Printed by `restore models`:\n\n", 1)[1].split("\n\n", 1)[0]
+    assert pasted == models_table().strip(), "paste the output of `restore models` into the README"
+
 def _anchors(path: Path) -> set[str]:
     """GitHub's heading anchors of a markdown file."""
     out = set()

@@ -13,6 +13,9 @@ from restore.zoo.archs.unet import MASK_RAMP, ColorizationUNet, NoiseLevelUNet, 
 from restore.zoo.registry import ModelSpec, register_model
 from restore.zoo.settings import ColorizeSettings, DenoiseSettings, InpaintSettings, UnwatermarkSettings
 
+#: Licence of weights trained on the photo folders: the code is MIT, but ImageNet and BSDS500
+#: are for non-commercial research, and the weights inherit that.
+_PHOTOS_LICENSE = "non-commercial research only (inherited from training data: ImageNet samples, BSDS500)"
 _DENOISE_DATA = "bsds400 + imagenet-samples (../shared/data/train), AWGN sigma 0-75 synthesized"
 
 
@@ -24,7 +27,7 @@ def dae_s() -> ModelSpec:
         weights="dae-s.safetensors", multiple_of=8, tiling=True, tile=768, overlap=64, supports_half=True,
         # trained on AWGN with sigma 0-75 (the range of the field's benchmarks)
         settings=DenoiseSettings(sigma_range=(0.0, 75.0)),
-        license="MIT (weights trained by restore)", trained_on=_DENOISE_DATA,
+        license=_PHOTOS_LICENSE, trained_on=_DENOISE_DATA,
         description="noise-level-conditioned U-Net autoencoder, CPU-sized (trained on 2 CPU cores)",
         device_advice="CPU ok")
 
@@ -40,7 +43,7 @@ def _sr_x4(name: str, description: str) -> ModelSpec:
         name=name, task="upscale", arch=SRResNet, arch_kwargs=dict(_SR_X4), weights=f"{name}.safetensors",
         # tiles at the low-resolution side: 192 px in gives 768 px out
         scale=4, multiple_of=1, tiling=True, tile=192, overlap=32, supports_half=True,
-        license="MIT (weights trained by restore)",
+        license=_PHOTOS_LICENSE,
         trained_on=_SR_DATA, description=description, device_advice="CPU ok")
 
 
@@ -78,7 +81,7 @@ def unwatermark_s() -> ModelSpec:
         arch_kwargs=dict(channels=3, width=32, levels=4, blocks=1, dec_blocks=None),
         weights="unwatermark-s.safetensors", out_channels=5, multiple_of=8, tiling=True, tile=512, overlap=64,
         supports_half=True, settings=_UNWATERMARK_S,
-        license="MIT (weights trained by restore)", trained_on=_WM_DATA,
+        license=_PHOTOS_LICENSE, trained_on=_WM_DATA,
         description="two-head U-Net (watermark alpha + restored image), CPU-sized (trained on 2 CPU cores)",
         device_advice="CPU ok")
 
@@ -97,7 +100,7 @@ def colorize_s() -> ModelSpec:
         # bench sets) for the most PSNR at 60 % or more of the originals' colorfulness
         # (docs/models.md, "Decoding"; docs/tune_colorize_decoding.py)
         settings=ColorizeSettings(render_size=256, prior=0.5, temperature=0.6, saturation=1.0),
-        supports_half=True, license="MIT (weights trained by restore)", trained_on=_COLOR_DATA,
+        supports_half=True, license=_PHOTOS_LICENSE, trained_on=_COLOR_DATA,
         description="U-Net classifying a*b* chroma from L* (Zhang et al. 2016 rebalancing), CPU-sized "
                     "(trained on 2 CPU cores)",
         device_advice="CPU ok")
@@ -124,7 +127,7 @@ _SEARCH = dict(lambda_prior=0.003, lr=0.01, restart_noise=0.25)
 @register_model()
 def gan_faces_64() -> ModelSpec:
     return _gan("gan-faces-64", tiling=False, overlap=0, settings=InpaintSettings(steps=100, restarts=4, **_SEARCH),
-                license="MIT code; weights trained on UTKFace (non-commercial research only)",
+                license="non-commercial research only (inherited from training data: UTKFace)",
                 trained_on="faces (../shared/data/train/faces, UTKFace aligned crops) resized to 64x64, "
                            "1 in 16 held out",
                 description="DCGAN G/D (spectral norm, hinge) + encoder for 64x64 faces; the whole image is "
@@ -134,7 +137,7 @@ def gan_faces_64() -> ModelSpec:
 @register_model(default=True)
 def gan_photos_64() -> ModelSpec:
     return _gan("gan-photos-64", tiling=True, overlap=16, settings=InpaintSettings(steps=10, restarts=1, **_SEARCH),
-                license="MIT code; weights trained on ImageNet samples + BSDS (non-commercial research)",
+                license=_PHOTOS_LICENSE,
                 trained_on="64x64 crops of bsds400 + imagenet-samples (../shared/data/train), 1 in 16 held out",
                 description="DCGAN G/D (spectral norm, hinge) + encoder for 64x64 photo windows, run window by "
                             "window over the holes")
