@@ -35,6 +35,13 @@ def _option_error(e: ValueError) -> typer.Exit:
 
 def _setup_logging(quiet: bool) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
+    import warnings
+
+    def one_line(message, category, filename, lineno, file=None, line=None) -> None:
+        """A Python warning (numpy, scikit-image, torch) as one log line, not a traceback-like block."""
+        logging.getLogger("restore").warning("warning: %s", str(message).splitlines()[0] if str(message) else category.__name__)
+
+    warnings.showwarning = one_line
 
 
 def _parse_sigma(sigma: str) -> float | str:
@@ -46,7 +53,7 @@ def _parse_sigma(sigma: str) -> float | str:
 
 
 def _run_folder(process, input_path: Path, output: Path, *, recursive: bool, skip_existing: bool,
-                overwrite: bool, fmt: Optional[str], quality: Optional[int], quiet: bool) -> None:
+                overwrite: bool, fmt: Optional[str], quality: Optional[int], quiet: bool, max_pixels: int) -> None:
     from restore.pipelines.batch import run_batch
 
     def on_error(path: Path, reason: str) -> None:
@@ -55,7 +62,8 @@ def _run_folder(process, input_path: Path, output: Path, *, recursive: bool, ski
 
     try:
         result = run_batch(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
-                           overwrite=overwrite, fmt=fmt, quality=quality, progress=not quiet, on_error=on_error)
+                           overwrite=overwrite, fmt=fmt, quality=quality, progress=not quiet, on_error=on_error,
+                           max_pixels=max_pixels)
     except (FileNotFoundError, ValueError) as e:
         raise _usage_error(str(e)) from None
     if not result.written and not result.skipped and not result.failed:
@@ -104,6 +112,9 @@ OverwriteOpt = typer.Option(False, "--overwrite", help="Replace existing outputs
 FormatOpt = typer.Option(None, "--format", "-f", help="Output format: png, jpg, tif, bmp, webp (default: the input's).")
 QualityOpt = typer.Option(None, "--quality", "-q", min=1, max=100, help="JPEG/WebP quality 1-100 (default 95).")
 QuietOpt = typer.Option(False, "--quiet", help="No progress bar or info messages.")
+MaxPixelsOpt = typer.Option(100_000_000, "--max-pixels", min=0,
+                            help="Refuse images larger than this many pixels (width x height, read from the file "
+                                 "header before decoding); 0 = no limit.")
 
 # Shared option and helper of the bench commands.
 RecordOpt = typer.Option(False, "--record", help="Store the zoo models' figures in weights/manifest.json.")
@@ -121,12 +132,12 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-            quiet: bool = QuietOpt) -> None:
+            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
     pipe, opts = _task("denoise", model, device, tile, overlap, sigma=_parse_sigma(sigma))
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
-                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
 
 @app.command()
@@ -138,7 +149,7 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-            quiet: bool = QuietOpt) -> None:
+            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
     """Upscale the images in INPUT_PATH with SRGAN / SRResNet and write them to OUTPUT."""
     _setup_logging(quiet)
     if scale is not None:
@@ -149,7 +160,7 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
             raise _option_error(e) from None
     pipe, opts = _task("upscale", model, device, tile, overlap, outscale=outscale)
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
-                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
 
 @app.command()
@@ -173,7 +184,7 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
                 overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-                quiet: bool = QuietOpt) -> None:
+                quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
     """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
     _setup_logging(quiet)
     pipe, opts = _task("unwatermark", model, device, tile, overlap, return_mask=save_mask, refine=refine,
@@ -187,7 +198,7 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
         return {"": out, "_mask": mask}
 
     _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
-                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
 
 @app.command()
@@ -204,13 +215,14 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
                                              "mean (default: the calibrated value, see docs/models.md)."),
              model: Optional[str] = ModelOpt, device: str = DeviceOpt, recursive: bool = RecursiveOpt,
              skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt,
-             quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt) -> None:
+             quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
+             max_pixels: int = MaxPixelsOpt) -> None:
     """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept)."""
     _setup_logging(quiet)
     pipe, opts = _task("colorize", model, device, None, None, render_size=render_size, saturation=saturation,
                        temperature=temperature)
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
-                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
 
 @app.command()
@@ -234,7 +246,8 @@ def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
                                                   help="Overlap of the windows of a windowed model (default: the "
                                                        "model's, 16 for gan-photos-64)."),
             recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt,
-            fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt) -> None:
+            fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
+            max_pixels: int = MaxPixelsOpt) -> None:
     """Fill the masked parts of the images in INPUT_PATH (GAN latent optimization + Poisson blending)."""
     _setup_logging(quiet)
     from restore.pipelines.batch import pair_finder
@@ -245,7 +258,7 @@ def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
     if mask is not None and mask.is_dir():
         raise _usage_error(f"--mask {mask} is a folder (use --masks for masks paired by file stem)")
     try:
-        find_mask = pair_finder(input_path, masks or mask, kind="mask")
+        find_mask = pair_finder(input_path, masks or mask, kind="mask", max_pixels=max_pixels)
     except (FileNotFoundError, ValueError) as e:
         raise _usage_error(str(e)) from None
     pipe, opts = _task("inpaint", model, device, None, overlap, method=method, init=init, steps=steps,
@@ -256,7 +269,7 @@ def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
         return {"": out[0], "_raw": out[1]} if save_raw else out
 
     _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
-                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
 
 @app.command()

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from restore.io import FORMATS, ImageReadError, is_image_path, iter_images, output_format, read_image, write_image
+from restore.io import FORMATS, MAX_PIXELS, ImageReadError, is_image_path, iter_images, output_format, read_image, write_image
 
 
 @dataclasses.dataclass
@@ -58,7 +58,8 @@ def plan_outputs(inputs: list[Path], root: Path, output_dir: Path, fmt: str | No
 def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.ndarray]], input_path: str | Path,
               output_dir: str | Path, *, recursive: bool = False, skip_existing: bool = False,
               overwrite: bool = False, fmt: str | None = None, quality: int | None = None,
-              progress: bool = True, on_error: Callable[[Path, str], Any] | None = None) -> BatchResult:
+              progress: bool = True, on_error: Callable[[Path, str], Any] | None = None,
+              max_pixels: int | None = MAX_PIXELS) -> BatchResult:
     """Run ``process`` over every image of ``input_path`` and write the results.
 
     Args:
@@ -78,6 +79,8 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
         quality: jpg/webp quality 1-100.
         progress: show a tqdm bar.
         on_error: called with (path, reason) as each file fails (e.g. to print it).
+        max_pixels: an input larger than this (width x height, read from its header) fails
+            before it is decoded (:func:`restore.io.read_image`); 0 or None: no limit.
 
     Returns:
         A :class:`BatchResult`. A file whose output would be an input file is refused.
@@ -121,7 +124,7 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
                 fail(src, f"output {dst} exists (use --overwrite or --skip-existing)")
                 continue
         try:
-            image = read_image(src)
+            image = read_image(src, max_pixels=max_pixels)
             # an image with alpha asked for jpg/bmp is written as png: its earlier output is that png
             alt = dst.with_suffix("." + output_format(dst, image, fmt))
             if skip_existing and alt != dst and alt.exists():
@@ -152,7 +155,8 @@ def suffix_of(target: Path, dst: Path) -> str:
     return target.stem[len(dst.stem):]
 
 
-def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask") -> Callable[[Path], np.ndarray]:
+def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask",
+                max_pixels: int | None = MAX_PIXELS) -> Callable[[Path], np.ndarray]:
     """The side input of each image of a folder run (e.g. its inpainting mask), as a function.
 
     ``source`` is one image file, used for every input, or a folder of images paired with
@@ -164,6 +168,7 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         input_path: the run's input, an image file or a folder (as :func:`run_batch`'s).
         source: an image file or a folder of images.
         kind: what is paired, in words, for the error messages (``"mask"``).
+        max_pixels: pixel limit of the side inputs, as :func:`restore.io.read_image`'s.
 
     Returns:
         ``find(path) -> image``: the side input of the input ``path``, as
@@ -183,7 +188,7 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         if not is_image_path(source):
             raise ValueError(f"{kind} {source} is not an image file")
         try:
-            one = read_image(source)
+            one = read_image(source, max_pixels=max_pixels)
         except Exception as e:  # noqa: BLE001 - any unreadable file is an error of the whole run
             raise ValueError(f"cannot read {kind} {source}: {e}") from None
         return lambda path: one
@@ -202,6 +207,6 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         found = by_rel.get(rel) or by_stem.get(path.stem)
         if found is None:
             raise FileNotFoundError(f"no {kind} for {path.name} in {source} ({kind}s are paired by file stem)")
-        return read_image(found)
+        return read_image(found, max_pixels=max_pixels)
 
     return find
