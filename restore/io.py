@@ -97,8 +97,8 @@ class ImageTooLargeError(ImageReadError):
         self.width, self.height, self.pixels, self.limit = width, height, pixels, limit
 
 
-def _mp(pixels: int) -> str:
-    return f"{pixels / 1e6:.1f} MP"
+def _mp(pixels: int, digits: str = ".1f") -> str:
+    return f"{pixels / 1e6:{digits}} MP" if pixels >= 1_000_000 else f"{pixels} pixels"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,7 +191,7 @@ def _read_header(path: Path, raw: bytes, max_pixels: int | None) -> _Header | No
 
 def _too_large(path: Path, w: int, h: int, pixels: int, limit: int) -> None:
     size = f"{w}x{h} = {_mp(pixels)}" if w else _mp(pixels)
-    raise ImageTooLargeError(f"{path}: {size} is over the limit of {limit / 1e6:g} MP; "
+    raise ImageTooLargeError(f"{path}: {size} is over the limit of {_mp(limit, 'g')}; "
                              "--max-pixels N (max_pixels=N) changes it, 0 removes it",
                              width=w, height=h, pixels=pixels, limit=limit)
 

@@ -54,3 +54,20 @@ def require_fonts() -> None:
     from restore.io import find_fonts
     if not find_fonts():
         pytest.skip("no DejaVu fonts found (install matplotlib or fonts-dejavu)")
+
+
+def bomb_png(width: int = 20000, height: int = 20000) -> bytes:
+    """A valid PNG of ``width`` x ``height`` black 1-bit gray pixels, made without holding
+    the image: each row is compressed as it is streamed (20000 x 20000: about 50 KB, made
+    in a fraction of a second, 400 MP once decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = bytes(1 + (width + 7) // 8)  # filter byte 0, then the packed zero bits
+    z = zlib.compressobj(9)
+    body = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit gray
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")

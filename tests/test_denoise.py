@@ -108,3 +108,14 @@ def test_sigma_range_is_the_models(pipe):
     noisy = np.clip(real_image(64, 64).astype(int) + np.random.default_rng(0).normal(0, 50, (64, 64, 3)), 0, 255)
     noisy = noisy.astype(np.uint8)
     assert np.array_equal(other(noisy), pipe(noisy, sigma=30))     # 'auto' estimates about 50, clipped to 30
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0])
+def test_estimate_sigma_flat_image_is_zero_without_warnings(value):
+    import warnings
+
+    from restore.pipelines.denoise import estimate_sigma
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # skimage's "mean of an empty slice" must not escape
+        s = estimate_sigma(torch.full((1, 3, 40, 40), value))
+    assert s == 0.0
