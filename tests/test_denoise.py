@@ -118,4 +118,4 @@ def test_estimate_sigma_flat_image_is_zero_without_warnings(value):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # skimage's "mean of an empty slice" must not escape
         s = estimate_sigma(torch.full((1, 3, 40, 40), value))
-    assert s == 0.0
+    assert 0.0 <= s < 0.01  # NaN (the old result on a black image) fails this too
