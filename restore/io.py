@@ -150,13 +150,15 @@ def _read_header(path: Path, raw: bytes, max_pixels: int | None) -> _Header | No
     Pillow's ``Image.open`` is lazy: it parses the header and decodes nothing. Its
     decompression-bomb error (over ``2 * PIL.Image.MAX_IMAGE_PIXELS``) is turned into
     :class:`ImageTooLargeError`; its warning (over ``PIL.Image.MAX_IMAGE_PIXELS``) is not
-    shown: the size is checked against ``max_pixels`` right after. Returns None where
-    neither Pillow nor the PNG/TIFF/BMP header parsers here can read the size.
+    shown (the size is checked against ``max_pixels`` right after), nor are its warnings
+    about corrupt metadata. Returns None where neither Pillow nor the TIFF/BMP header
+    parsers here (for files Pillow does not read, e.g. float RGB TIFF) can read the size.
     """
     from PIL import Image as PILImage
     own = _png_size(raw) or _tiff_size(raw) or _bmp_size(raw)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+        # the bomb warning, and those about corrupt metadata (EXIF, TIFF tags): the decode decides
+        warnings.simplefilter("ignore")
         try:
             with PILImage.open(io.BytesIO(raw)) as im:
                 w, h = im.size
@@ -186,7 +188,8 @@ def _read_header(path: Path, raw: bytes, max_pixels: int | None) -> _Header | No
                 "(PIL.Image.MAX_IMAGE_PIXELS)", width=w, height=h, pixels=pixels, limit=limit) from None
         except Exception:  # noqa: BLE001 - any header Pillow cannot parse: fall back to ours
             pass
-    return _Header(*own) if own is not None else None
+    # Pillow reads every valid PNG header; libpng can spend seconds on a broken one
+    return _Header(*own) if own is not None and not raw.startswith(b"\x89PNG") else None
 
 
 def _too_large(path: Path, w: int, h: int, pixels: int, limit: int) -> None:
@@ -284,7 +287,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = MAX_PIXELS) -> np.n
     if header is None:
         if jpeg_cut or png_cut:
             raise ImageReadError(f"{path}: truncated {'JPEG (no end-of-image marker)' if jpeg_cut else 'PNG (no IEND chunk)'}")
-        if max_pixels:
+        if max_pixels or head.startswith(b"\x89PNG"):
             raise ImageReadError(f"{path}: not a decodable image (its size cannot be read from the header)")
     else:
         if header.width <= 0 or header.height <= 0:
@@ -318,6 +321,8 @@ def read_image(path: str | Path, *, max_pixels: int | None = MAX_PIXELS) -> np.n
         img = img[:, :, None]
     if img.shape[2] == 4 and header is not None and header.mode == "CMYK":
         img = img[:, :, :3]  # OpenCV converts CMYK to BGR and adds an opaque alpha
+    elif img.shape[2] == 4 and header is not None and header.format == "GIF" and img[:, :, 3].min() == 255:
+        img = img[:, :, :3]  # OpenCV gives every GIF an alpha channel; opaque: none
     if img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     elif img.shape[2] == 4:
