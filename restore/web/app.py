@@ -92,34 +92,34 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
             with gr.Tab("Denoise", id="denoise"):
                 with gr.Row():
                     with gr.Column():
-                        d_in = gr.Image(type="filepath", image_mode=None, label="Noisy photo", elem_id="denoise-input")
+                        d_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Noisy photo", elem_id="denoise-input")
                         d_sigma = gr.Textbox("auto", label="Noise level sigma (0-75 on the 0-255 scale, or auto)",
                                              elem_id="denoise-sigma")
                         d_model = gr.Dropdown(_models("denoise"), value=_models("denoise")[0], label="Model")
                         d_run = gr.Button("Denoise", variant="primary", elem_id="denoise-run")
                     with gr.Column():
                         d_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
-                        d_file = gr.File(label="Download", elem_id="denoise-download")
+                        d_file = gr.File(label="Download", elem_id="denoise-download", interactive=False)
                 d_run.click(_errors(lambda p, s, m: simple("denoise", p, m, sigma=parse_sigma(s))),
                             [d_in, d_sigma, d_model], [d_cmp, d_file], concurrency_limit=1, concurrency_id="denoise")
 
             with gr.Tab("Upscale", id="upscale"):
                 with gr.Row():
                     with gr.Column():
-                        u_in = gr.Image(type="filepath", image_mode=None, label="Photo", elem_id="upscale-input")
+                        u_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Photo", elem_id="upscale-input")
                         u_model = gr.Dropdown(_models("upscale"), value=_models("upscale")[0], label="Model")
                         u_out = gr.Number(None, label="Output scale (empty: the model's, 4)", minimum=0.1)
                         u_run = gr.Button("Upscale", variant="primary", elem_id="upscale-run")
                     with gr.Column():
                         u_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
-                        u_file = gr.File(label="Download", elem_id="upscale-download")
+                        u_file = gr.File(label="Download", elem_id="upscale-download", interactive=False)
                 u_run.click(_errors(lambda p, m, o: simple("upscale", p, m, outscale=o or None)),
                             [u_in, u_model, u_out], [u_cmp, u_file], concurrency_limit=1, concurrency_id="upscale")
 
             with gr.Tab("Colorize", id="colorize"):
                 with gr.Row():
                     with gr.Column():
-                        c_in = gr.Image(type="filepath", image_mode=None, label="Gray, faded or sepia photo",
+                        c_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Gray, faded or sepia photo",
                                         elem_id="colorize-input")
                         c_model = gr.Dropdown(_models("colorize"), value=_models("colorize")[0], label="Model")
                         c_sat = gr.Number(None, label="Saturation (empty: the model's calibrated value)", minimum=0)
@@ -128,7 +128,7 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                         c_run = gr.Button("Colorize", variant="primary", elem_id="colorize-run")
                     with gr.Column():
                         c_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
-                        c_file = gr.File(label="Download", elem_id="colorize-download")
+                        c_file = gr.File(label="Download", elem_id="colorize-download", interactive=False)
                 c_run.click(_errors(lambda p, m, s, r: simple("colorize", p, m, saturation=s,
                                                               render_size=None if r is None else int(r))),
                             [c_in, c_model, c_sat, c_size], [c_cmp, c_file], concurrency_limit=1,
@@ -139,7 +139,7 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                 i_src = gr.State(None)
                 with gr.Row():
                     with gr.Column():
-                        i_in = gr.Image(type="filepath", image_mode=None, label="Photo", elem_id="inpaint-input",
+                        i_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Photo", elem_id="inpaint-input",
                                         height=160)
                         i_edit = gr.ImageEditor(type="numpy", label="Paint over what to fill (brush; eraser, undo)",
                                                 sources=(), layers=False, transforms=(), elem_id="inpaint-editor",
@@ -152,11 +152,12 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                             i_seed = gr.Number(0, label="Seed", precision=0)
                         i_run = gr.Button("Fill", variant="primary", elem_id="inpaint-run")
                     with gr.Column():
-                        i_out = gr.Image(label="Result", type="filepath", format="png", interactive=False)
+                        i_out = gr.Image(label="Result", type="filepath", format="png", interactive=False,
+                                         buttons=["download", "fullscreen"], height=280)
                         i_raw = gr.Image(label="Raw G(z) before blending", type="filepath", format="png",
                                          interactive=False)
                         i_file = gr.File(label="Download (result, raw, mask used)", file_count="multiple",
-                                         elem_id="inpaint-download")
+                                         elem_id="inpaint-download", interactive=False)
                         i_again = gr.Button("Paint more on the result", elem_id="inpaint-again")
 
                 def i_load(path):
@@ -189,7 +190,7 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                 w_src = gr.State(None)
                 with gr.Row():
                     with gr.Column():
-                        w_in = gr.Image(type="filepath", image_mode=None, label="Watermarked photo",
+                        w_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Watermarked photo",
                                         elem_id="unwatermark-input")
                         with gr.Row():
                             w_model = gr.Dropdown(_models("unwatermark"), value=_models("unwatermark")[0],
@@ -206,9 +207,10 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                         w_again = gr.Button("Fill again with this mask", elem_id="unwatermark-again")
                     with gr.Column():
                         w_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
-                        w_mask = gr.Image(label="Mask found", type="numpy", format="png", interactive=False)
+                        w_mask = gr.Image(label="Mask found", type="numpy", format="png", interactive=False,
+                                             buttons=["download", "fullscreen"])
                         w_file = gr.File(label="Download (result, mask)", file_count="multiple",
-                                         elem_id="unwatermark-download")
+                                         elem_id="unwatermark-download", interactive=False)
 
                 @_errors
                 def w_first(src, model, refine, tta):
