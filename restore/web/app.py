@@ -29,6 +29,12 @@ def _models(task: str) -> list[str]:
     return [d] + [n for n in names if n != d]
 
 
+def _settings(task: str):
+    """The inference settings of ``task``'s default model (the defaults shown in its tab)."""
+    from restore.zoo.registry import default_model, get_spec
+    return get_spec(default_model(task)).settings
+
+
 def _name(path: str | None) -> str:
     return Path(path).stem if path else "image"
 
@@ -108,7 +114,7 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                     with gr.Column():
                         u_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Photo", elem_id="upscale-input")
                         u_model = gr.Dropdown(_models("upscale"), value=_models("upscale")[0], label="Model")
-                        u_out = gr.Number(None, label="Output scale (empty: the model's, 4)", minimum=0.1)
+                        u_out = gr.Number(0, label="Output scale (0: the model's, 4)", minimum=0)
                         u_run = gr.Button("Upscale", variant="primary", elem_id="upscale-run")
                     with gr.Column():
                         u_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
@@ -122,9 +128,10 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                         c_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Gray, faded or sepia photo",
                                         elem_id="colorize-input")
                         c_model = gr.Dropdown(_models("colorize"), value=_models("colorize")[0], label="Model")
-                        c_sat = gr.Number(None, label="Saturation (empty: the model's calibrated value)", minimum=0)
-                        c_size = gr.Number(None, label="Render size in pixels (empty: the model's, 256)", minimum=16,
-                                           precision=0)
+                        c_sat = gr.Slider(0, 2, value=_settings("colorize").saturation, step=0.05,
+                                          label="Saturation (0 = gray; default: the model's calibrated value)")
+                        c_size = gr.Number(_settings("colorize").render_size, minimum=16, precision=0,
+                                           label="Render size: short side the network sees, in pixels")
                         c_run = gr.Button("Colorize", variant="primary", elem_id="colorize-run")
                     with gr.Column():
                         c_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
