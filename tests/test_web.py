@@ -122,9 +122,34 @@ def _download(page, selector: str, dest: Path, index: int = 0) -> Path:
         raise
     with page.expect_download() as d:
         link.click()
+    dest.mkdir(parents=True, exist_ok=True)
     path = dest / d.value.suggested_filename
     d.value.save_as(path)
     return path
+
+
+def _stroke(page, editor: str) -> None:
+    """Paint one brush stroke with the mouse across the middle of the editor's canvas."""
+    canvas = page.locator(f"{editor} canvas").first
+    canvas.wait_for()
+    page.wait_for_timeout(1500)  # the background is drawn after the upload event
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 60, cy - 20)
+    page.mouse.down()
+    for i in range(1, 13):
+        page.mouse.move(cx - 60 + 10 * i, cy - 20 + 3 * i, steps=2)
+    page.mouse.up()
+
+
+def _wait_idle(page) -> None:
+    """Wait until the job started shows no progress (Gradio writes "processing | N s")."""
+    try:  # a fast job may be done before its progress is seen
+        page.wait_for_function("() => document.body.innerText.includes('processing')", timeout=3_000)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError
+        pass
+    page.wait_for_function("() => !document.body.innerText.includes('processing')")
 
 
 def _cli(*args: str) -> None:
@@ -185,17 +210,7 @@ def test_too_many_pixels_refused_then_next_request_served(page, noisy, tmp_path)
 def test_inpaint_stroke_download_equals_cli(page, photo, tmp_path):
     _tab(page, "Inpaint")
     page.locator("#inpaint-input input[type=file]").set_input_files(str(photo))
-    canvas = page.locator("#inpaint-editor canvas").first
-    canvas.wait_for()
-    page.wait_for_timeout(1500)  # the background is drawn after the upload event
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx - 60, cy - 20)
-    page.mouse.down()
-    for i in range(1, 13):
-        page.mouse.move(cx - 60 + 10 * i, cy - 20 + 3 * i, steps=2)
-    page.mouse.up()
+    _stroke(page, "#inpaint-editor")
     page.locator("#inpaint-run").click()
     result, raw, mask = (_download(page, "#inpaint-download", tmp_path, i) for i in range(3))
     _shot(page, "inpaint")
@@ -237,9 +252,16 @@ def test_unwatermark_and_models(page, photo, tmp_path):
     _download(page, "#unwatermark-download", tmp_path, 1)
     _cli("unwatermark", str(marked), str(tmp_path / "cli"), "--save-mask")
     assert out.read_bytes() == (tmp_path / "cli" / "marked.png").read_bytes()
-    page.locator("#unwatermark-again").click()  # fill again with the (unchanged) mask in the editor
-    page.wait_for_timeout(300)
-    page.locator("#unwatermark-download a[download]").first.wait_for()
+    predicted = read_image(tmp_path / "marked_mask.png")[..., 0] > 0
+    _stroke(page, "#unwatermark-editor")  # add to the mask by hand, fill again
+    page.locator("#unwatermark-again").click()
+    _wait_idle(page)
+    again = _download(page, "#unwatermark-download", tmp_path / "again", 0)
+    used = read_image(_download(page, "#unwatermark-download", tmp_path / "again", 1))[..., 0] > 0
+    assert used.sum() > predicted.sum() and used[predicted].all(), "the stroke was added to the predicted mask"
+    out, src = read_image(again), read_image(marked)
+    assert np.array_equal(out[~used], src[~used]), "pixels outside the mask are the input's"
+    assert not np.array_equal(out[used], src[used]), "the mask was filled"
     _shot(page, "unwatermark")
     _tab(page, "Models")
     table = page.locator("#models-table")

@@ -207,7 +207,8 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                             w_tta = gr.Checkbox(True, label="Mirrored second pass (fewer false detections)")
                         w_run = gr.Button("Remove watermark", variant="primary", elem_id="unwatermark-run")
                         w_edit = gr.ImageEditor(type="numpy", label="Predicted mask (red): paint to add, erase to "
-                                                "remove, then fill again", sources=(), layers=False, transforms=(),
+                                                "remove, then fill again", sources=(), transforms=(),
+                                                layers=gr.LayerOptions(allow_additional_layers=False),
                                                 brush=gr.Brush(default_size=12, colors=["#ff0000"],
                                                                color_mode="fixed"),
                                                 format="png", elem_id="unwatermark-editor", canvas_size=(512, 512))
