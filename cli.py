@@ -279,6 +279,33 @@ def models(task: Optional[str] = typer.Option(None, "--task", help="Only this ta
     typer.echo(models_table(task))
 
 
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind: 127.0.0.1 is this computer only; "
+                                                               "0.0.0.0 opens the app to the network."),
+          port: int = typer.Option(7860, "--port", min=1, max=65535, help="TCP port."),
+          device: str = DeviceOpt,
+          max_pixels: float = typer.Option(16.0, "--max-pixels", min=0.01,
+                                           help="Largest image processed, in megapixels (width x height / 1e6)."),
+          max_upload: float = typer.Option(50.0, "--max-upload", min=0.01, help="Largest upload, in MB."),
+          quiet: bool = QuietOpt) -> None:
+    """Start the local web app (one tab per task, masks painted by hand); needs `pip install 'restore[web]'`."""
+    _setup_logging(quiet)
+    from restore.web import INSTALL_HINT, serve as serve_app
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise _usage_error(INSTALL_HINT) from None
+    from restore.zoo.registry import resolve_device
+    try:
+        resolve_device(device)
+    except ValueError as e:
+        raise _usage_error(str(e)) from None
+    typer.echo(f"restore web app on http://{host}:{port} (Ctrl+C stops it)",
+               err=True)
+    serve_app(host=host, port=port, device=device, max_pixels=int(max_pixels * 1e6),
+              max_file_size=int(max_upload * 1024 * 1024), quiet=quiet)
+
+
 def _print_reports(reports) -> None:
     """Print the tables of a bench run as each is done; bad data, options or models are usage
     errors."""
