@@ -17,7 +17,7 @@ import cli
 from restore.io import read_image, write_image
 from restore.metrics import psnr
 
-from helpers import EXIF_ORIENTATION, jpeg_bytes
+from helpers import BROKEN_WEIGHTS, EXIF_ORIENTATION, break_weights, jpeg_bytes
 
 pytestmark = pytest.mark.usefixtures("cached_pipelines")
 
@@ -381,3 +381,22 @@ def test_models_lists_dae_s():
     assert code == 0, text
     assert "dae-s" in text
     assert "denoise" in text
+
+
+# --- broken weights ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", BROKEN_WEIGHTS)
+def test_broken_weights_one_error_line_and_exit_1(small, tmp_path, monkeypatch, case):
+    expect = break_weights(tmp_path / "w", case)
+    monkeypatch.setenv("RESTORE_WEIGHTS", str(tmp_path / "w"))
+    code, text = denoise(small, tmp_path / "out")
+    assert code == 1
+    assert text.strip().count("\n") == 0 and re.match("error: " + expect, text.strip()), text
+    assert not (tmp_path / "out").exists()
+
+
+def test_models_with_a_bad_manifest_is_one_error_line(tmp_path, monkeypatch):
+    expect = break_weights(tmp_path / "w", "bad-manifest")
+    monkeypatch.setenv("RESTORE_WEIGHTS", str(tmp_path / "w"))
+    code, text = invoke("models")
+    assert code == 1 and re.fullmatch("error: " + expect + ".*", text.strip()), text
