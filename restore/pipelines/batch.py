@@ -14,8 +14,11 @@ other's files. Ctrl-C (``KeyboardInterrupt``) ends the run after the files done 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +153,26 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
     return result
 
 
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that comes within the block until its end, then raise it as
+    ``KeyboardInterrupt``: the outputs of a file, a fraction of a second to write, are then
+    either published and counted in the result or not written at all. Only where Python's
+    own SIGINT handler is in place in the main thread; elsewhere the block runs as is."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    held: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if held:
+        raise KeyboardInterrupt
+
+
 def _run_one(process, src: Path, dst: Path, result: BatchResult, fail: Callable[[Path, str], None], *,
              input_set: set[Path], skip_existing: bool, overwrite: bool, fmt: str | None,
              quality: int | None) -> None:
@@ -183,18 +206,19 @@ def _run_one(process, src: Path, dst: Path, result: BatchResult, fail: Callable[
             targets.append((target, arr))
         # side outputs first, the main one last: a main output that exists means a whole result
         targets.sort(key=lambda t: not suffix_of(t[0], dst))
-        for target, arr in targets:
-            main = not suffix_of(target, dst)
-            try:
-                written = write_image(target, arr, fmt=fmt, quality=quality,
-                                      overwrite=overwrite or (skip_existing and not main))
-            except OutputExistsError:
-                if main and skip_existing:  # another run wrote it meanwhile
-                    result.skipped.append(src)
-                    return
-                raise
-            if main:
-                result.written.append((src, written))
+        with _ctrl_c_deferred():  # published and counted, or neither
+            for target, arr in targets:
+                main = not suffix_of(target, dst)
+                try:
+                    written = write_image(target, arr, fmt=fmt, quality=quality,
+                                          overwrite=overwrite or (skip_existing and not main))
+                except OutputExistsError:
+                    if main and skip_existing:  # another run wrote it meanwhile
+                        result.skipped.append(src)
+                        return
+                    raise
+                if main:
+                    result.written.append((src, written))
     except OutputExistsError as e:
         fail(src, f"{e} (written meanwhile by another run; use --overwrite or --skip-existing)")
     except (ImageReadError, ValueError, TypeError, RuntimeError, OSError, MemoryError) as e:
