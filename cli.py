@@ -78,14 +78,16 @@ def _interrupted() -> typer.Exit:
 
 def _load(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int]):
     from restore import load_pipeline
-    from restore.zoo import WeightsError
     try:
         return load_pipeline(task, model=model, device=device, tile="auto" if tile is None else (tile or None),
                              overlap=overlap)
     except (KeyError, ValueError) as e:
         raise _usage_error(str(e).strip("'\"")) from None
-    except WeightsError as e:
-        raise _weights_error(e) from None
+    except RuntimeError as e:
+        from restore.zoo import WeightsError  # imported here: restore.zoo imports torch
+        if isinstance(e, WeightsError):
+            raise _weights_error(e) from None
+        raise
     except KeyboardInterrupt:
         raise _interrupted() from None
 
@@ -117,7 +119,7 @@ TileOpt = typer.Option(None, "--tile", min=0,
 OverlapOpt = typer.Option(None, "--overlap", min=0,
                           help="Overlap between tiles in input pixels (default: the model's: 64, x4 models 32).")
 RecursiveOpt = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders, mirroring the tree.")
-SkipOpt = typer.Option(False, "--skip-existing", help="Skip files whose output exists.")
+SkipOpt = typer.Option(False, "--skip-existing", help="Skip files whose output exists (finishes an interrupted run).")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Replace existing outputs (never an input).")
 FormatOpt = typer.Option(None, "--format", "-f", help="Output format: png, jpg, tif, bmp, webp (default: the input's).")
 QualityOpt = typer.Option(None, "--quality", "-q", min=1, max=100, help="JPEG/WebP quality 1-100 (default 95).")

@@ -6,7 +6,8 @@ the real CLI and folder runner, with a fake, fast pipeline in place of the model
 Environment:
     FAKE_VARIANT   which of the two stand-in results to write (0 or 1, see :func:`expected`).
     FAKE_DELAY     seconds each image takes (default 0).
-    FAKE_GO        wait until this file exists before the run (two runs start together).
+    FAKE_GO        wait until this file exists before the run (two runs start together),
+                   after writing FAKE_READY (when given) to say it waits.
     FAKE_HANG_AT   the n-th output file's fsync (1-based) never returns: the process hangs
                    with that output's temporary file half-published, to be killed there;
                    FAKE_MARKER is written when it does.
@@ -72,6 +73,8 @@ def main(argv: list[str]) -> None:
     if os.environ.get("FAKE_HANG_AT"):
         _hang_at(int(os.environ["FAKE_HANG_AT"]), Path(os.environ["FAKE_MARKER"]))
     go = os.environ.get("FAKE_GO")
+    if os.environ.get("FAKE_READY"):
+        Path(os.environ["FAKE_READY"]).touch()
     while go and not Path(go).exists():
         time.sleep(0.002)
     cli.app(["denoise", *argv], prog_name="restore")

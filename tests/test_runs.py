@@ -20,7 +20,7 @@ import pytest
 from restore.io import OutputExistsError, clean_stale_temp_files, read_image, temp_path, write_image
 from restore.pipelines.batch import run_batch
 
-from batch_worker import expected
+from batch_worker import FakePipeline, expected
 
 WORKER = Path(__file__).with_name("batch_worker.py")
 SUMMARY = re.compile(r"^(\d+) written, (\d+) skipped, (\d+) failed$", re.M)
@@ -53,6 +53,19 @@ def start(inp: Path, out: Path, *flags: str, **env: str | int | float) -> subpro
     child_env.pop("RESTORE_WEIGHTS", None)
     return subprocess.Popen([sys.executable, str(WORKER), str(inp), str(out), "--quiet", *flags], env=child_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def run_cli(monkeypatch, inp: Path, out: Path, *flags: str) -> tuple[int, str]:
+    """``restore denoise IN OUT FLAGS`` in this process, with the worker's fake pipeline."""
+    from typer.testing import CliRunner
+
+    import cli
+    import restore
+    monkeypatch.setattr(restore, "load_pipeline", lambda task, **kwargs: FakePipeline(0))
+    result = CliRunner().invoke(cli.app, ["denoise", str(inp), str(out), *flags])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output          # stdout and stderr, with any click
 
 
 def wait_for(condition, timeout: float = 30.0) -> None:
@@ -165,7 +178,7 @@ def test_sigint_stops_the_cli_with_a_summary_and_exit_code_130(tmp_path):
 
 # --- SIGKILL, then --skip-existing -----------------------------------------------------------------
 
-def test_sigkill_while_writing_then_skip_existing_finishes(tmp_path):
+def test_sigkill_while_writing_then_skip_existing_finishes(tmp_path, monkeypatch):
     """Killed while the third output is half-published: two complete outputs and one hidden
     temporary file; the rerun removes the temporary file and writes the other three."""
     images = make_inputs(tmp_path / "in", 5)
@@ -179,9 +192,9 @@ def test_sigkill_while_writing_then_skip_existing_finishes(tmp_path):
     for name in outputs(out):
         assert np.array_equal(read_image(out / name), expected(images[name], 0))
 
-    code, text = finish(start(tmp_path / "in", out, "--skip-existing"))
+    code, text = run_cli(monkeypatch, tmp_path / "in", out, "--skip-existing")   # in this process: faster
     assert code == 0, text
-    assert SUMMARY.search(text).groups() == ("3", "2", "0")
+    assert SUMMARY.search(text).groups() == ("3", "2", "0") and "removed 1 temporary file" in text
     assert_outputs_are(out, images, set(images))
 
 
@@ -189,19 +202,23 @@ def test_sigkill_while_writing_then_skip_existing_finishes(tmp_path):
 
 @pytest.mark.parametrize("flag", ["--overwrite", "--skip-existing", None])
 def test_two_runs_into_one_folder_never_corrupt_an_output(tmp_path, flag):
-    images = make_inputs(tmp_path / "in", 40, size=64)
+    n = 30
+    images = make_inputs(tmp_path / "in", n, size=64)
     out, go = tmp_path / "out", tmp_path / "go"
     flags = [flag] if flag else []
-    procs = [start(tmp_path / "in", out, *flags, variant=v, go=go) for v in (0, 1)]
-    time.sleep(0.5)   # both imported and waiting
-    go.touch()
+    procs = [start(tmp_path / "in", out, *flags, variant=v, go=go, ready=tmp_path / f"ready{v}") for v in (0, 1)]
+    wait_for(lambda: (tmp_path / "ready0").exists() and (tmp_path / "ready1").exists())
+    go.touch()                                  # both start together, on the same files in the same order
     results = [finish(p) for p in procs]
     assert_outputs_are(out, images, set(images), variants=(0, 1))
     counts = [tuple(map(int, SUMMARY.search(text).groups())) for _, text in results]
     if flag == "--overwrite":
-        assert [code for code, _ in results] == [0, 0] and counts == [(40, 0, 0)] * 2
+        assert [code for code, _ in results] == [0, 0] and counts == [(n, 0, 0)] * 2
     else:   # each file written by exactly one run; the other skipped it (or, without a flag, failed it)
-        assert sum(c[0] for c in counts) == 40
+        assert sum(c[0] for c in counts) == n
         lost = 1 if flag == "--skip-existing" else 2
-        assert all(c[lost] == 40 - c[0] for c in counts), counts
+        assert all(c[lost] == n - c[0] for c in counts), counts
         assert [code for code, _ in results] == [0 if flag or c[2] == 0 else 1 for c in counts]
+        if flag is None:
+            fails = [line for _, text in results for line in text.splitlines() if line.startswith("  failed:")]
+            assert len(fails) == n and all("exists (" in line for line in fails), fails
