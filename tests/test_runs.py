@@ -129,8 +129,10 @@ def test_clean_stale_temp_files_removes_dead_and_old_ones_only(tmp_path):
 
 # --- Ctrl-C -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("where", ["process", "write"])
+@pytest.mark.parametrize("where", ["process", "write", "signal-while-writing"])
 def test_keyboard_interrupt_stops_after_the_files_done(tmp_path, monkeypatch, where):
+    """Ctrl-C in the work or in ``write_image`` (raised there: the output is dropped), or a
+    real SIGINT while a file's output is being written (held until it is published)."""
     images = make_inputs(tmp_path / "in", 6)
     calls = []
 
@@ -140,25 +142,29 @@ def test_keyboard_interrupt_stops_after_the_files_done(tmp_path, monkeypatch, wh
             raise KeyboardInterrupt
         return expected(image, 0)
 
-    if where == "write":   # Ctrl-C while the third output is being written
+    if where != "process":   # Ctrl-C while the third output is being written
         import restore.io as rio
         real, files = os.fsync, []
 
         def fsync(fd):
             if stat.S_ISREG(os.fstat(fd).st_mode):
                 files.append(fd)
-                if len(files) == 3:
+                if len(files) == 3 and where == "write":
                     raise KeyboardInterrupt
+                if len(files) == 3:
+                    os.kill(os.getpid(), signal.SIGINT)
             real(fd)
 
         monkeypatch.setattr(rio.os, "fsync", fsync)
     result = run_batch(process, tmp_path / "in", tmp_path / "out", progress=False)
     monkeypatch.undo()
+    done = 3 if where == "signal-while-writing" else 2
+    names = [f"{i:02d}.png" for i in range(6)]
     assert result.interrupted and result.exit_code == 130
-    assert [p.name for p, _ in result.written] == ["00.png", "01.png"]
-    assert [p.name for p in result.not_started] == ["02.png", "03.png", "04.png", "05.png"]
-    assert "interrupted: 2 done, 0 failed, 4 not started" in result.summary()
-    assert_outputs_are(tmp_path / "out", images, {"00.png", "01.png"})
+    assert [p.name for p, _ in result.written] == names[:done]
+    assert [p.name for p in result.not_started] == names[done:]
+    assert f"interrupted: {done} done, 0 failed, {6 - done} not started" in result.summary()
+    assert_outputs_are(tmp_path / "out", images, set(names[:done]))
 
 
 def test_sigint_stops_the_cli_with_a_summary_and_exit_code_130(tmp_path):

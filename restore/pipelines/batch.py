@@ -169,8 +169,8 @@ def _ctrl_c_deferred() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    if held:
-        raise KeyboardInterrupt
+        if held:  # also when the block failed: the run stops, that file counts as not started
+            raise KeyboardInterrupt
 
 
 def _run_one(process, src: Path, dst: Path, result: BatchResult, fail: Callable[[Path, str], None], *,
