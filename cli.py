@@ -1,6 +1,7 @@
 """The ``restore`` command line: task commands over files and folders, ``models``, ``bench``, ``train``.
 
-The only module that prints or exits. Exit codes: 0 ok, 1 some files failed, 2 bad usage.
+The only module that prints or exits. Exit codes: 0 ok, 1 some files failed or the model
+could not be loaded, 2 bad usage, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmark a task's zoo models against classical baselines.")
 app.add_typer(bench_app, name="bench")
 
-USAGE, FAILED = 2, 1
+USAGE, FAILED, INTERRUPTED = 2, 1, 130
 
 
 def _usage_error(msg: str) -> typer.Exit:
@@ -66,24 +67,43 @@ def _run_folder(process, input_path: Path, output: Path, *, recursive: bool, ski
                            max_pixels=max_pixels)
     except (FileNotFoundError, ValueError) as e:
         raise _usage_error(str(e)) from None
-    if not result.written and not result.skipped and not result.failed:
+    except KeyboardInterrupt:  # before the first file (listing the folder)
+        raise _interrupted() from None
+    if result.cleaned and not quiet:
+        typer.echo(f"removed {len(result.cleaned)} temporary file(s) left by an interrupted run in {output}", err=True)
+    if not result.written and not result.skipped and not result.failed and not result.interrupted:
         typer.secho(f"no images found in {input_path}", err=True, fg=typer.colors.YELLOW)
-    typer.echo(result.summary(), err=bool(result.failed))
+    typer.echo(result.summary(), err=bool(result.failed or result.interrupted))
     if result.exit_code:
-        raise typer.Exit(FAILED)
+        raise typer.Exit(result.exit_code)
+
+
+def _interrupted() -> typer.Exit:
+    """Ctrl-C before any file was processed (e.g. while the model loads)."""
+    typer.echo("interrupted before any file was processed", err=True)
+    return typer.Exit(INTERRUPTED)
 
 
 def _load(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int]):
     from restore import load_pipeline
-    from restore.zoo import WeightsError
     try:
         return load_pipeline(task, model=model, device=device, tile="auto" if tile is None else (tile or None),
                              overlap=overlap)
     except (KeyError, ValueError) as e:
         raise _usage_error(str(e).strip("'\"")) from None
-    except WeightsError as e:
-        typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(FAILED) from None
+    except RuntimeError as e:
+        from restore.zoo import WeightsError  # imported here: restore.zoo imports torch
+        if isinstance(e, WeightsError):
+            raise _weights_error(e) from None
+        raise
+    except KeyboardInterrupt:
+        raise _interrupted() from None
+
+
+def _weights_error(e: Exception) -> typer.Exit:
+    """A weights or manifest problem: its one line (file and remedy), exit code 1."""
+    typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
+    return typer.Exit(FAILED)
 
 
 def _task(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int], **options):
@@ -107,7 +127,7 @@ TileOpt = typer.Option(None, "--tile", min=0,
 OverlapOpt = typer.Option(None, "--overlap", min=0,
                           help="Overlap between tiles in input pixels (default: the model's: 64, x4 models 32).")
 RecursiveOpt = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders, mirroring the tree.")
-SkipOpt = typer.Option(False, "--skip-existing", help="Skip files whose output exists.")
+SkipOpt = typer.Option(False, "--skip-existing", help="Skip files whose output exists (finishes an interrupted run).")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Replace existing outputs (never an input).")
 FormatOpt = typer.Option(None, "--format", "-f", help="Output format: png, jpg, tif, bmp, webp (default: the input's).")
 QualityOpt = typer.Option(None, "--quality", "-q", min=1, max=100, help="JPEG/WebP quality 1-100 (default 95).")
@@ -153,11 +173,13 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
     """Upscale the images in INPUT_PATH with SRGAN / SRResNet and write them to OUTPUT."""
     _setup_logging(quiet)
     if scale is not None:
-        from restore.zoo.registry import model_for_scale
+        from restore.zoo.registry import WeightsError, model_for_scale
         try:
             model = model_for_scale("upscale", scale, model)
         except (KeyError, ValueError) as e:
             raise _option_error(e) from None
+        except WeightsError as e:  # an unreadable manifest
+            raise _weights_error(e) from None
     pipe, opts = _task("upscale", model, device, tile, overlap, outscale=outscale)
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
@@ -275,8 +297,12 @@ def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
 @app.command()
 def models(task: Optional[str] = typer.Option(None, "--task", help="Only this task's models.")) -> None:
     """List the model zoo: name, task, parameters, size, device advice, license, data, benchmarks."""
+    from restore.zoo import WeightsError
     from restore.zoo.manifest import models_table
-    typer.echo(models_table(task))
+    try:
+        typer.echo(models_table(task))
+    except WeightsError as e:  # an unreadable manifest
+        raise _weights_error(e) from None
 
 
 @app.command()
@@ -318,6 +344,11 @@ def _print_reports(reports) -> None:
                 typer.echo(f"wrote {path}", err=True)
     except (KeyError, ValueError, FileNotFoundError, ImportError) as e:
         raise _usage_error(str(e).strip("'\"")) from None
+    except RuntimeError as e:
+        from restore.zoo import WeightsError
+        if isinstance(e, WeightsError):
+            raise _weights_error(e) from None
+        raise
 
 
 @bench_app.command("denoise")

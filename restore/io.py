@@ -9,11 +9,14 @@ read) and decodes the few files OpenCV gets wrong (8-bit TIFF with an alpha chan
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import os
 import re
+import secrets
+import socket
 import struct
-import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -406,15 +409,124 @@ def encode_image(image: np.ndarray, fmt: str, quality: int | None = None) -> byt
     return buf.tobytes()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+class OutputExistsError(ImageWriteError):
+    """The output file exists and was not to be replaced (``write_image(..., overwrite=False)``),
+    for instance because another run wrote it first."""
+
+
+#: Hidden temporary files of :func:`write_image`: ``.NAME.HOST-PID-TOKEN.tmp`` beside the output
+#: (the host with ``.`` and ``-`` replaced by ``_``). The ``.tmp`` extension keeps them out of
+#: every image listing and every existing-output check.
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.\-]+)-(?P<pid>\d+)-(?P<token>[0-9a-z]+)\.tmp$")
+#: Temporary files of earlier versions (``tempfile.mkstemp``: ``.NAME.XXXXXXXX.tmp``), removed by age only.
+_OLD_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname().split(".")[0]) or "host"
+
+
+def temp_path(path: str | Path) -> Path:
+    """A fresh hidden temporary name beside ``path``: ``.NAME.HOST-PID-TOKEN.tmp``.
+
+    It names the writing process, so :func:`clean_stale_temp_files` can tell a temporary
+    file of a killed run from one that is being written; its ``.tmp`` extension is never
+    an image extension, so listings and ``--skip-existing`` never take it for an output."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{_host()}-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or cannot tell: keep the file
+    return True
+
+
+def clean_stale_temp_files(folder: str | Path, *, recursive: bool = False,
+                           max_age_hours: float = 24.0) -> list[Path]:
+    """Remove the temporary files that killed runs of :func:`write_image` left in ``folder``.
+
+    A temporary file is removed when the process that wrote it is known to be gone: it
+    was written on this host by a process id that no longer runs; or it is older than
+    ``max_age_hours`` (written on another host sharing the folder, or by an earlier
+    version). Temporary files of running processes are left alone, so a concurrent run
+    into the same folder is not disturbed. Nothing else is touched.
+
+    Args:
+        folder: an output folder; a missing folder is fine (nothing to clean).
+        recursive: also clean its sub-folders.
+        max_age_hours: age (since the last write) after which any temporary file is stale.
+
+    Returns:
+        The files removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    host, now, removed = _host(), time.time(), []
+    for p in (folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")):
+        m = _TEMP_RE.match(p.name)
+        if m is None and not _OLD_TEMP_RE.match(p.name):
+            continue
+        try:
+            if not p.is_file() or p.is_symlink():
+                continue
+            stale = now - p.stat().st_mtime > max_age_hours * 3600
+            if not stale and m is not None and m["host"] == host:
+                stale = not _pid_alive(int(m["pid"]))
+            if stale:
+                p.unlink()
+                removed.append(p)
+        except OSError:  # vanished meanwhile (its run published it) or not ours to remove
+            continue
+    return removed
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # not supported for folders here (e.g. Windows)
+    finally:
+        os.close(fd)
+
+
+def _publish_new(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` only if ``path`` does not exist (atomic on POSIX:
+    a hard link fails when the target exists), then drop the temporary name."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+            raise
+        # no hard links on this file system (FAT, some network shares): check, then rename;
+        # two runs finishing the same file in the same instant may then both write it (whole)
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def write_image(path: str | Path, image: np.ndarray, *, fmt: str | None = None,
-                quality: int | None = None) -> Path:
-    """Write ``image`` atomically (temporary file in the same folder, then rename).
+                quality: int | None = None, overwrite: bool = True) -> Path:
+    """Write ``image`` atomically: readers see the old file or the whole new one, never part.
+
+    The data goes to a hidden temporary file in the same folder (see :func:`temp_path`),
+    is flushed to disk (fsync), and is then given its name. A run killed meanwhile
+    leaves only that hidden ``.tmp`` file, which :func:`clean_stale_temp_files` removes.
 
     Args:
         path: destination; its extension is replaced when ``fmt`` (or alpha, see
@@ -422,11 +534,16 @@ def write_image(path: str | Path, image: np.ndarray, *, fmt: str | None = None,
         image: ``H x W x C`` array, see :func:`encode_image`.
         fmt: output format name (png, jpg, tif, bmp, webp); default from ``path``.
         quality: jpg/webp quality 1-100.
+        overwrite: replace an existing file (rename over it). With False an existing file
+            is kept and :class:`OutputExistsError` raised, checked at the moment of
+            publishing (a hard link, which fails if the name exists), so two processes
+            writing the same name never replace each other's file.
 
     Returns:
         The path written.
 
     Raises:
+        OutputExistsError: ``overwrite`` is False and the file exists.
         ImageWriteError: if encoding or writing fails; no partial file is left.
         ValueError: for an unknown format.
     """
@@ -436,18 +553,28 @@ def write_image(path: str | Path, image: np.ndarray, *, fmt: str | None = None,
         path = path.with_suffix("." + fmt)
     data = encode_image(image, fmt, quality)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    tmp = temp_path(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as f:  # 0o666 & ~umask, as any new file
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as e:
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException as e:  # also KeyboardInterrupt: never leave the temporary file
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise ImageWriteError(f"{path}: cannot write ({e.strerror or e})") from None
+        if isinstance(e, FileExistsError):
+            raise OutputExistsError(f"output {path} exists") from None
+        if isinstance(e, OSError):
+            raise ImageWriteError(f"{path}: cannot write ({e.strerror or e})") from None
+        raise
     return path
 
 

@@ -17,7 +17,7 @@ import cli
 from restore.io import read_image, write_image
 from restore.metrics import psnr
 
-from helpers import EXIF_ORIENTATION, jpeg_bytes
+from helpers import BROKEN_WEIGHTS, EXIF_ORIENTATION, break_weights, jpeg_bytes
 
 pytestmark = pytest.mark.usefixtures("cached_pipelines")
 
@@ -427,3 +427,22 @@ def test_flat_image_sigma_auto_no_numpy_warning(tmp_path):
     assert "RuntimeWarning" not in text and "empty slice" not in text.lower()
     assert abs(read_image(tmp_path / "out" / "flat.png").astype(float).mean() - 128) < 3
     assert read_image(tmp_path / "out" / "black.png").max() < 12
+
+
+# --- broken weights ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", BROKEN_WEIGHTS)
+def test_broken_weights_one_error_line_and_exit_1(small, tmp_path, monkeypatch, case):
+    expect = break_weights(tmp_path / "w", case)
+    monkeypatch.setenv("RESTORE_WEIGHTS", str(tmp_path / "w"))
+    code, text = denoise(small, tmp_path / "out")
+    assert code == 1
+    assert text.strip().count("\n") == 0 and re.match("error: " + expect, text.strip()), text
+    assert not (tmp_path / "out").exists()
+
+
+def test_models_with_a_bad_manifest_is_one_error_line(tmp_path, monkeypatch):
+    expect = break_weights(tmp_path / "w", "bad-manifest")
+    monkeypatch.setenv("RESTORE_WEIGHTS", str(tmp_path / "w"))
+    code, text = invoke("models")
+    assert code == 1 and re.fullmatch("error: " + expect + ".*", text.strip()), text
