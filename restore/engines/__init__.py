@@ -51,8 +51,12 @@ class PipelineJob:
     pair: tuple[str, str, str] | None = None
     max_pixels: int | None = MAX_PIXELS
 
-    def process(self, pipe=None) -> Process:
-        """The process function; ``pipe``: a pipeline already loaded (else loaded here).
+    def process(self, pipe=None, find: Callable[[Path], np.ndarray] | None = None) -> Process:
+        """The process function.
+
+        Args:
+            pipe: the pipeline already loaded; None: loaded here.
+            find: the side-input finder of ``pair`` already made; None: made here.
 
         Raises:
             FileNotFoundError, ValueError: a bad side input (``pair``), as ``pair_finder``.
@@ -60,8 +64,7 @@ class PipelineJob:
         if pipe is None:
             from restore import load_pipeline
             pipe = load_pipeline(self.task, **self.load)
-        find = None
-        if self.pair is not None:
+        if find is None and self.pair is not None:
             from restore.pipelines.batch import pair_finder
             input_path, source, kind = self.pair
             find = pair_finder(input_path, source, kind=kind, max_pixels=self.max_pixels)
