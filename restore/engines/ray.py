@@ -17,6 +17,7 @@ not at all. Needs ``pip install 'restore[ray]'``.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,11 +57,6 @@ class FileWorker:
             for key, value in zip(rows, (int(i), status, path, reason)):
                 rows[key].append(value)
         return rows
-
-
-def _retries() -> dict:
-    """Ray's remote options of each actor: restarted, and its file retried, ``RETRIES`` times."""
-    return {"max_restarts": RETRIES, "max_task_retries": RETRIES}
 
 
 def run(make_process: Callable[[], Callable], input_path: str | Path, output_dir: str | Path, *,
@@ -126,10 +122,16 @@ def run(make_process: Callable[[], Callable], input_path: str | Path, output_dir
         ctx.print_on_execution_start = False
         items = [{"i": i, "src": str(src.absolute()), "dst": str(dst.absolute())}
                  for i, (src, dst) in enumerate(zip(inputs, outputs))]
-        ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            FileWorker, fn_constructor_args=(make_process, options), batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=0 if gpus_per_worker else 1,
-            num_gpus=gpus_per_worker or None, ray_remote_args_fn=_retries)
+        ds = ray.data.from_items(items, override_num_blocks=len(items))
+        map_args = dict(fn_constructor_args=(make_process, options), batch_size=1,
+                        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=0 if gpus_per_worker else 1,
+                        num_gpus=gpus_per_worker or None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Ray >= 2.60: remote args to go in 2.64
+            try:
+                ds = ds.map_batches(FileWorker, **map_args, max_restarts=RETRIES, max_task_retries=RETRIES)
+            except TypeError:  # a Ray without them: its own default (restarts without limit)
+                ds = ds.map_batches(FileWorker, **map_args)
         try:
             for row in ds.iter_rows():
                 i = int(row["i"])
