@@ -118,8 +118,9 @@ def run(make_process: Callable[[], Callable], input_path: str | Path, output_dir
     bar = tqdm(total=len(inputs), disable=not progress, unit="img", desc="restore")
     try:
         ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
+        ctx.enable_progress_bars = False  # the bar is ours (tqdm, per file)
         ctx.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # its execution notes are not for users
         items = [{"i": i, "src": str(src.absolute()), "dst": str(dst.absolute())}
                  for i, (src, dst) in enumerate(zip(inputs, outputs))]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
