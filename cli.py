@@ -53,19 +53,24 @@ def _parse_sigma(sigma: str) -> float | str:
         return sigma
 
 
-def _run_folder(process, input_path: Path, output: Path, *, recursive: bool, skip_existing: bool,
-                overwrite: bool, fmt: Optional[str], quality: Optional[int], quiet: bool, max_pixels: int) -> None:
-    from restore.pipelines.batch import run_batch
+def _run_folder(job, pipe, input_path: Path, output: Path, *, recursive: bool, skip_existing: bool,
+                overwrite: bool, fmt: Optional[str], quality: Optional[int], quiet: bool, max_pixels: int,
+                engine: dict, find=None) -> None:
+    """Run ``job`` (a :class:`restore.engines.PipelineJob`) over the folder on ``engine``
+    (the ``--engine`` options): locally with the pipeline ``pipe`` loaded here (and the side
+    input finder ``find``), on Ray by loading it again on each worker."""
+    from restore.engines import run_folder
 
     def on_error(path: Path, reason: str) -> None:
         from tqdm.auto import tqdm
         tqdm.write(f"failed: {path}: {reason}", file=__import__("sys").stderr)
 
     try:
-        result = run_batch(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
-                           overwrite=overwrite, fmt=fmt, quality=quality, progress=not quiet, on_error=on_error,
-                           max_pixels=max_pixels)
-    except (FileNotFoundError, ValueError) as e:
+        make_process = (lambda: job.process(pipe, find)) if engine["engine"] == "local" else job
+        result = run_folder(make_process, input_path, output, **engine, recursive=recursive,
+                            skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality,
+                            progress=not quiet, on_error=on_error, max_pixels=max_pixels)
+    except (FileNotFoundError, ValueError, ImportError) as e:
         raise _usage_error(str(e)) from None
     except KeyboardInterrupt:  # before the first file (listing the folder)
         raise _interrupted() from None
@@ -116,6 +121,15 @@ def _task(task: str, model: Optional[str], device: str, tile: Optional[int], ove
         raise _option_error(e) from None
 
 
+def _job(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int], options: dict,
+         **kwargs):
+    """The picklable recipe of the task's process (what ``--engine ray`` sends to its
+    workers), with the pipeline loaded as ``_load`` loads it and the options checked."""
+    from restore.engines import PipelineJob
+    return PipelineJob(task, load=dict(model=model, device=device, tile="auto" if tile is None else (tile or None),
+                                       overlap=overlap), options=options, **kwargs)
+
+
 # Shared options of the task commands.
 InputArg = typer.Argument(..., help="An image file or a folder of images.", exists=True)
 OutputArg = typer.Argument(..., help="Output folder (created).")
@@ -135,6 +149,21 @@ QuietOpt = typer.Option(False, "--quiet", help="No progress bar or info messages
 MaxPixelsOpt = typer.Option(100_000_000, "--max-pixels", min=0,
                             help="Refuse images larger than this many pixels (width x height, read from the file "
                                  "header before decoding); 0 = no limit.")
+EngineOpt = typer.Option("local", "--engine", help="Where the folder job runs: local (this process) or ray (the "
+                                                    "workers of a Ray cluster; needs pip install 'restore[ray]').")
+AddressOpt = typer.Option(None, "--address", help="Ray cluster to use: auto (the one started with `ray start` on "
+                                                  "this machine) or ray://HOST:10001; default: a new one on this "
+                                                  "machine. --engine ray only.")
+WorkersOpt = typer.Option(None, "--workers", min=1, help="Ray workers, each with its own copy of the model "
+                                                         "(default 1). --engine ray only.")
+GpusOpt = typer.Option(None, "--gpus-per-worker", min=0.0, help="GPUs per Ray worker; a fraction shares a GPU "
+                                                                "(default 0: one CPU core each). --engine ray only.")
+
+
+def _engine(engine: str, address: Optional[str], workers: Optional[int], gpus_per_worker: Optional[float]) -> dict:
+    """The ``--engine`` options as :func:`restore.engines.run_folder` takes them."""
+    return dict(engine=engine, address=address, workers=workers, gpus_per_worker=gpus_per_worker)
+
 
 # Shared option and helper of the bench commands.
 RecordOpt = typer.Option(False, "--record", help="Store the zoo models' figures in weights/manifest.json.")
@@ -152,12 +181,15 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
+            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt,
+            engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
+            gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
     pipe, opts = _task("denoise", model, device, tile, overlap, sigma=_parse_sigma(sigma))
-    _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
-                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
+    _run_folder(_job("denoise", model, device, tile, overlap, opts), pipe, input_path, output, recursive=recursive,
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
+                max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))
 
 
 @app.command()
@@ -169,7 +201,9 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
+            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt,
+            engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
+            gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Upscale the images in INPUT_PATH with SRGAN / SRResNet and write them to OUTPUT."""
     _setup_logging(quiet)
     if scale is not None:
@@ -181,8 +215,9 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
         except WeightsError as e:  # an unreadable manifest
             raise _weights_error(e) from None
     pipe, opts = _task("upscale", model, device, tile, overlap, outscale=outscale)
-    _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
-                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
+    _run_folder(_job("upscale", model, device, tile, overlap, opts), pipe, input_path, output, recursive=recursive,
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
+                max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))
 
 
 @app.command()
@@ -206,21 +241,18 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
                 overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-                quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
+                quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt,
+                engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
+                gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
     _setup_logging(quiet)
     pipe, opts = _task("unwatermark", model, device, tile, overlap, return_mask=save_mask, refine=refine,
                        opaque_alpha=opaque_alpha, min_confidence="auto" if min_confidence is None else min_confidence,
                        tta=tta)
-
-    def process(image, path):
-        if not save_mask:
-            return pipe(image, **opts)
-        out, mask = pipe(image, **opts)
-        return {"": out, "_mask": mask}
-
-    _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
-                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
+    job = _job("unwatermark", model, device, tile, overlap, opts, outputs=("", "_mask") if save_mask else ("",))
+    _run_folder(job, pipe, input_path, output, recursive=recursive, skip_existing=skip_existing,
+                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels,
+                engine=_engine(engine, address, workers, gpus_per_worker))
 
 
 @app.command()
@@ -238,13 +270,16 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
              model: Optional[str] = ModelOpt, device: str = DeviceOpt, recursive: bool = RecursiveOpt,
              skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt,
              quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
-             max_pixels: int = MaxPixelsOpt) -> None:
+             max_pixels: int = MaxPixelsOpt,
+             engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
+             gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept)."""
     _setup_logging(quiet)
     pipe, opts = _task("colorize", model, device, None, None, render_size=render_size, saturation=saturation,
                        temperature=temperature)
-    _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
-                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
+    _run_folder(_job("colorize", model, device, None, None, opts), pipe, input_path, output, recursive=recursive,
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
+                max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))
 
 
 @app.command()
@@ -269,7 +304,9 @@ def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
                                                        "model's, 16 for gan-photos-64)."),
             recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt,
             fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
-            max_pixels: int = MaxPixelsOpt) -> None:
+            max_pixels: int = MaxPixelsOpt,
+            engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
+            gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Fill the masked parts of the images in INPUT_PATH (GAN latent optimization + Poisson blending)."""
     _setup_logging(quiet)
     from restore.pipelines.batch import pair_finder
@@ -285,13 +322,11 @@ def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
         raise _usage_error(str(e)) from None
     pipe, opts = _task("inpaint", model, device, None, overlap, method=method, init=init, steps=steps,
                        restarts=restarts, lambda_prior=lambda_prior, seed=seed, return_raw=save_raw)
-
-    def process(image, path):
-        out = pipe(image, find_mask(path), **opts)
-        return {"": out[0], "_raw": out[1]} if save_raw else out
-
-    _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
-                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
+    job = _job("inpaint", model, device, None, overlap, opts, outputs=("", "_raw") if save_raw else ("",),
+               pair=(str(input_path.absolute()), str((masks or mask).absolute()), "mask"), max_pixels=max_pixels)
+    _run_folder(job, pipe, input_path, output, recursive=recursive, skip_existing=skip_existing,
+                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels,
+                engine=_engine(engine, address, workers, gpus_per_worker), find=find_mask)
 
 
 @app.command()

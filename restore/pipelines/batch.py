@@ -78,6 +78,44 @@ def plan_outputs(inputs: list[Path], root: Path, output_dir: Path, fmt: str | No
     return outs
 
 
+def plan_batch(input_path: str | Path, output_dir: str | Path, *, recursive: bool = False,
+               skip_existing: bool = False, overwrite: bool = False,
+               fmt: str | None = None) -> tuple[list[Path], list[Path], set[Path]]:
+    """Check a folder run's arguments and list its work, as every engine does first.
+
+    Args:
+        input_path, output_dir, recursive, skip_existing, overwrite, fmt: as :func:`run_batch`'s.
+
+    Returns:
+        ``(inputs, outputs, input_set)``: the input files in run order (those inside
+        ``output_dir`` left out), the output path planned for each (:func:`plan_outputs`),
+        and the resolved input paths, which no output may replace.
+
+    Raises:
+        FileNotFoundError: if ``input_path`` does not exist.
+        ValueError: for ``skip_existing`` with ``overwrite``, an unknown ``fmt``, an input file
+            that is not an image, or an output folder that is the input folder.
+    """
+    if skip_existing and overwrite:
+        raise ValueError("--skip-existing and --overwrite exclude each other")
+    if fmt is not None and "." + fmt.lower().lstrip(".") not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(set(FORMATS.values())))}")
+    root, output_dir = Path(input_path), Path(output_dir)
+    if root.is_file() and not is_image_path(root):
+        raise ValueError(f"{root} is not an image file (known extensions: {', '.join(sorted(FORMATS))})")
+    source_dir = root.parent if root.is_file() else root
+    if output_dir.resolve() == source_dir.resolve():
+        raise ValueError(f"the output folder {output_dir} is the input folder; choose another one "
+                         "(inputs are never overwritten)")
+    inputs = list(iter_images(root, recursive=recursive))
+    out_resolved = output_dir.resolve()
+    if root.is_dir() and out_resolved.is_relative_to(root.resolve()) and out_resolved != root.resolve():
+        inputs = [p for p in inputs if not p.resolve().is_relative_to(out_resolved)]
+    input_set = {p.resolve() for p in inputs}
+    outputs = plan_outputs(inputs, root, output_dir, fmt)
+    return inputs, outputs, input_set
+
+
 def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.ndarray]], input_path: str | Path,
               output_dir: str | Path, *, recursive: bool = False, skip_existing: bool = False,
               overwrite: bool = False, fmt: str | None = None, quality: int | None = None,
@@ -116,23 +154,9 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
         FileNotFoundError: if ``input_path`` does not exist.
         ValueError: for ``skip_existing`` with ``overwrite``, or an unknown ``fmt``.
     """
-    if skip_existing and overwrite:
-        raise ValueError("--skip-existing and --overwrite exclude each other")
-    if fmt is not None and "." + fmt.lower().lstrip(".") not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(set(FORMATS.values())))}")
-    root, output_dir = Path(input_path), Path(output_dir)
-    if root.is_file() and not is_image_path(root):
-        raise ValueError(f"{root} is not an image file (known extensions: {', '.join(sorted(FORMATS))})")
-    source_dir = root.parent if root.is_file() else root
-    if output_dir.resolve() == source_dir.resolve():
-        raise ValueError(f"the output folder {output_dir} is the input folder; choose another one "
-                         "(inputs are never overwritten)")
-    inputs = list(iter_images(root, recursive=recursive))
-    out_resolved = output_dir.resolve()
-    if root.is_dir() and out_resolved.is_relative_to(root.resolve()) and out_resolved != root.resolve():
-        inputs = [p for p in inputs if not p.resolve().is_relative_to(out_resolved)]
-    input_set = {p.resolve() for p in inputs}
-    outputs = plan_outputs(inputs, root, output_dir, fmt)
+    inputs, outputs, input_set = plan_batch(input_path, output_dir, recursive=recursive,
+                                            skip_existing=skip_existing, overwrite=overwrite, fmt=fmt)
+    output_dir = Path(output_dir)
     result = BatchResult()
     from tqdm.auto import tqdm
 
@@ -228,6 +252,31 @@ def _run_one(process, src: Path, dst: Path, result: BatchResult, fail: Callable[
         fail(src, str(e) or type(e).__name__)
 
 
+def run_file(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.ndarray]], src: Path, dst: Path, *,
+             input_set: set[Path], skip_existing: bool = False, overwrite: bool = False, fmt: str | None = None,
+             quality: int | None = None, max_pixels: int | None = MAX_PIXELS) -> BatchResult:
+    """One input of a folder run, exactly as :func:`run_batch` runs it, in a result of its
+    own: what a worker of another engine (:mod:`restore.engines`) does per file.
+
+    Args:
+        process, skip_existing, overwrite, fmt, quality, max_pixels: as :func:`run_batch`'s.
+        src: the input file; dst: its planned output (:func:`plan_batch`).
+        input_set: resolved input paths that no output may replace (those of
+            :func:`plan_batch`, or the part of them inside the output folder).
+
+    Returns:
+        A :class:`BatchResult` with one entry in ``written``, ``skipped`` or ``failed``.
+    """
+    result = BatchResult()
+
+    def fail(path: Path, reason: str) -> None:
+        result.failed.append((path, reason.removeprefix(f"{path}: ")))
+
+    _run_one(process, Path(src), Path(dst), result, fail, input_set=input_set, skip_existing=skip_existing,
+             overwrite=overwrite, fmt=fmt, quality=quality, max_pixels=max_pixels)
+    return result
+
+
 def suffix_of(target: Path, dst: Path) -> str:
     """The suffix a side output adds to the main output's stem ("" for the main output)."""
     return target.stem[len(dst.stem):]
@@ -270,7 +319,7 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         except Exception as e:  # noqa: BLE001 - any unreadable file is an error of the whole run
             raise ValueError(f"cannot read {kind} {source}: {e}") from None
         return lambda path: one
-    root = input_path if input_path.is_dir() else input_path.parent
+    root = (input_path if input_path.is_dir() else input_path.parent).absolute()
     if input_path.is_dir() and source.resolve().is_relative_to(input_path.resolve()):
         raise ValueError(f"the {kind} folder {source} is inside the input folder; keep {kind}s in their own folder")
     by_rel: dict[str, Path] = {}
@@ -280,7 +329,7 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         by_stem.setdefault(p.stem, p)
 
     def find(path: Path) -> np.ndarray:
-        path = Path(path)
+        path = Path(path).absolute()  # the same pairing whichever working folder (an engine's worker)
         rel = path.relative_to(root).with_suffix("").as_posix() if path.is_relative_to(root) else path.stem
         found = by_rel.get(rel) or by_stem.get(path.stem)
         if found is None:
