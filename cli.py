@@ -84,11 +84,12 @@ def _interrupted() -> typer.Exit:
     return typer.Exit(INTERRUPTED)
 
 
-def _load(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int]):
+def _load(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int],
+          precision: str = "auto"):
     from restore import load_pipeline
     try:
         return load_pipeline(task, model=model, device=device, tile="auto" if tile is None else (tile or None),
-                             overlap=overlap)
+                             overlap=overlap, precision=precision)
     except (KeyError, ValueError) as e:
         raise _usage_error(str(e).strip("'\"")) from None
     except RuntimeError as e:
@@ -106,10 +107,11 @@ def _weights_error(e: Exception) -> typer.Exit:
     return typer.Exit(FAILED)
 
 
-def _task(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int], **options):
+def _task(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int],
+          precision: str = "auto", **options):
     """The task's pipeline and its options checked, with the model's defaults filled in
     (``Pipeline.resolve_options``): a bad option is a usage error before any file is read."""
-    pipe = _load(task, model, device, tile, overlap)
+    pipe = _load(task, model, device, tile, overlap, precision)
     try:
         return pipe, pipe.resolve_options(**options)
     except ValueError as e:
@@ -135,6 +137,9 @@ QuietOpt = typer.Option(False, "--quiet", help="No progress bar or info messages
 MaxPixelsOpt = typer.Option(100_000_000, "--max-pixels", min=0,
                             help="Refuse images larger than this many pixels (width x height, read from the file "
                                  "header before decoding); 0 = no limit.")
+PrecisionOpt = typer.Option("auto", "--precision",
+                            help="auto (bf16 on a CPU with AMX for the models that keep their quality in it, "
+                                 "else fp32), fp32 or bf16 (CPU only).")
 
 # Shared option and helper of the bench commands.
 RecordOpt = typer.Option(False, "--record", help="Store the zoo models' figures in weights/manifest.json.")
@@ -152,10 +157,10 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
+            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt) -> None:
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
-    pipe, opts = _task("denoise", model, device, tile, overlap, sigma=_parse_sigma(sigma))
+    pipe, opts = _task("denoise", model, device, tile, overlap, precision, sigma=_parse_sigma(sigma))
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
@@ -169,7 +174,7 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
+            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt) -> None:
     """Upscale the images in INPUT_PATH with SRGAN / SRResNet and write them to OUTPUT."""
     _setup_logging(quiet)
     if scale is not None:
@@ -180,7 +185,7 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
             raise _option_error(e) from None
         except WeightsError as e:  # an unreadable manifest
             raise _weights_error(e) from None
-    pipe, opts = _task("upscale", model, device, tile, overlap, outscale=outscale)
+    pipe, opts = _task("upscale", model, device, tile, overlap, precision, outscale=outscale)
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
@@ -206,10 +211,10 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
                 overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-                quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
+                quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt) -> None:
     """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
     _setup_logging(quiet)
-    pipe, opts = _task("unwatermark", model, device, tile, overlap, return_mask=save_mask, refine=refine,
+    pipe, opts = _task("unwatermark", model, device, tile, overlap, precision, return_mask=save_mask, refine=refine,
                        opaque_alpha=opaque_alpha, min_confidence="auto" if min_confidence is None else min_confidence,
                        tta=tta)
 
@@ -238,10 +243,10 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
              model: Optional[str] = ModelOpt, device: str = DeviceOpt, recursive: bool = RecursiveOpt,
              skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt,
              quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
-             max_pixels: int = MaxPixelsOpt) -> None:
+             max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt) -> None:
     """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept)."""
     _setup_logging(quiet)
-    pipe, opts = _task("colorize", model, device, None, None, render_size=render_size, saturation=saturation,
+    pipe, opts = _task("colorize", model, device, None, None, precision, render_size=render_size, saturation=saturation,
                        temperature=temperature)
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)

@@ -95,3 +95,20 @@ def test_cpu_features_from_proc_cpuinfo(monkeypatch, tmp_path):
     finally:
         accel.cpu_features.cache_clear()
 
+
+
+def test_cli_precision_option(tmp_path):
+    from typer.testing import CliRunner
+
+    import cli
+    from restore.io import write_image
+
+    src = tmp_path / "in.png"
+    write_image(src, _image(32, 40))
+    runner = CliRunner()
+    bad = runner.invoke(cli.app, ["denoise", str(src), str(tmp_path / "out"), "--precision", "half", "--quiet"])
+    assert bad.exit_code == 2 and "precision must be one of auto, fp32, bf16" in bad.output
+    assert not (tmp_path / "out" / "in.png").exists()
+    ok = runner.invoke(cli.app, ["denoise", str(src), str(tmp_path / "out"), "--precision", "fp32", "--quiet"])
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "out" / "in.png").is_file()
