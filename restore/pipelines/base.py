@@ -201,7 +201,7 @@ class Pipeline:
 
     def __init__(self, model: torch.nn.Module, spec: ModelSpec, device: torch.device, *,
                  tile: int | str | None = "auto", overlap: int | None = None, half: bool = False,
-                 precision: str = "fp32") -> None:
+                 precision: str = "auto") -> None:
         self.model, self.spec, self.device = model, check_spec(spec, self.task, self.settings_type), device
         self.tile, self.overlap = tile_and_overlap(spec, tile, overlap)
         self.dtype = torch.float16 if half else torch.float32
