@@ -13,7 +13,7 @@ megapixel (of the output for the x4 upscaler), for each step:
 - ``bf16 channels-last``: autocast and channels-last, what ``precision="auto"`` runs on a CPU
   with AMX (:mod:`restore.zoo.accel`).
 
-Whole pipeline: ``load_pipeline(task, precision=...)`` on Kodak24's kodim05 (768x512; for
+Whole pipeline: ``load_pipeline(task, precision=...)`` on Kodak24's kodim05 (its size is printed; for
 the upscaler its 192x128 bicubic downscale, timed per output MP; for unwatermark-s the photo
 marked by ``synthesize_watermark`` with the held-out logos, seed 0), fp32 against bf16.
 
