@@ -89,11 +89,12 @@ def _interrupted() -> typer.Exit:
     return typer.Exit(INTERRUPTED)
 
 
-def _load(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int]):
+def _load(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int],
+          precision: str = "auto"):
     from restore import load_pipeline
     try:
         return load_pipeline(task, model=model, device=device, tile="auto" if tile is None else (tile or None),
-                             overlap=overlap)
+                             overlap=overlap, precision=precision)
     except (KeyError, ValueError) as e:
         raise _usage_error(str(e).strip("'\"")) from None
     except RuntimeError as e:
@@ -111,10 +112,11 @@ def _weights_error(e: Exception) -> typer.Exit:
     return typer.Exit(FAILED)
 
 
-def _task(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int], **options):
+def _task(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int],
+          precision: str = "auto", **options):
     """The task's pipeline and its options checked, with the model's defaults filled in
     (``Pipeline.resolve_options``): a bad option is a usage error before any file is read."""
-    pipe = _load(task, model, device, tile, overlap)
+    pipe = _load(task, model, device, tile, overlap, precision)
     try:
         return pipe, pipe.resolve_options(**options)
     except ValueError as e:
@@ -122,12 +124,12 @@ def _task(task: str, model: Optional[str], device: str, tile: Optional[int], ove
 
 
 def _job(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int], options: dict,
-         **kwargs):
+         precision: str = "auto", **kwargs):
     """The picklable recipe of the task's process (what ``--engine ray`` sends to its
     workers), with the pipeline loaded as ``_load`` loads it and the options checked."""
     from restore.engines import PipelineJob
     return PipelineJob(task, load=dict(model=model, device=device, tile="auto" if tile is None else (tile or None),
-                                       overlap=overlap), options=options, **kwargs)
+                                       overlap=overlap, precision=precision), options=options, **kwargs)
 
 
 # Shared options of the task commands.
@@ -159,6 +161,10 @@ WorkersOpt = typer.Option(None, "--workers", min=1, help="Ray workers, each with
 GpusOpt = typer.Option(None, "--gpus-per-worker", min=0.0, help="GPUs per Ray worker; a fraction shares a GPU "
                                                                 "(default 0: one CPU core each). --engine ray only.")
 
+PrecisionOpt = typer.Option("auto", "--precision",
+                            help="auto (bf16 on a CPU with AMX for the models that keep their quality in it, "
+                                 "else fp32), fp32 or bf16 (CPU only).")
+
 
 def _engine(engine: str, address: Optional[str], workers: Optional[int], gpus_per_worker: Optional[float]) -> dict:
     """The ``--engine`` options as :func:`restore.engines.run_folder` takes them."""
@@ -181,13 +187,13 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt,
+            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt,
             engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
             gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
-    pipe, opts = _task("denoise", model, device, tile, overlap, sigma=_parse_sigma(sigma))
-    _run_folder(_job("denoise", model, device, tile, overlap, opts), pipe, input_path, output, recursive=recursive,
+    pipe, opts = _task("denoise", model, device, tile, overlap, precision, sigma=_parse_sigma(sigma))
+    _run_folder(_job("denoise", model, device, tile, overlap, opts, precision), pipe, input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
                 max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))
 
@@ -201,7 +207,7 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt,
+            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt,
             engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
             gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Upscale the images in INPUT_PATH with SRGAN / SRResNet and write them to OUTPUT."""
@@ -214,8 +220,8 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
             raise _option_error(e) from None
         except WeightsError as e:  # an unreadable manifest
             raise _weights_error(e) from None
-    pipe, opts = _task("upscale", model, device, tile, overlap, outscale=outscale)
-    _run_folder(_job("upscale", model, device, tile, overlap, opts), pipe, input_path, output, recursive=recursive,
+    pipe, opts = _task("upscale", model, device, tile, overlap, precision, outscale=outscale)
+    _run_folder(_job("upscale", model, device, tile, overlap, opts, precision), pipe, input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
                 max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))
 
@@ -241,15 +247,15 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
                 overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-                quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt,
+                quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt,
                 engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
                 gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
     _setup_logging(quiet)
-    pipe, opts = _task("unwatermark", model, device, tile, overlap, return_mask=save_mask, refine=refine,
+    pipe, opts = _task("unwatermark", model, device, tile, overlap, precision, return_mask=save_mask, refine=refine,
                        opaque_alpha=opaque_alpha, min_confidence="auto" if min_confidence is None else min_confidence,
                        tta=tta)
-    job = _job("unwatermark", model, device, tile, overlap, opts, outputs=("", "_mask") if save_mask else ("",))
+    job = _job("unwatermark", model, device, tile, overlap, opts, precision, outputs=("", "_mask") if save_mask else ("",))
     _run_folder(job, pipe, input_path, output, recursive=recursive, skip_existing=skip_existing,
                 overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels,
                 engine=_engine(engine, address, workers, gpus_per_worker))
@@ -270,14 +276,14 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
              model: Optional[str] = ModelOpt, device: str = DeviceOpt, recursive: bool = RecursiveOpt,
              skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt,
              quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
-             max_pixels: int = MaxPixelsOpt,
+             max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt,
              engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
              gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept)."""
     _setup_logging(quiet)
-    pipe, opts = _task("colorize", model, device, None, None, render_size=render_size, saturation=saturation,
+    pipe, opts = _task("colorize", model, device, None, None, precision, render_size=render_size, saturation=saturation,
                        temperature=temperature)
-    _run_folder(_job("colorize", model, device, None, None, opts), pipe, input_path, output, recursive=recursive,
+    _run_folder(_job("colorize", model, device, None, None, opts, precision), pipe, input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
                 max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))
 

@@ -400,7 +400,8 @@ def test_cli_unwatermark_no_tta_runs_the_network_once(tmp_path, val_bank, pipe, 
     marked = _marked(4, val_bank, size=(96, 128))[0]       # one tile, one mark
     write_image(tmp_path / "in" / "a.png", marked)
     # the pipeline the CLI gets (cached_pipelines hands it the same object), its forward calls counted
-    cli_pipe = restore.load_pipeline("unwatermark", model=None, device="cpu", tile="auto", overlap=None)
+    cli_pipe = restore.load_pipeline("unwatermark", model=None, device="cpu", tile="auto", overlap=None,
+                                     precision="auto")
     calls = []
     hook = cli_pipe.model.register_forward_hook(lambda module, args, out: calls.append(tuple(args[0].shape)))
     passes = {}

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from restore.ops.tiling import run_tiled
+from restore.zoo.accel import autocast, resolve_precision
 from restore.zoo.registry import ModelSpec, default_model, get_spec, load_model, resolve_device
 
 
@@ -199,14 +200,18 @@ class Pipeline:
     settings_type: type | None = None
 
     def __init__(self, model: torch.nn.Module, spec: ModelSpec, device: torch.device, *,
-                 tile: int | str | None = "auto", overlap: int | None = None, half: bool = False) -> None:
+                 tile: int | str | None = "auto", overlap: int | None = None, half: bool = False,
+                 precision: str = "auto") -> None:
         self.model, self.spec, self.device = model, check_spec(spec, self.task, self.settings_type), device
         self.tile, self.overlap = tile_and_overlap(spec, tile, overlap)
         self.dtype = torch.float16 if half else torch.float32
+        #: ``"fp32"`` or ``"bf16"`` (CPU autocast, :mod:`restore.zoo.accel`); fp16 is ``dtype``.
+        self.precision = "fp32" if half else resolve_precision(precision, device, spec.supports_bf16)
 
     @classmethod
     def from_pretrained(cls, model: str | ModelSpec | None = None, device: str = "auto", *,
-                        tile: int | str | None = "auto", overlap: int | None = None, half: bool | None = None):
+                        tile: int | str | None = "auto", overlap: int | None = None, half: bool | None = None,
+                        precision: str = "auto"):
         """Load a zoo model for this task.
 
         Args:
@@ -218,24 +223,29 @@ class Pipeline:
                 ``"auto"`` = the task's default tile, the model's ``spec.tile``.
             overlap: tile overlap in input pixels; default: the model's ``spec.overlap``.
             half: fp16 inference; default: on when the device is CUDA and the spec allows it.
+            precision: ``auto`` (bf16 autocast on a CPU with AMX when the model's
+                ``spec.supports_bf16`` says it keeps its figures, else fp32; the environment
+                variable ``RESTORE_PRECISION`` changes this default), ``fp32`` (also turns the
+                default ``half`` off) or ``bf16`` (CPU only). See :mod:`restore.zoo.accel`.
 
         Raises:
             KeyError: unknown model or a model of another task.
             WeightsError: missing or corrupt weights.
-            ValueError: unknown or unavailable device, a bad tile or overlap, or a spec
-                without this task's settings.
+            ValueError: unknown or unavailable device, a bad tile or overlap, a spec
+                without this task's settings, or a bad precision.
         """
         dev = resolve_device(device)
         spec = model if isinstance(model, ModelSpec) else get_spec(model or default_model(cls.task))
         check_spec(spec, cls.task, cls.settings_type)
         name = spec.name
-        use_half = (dev.type == "cuda" and spec.supports_half) if half is None else bool(half)
+        prec = resolve_precision(precision, dev, spec.supports_bf16)
+        use_half = (dev.type == "cuda" and spec.supports_half and precision != "fp32") if half is None else bool(half)
         if use_half and not (dev.type == "cuda" and spec.supports_half):
             raise ValueError(f"fp16 needs CUDA and a model that supports it ({name}: "
                              f"supports_half={spec.supports_half}, device {dev})")
         tile, overlap = tile_and_overlap(spec, tile, overlap)
         net, spec = load_model(spec, dev, torch.float16 if use_half else None)
-        return cls(net, spec, dev, tile=tile, overlap=overlap, half=use_half)
+        return cls(net, spec, dev, tile=tile, overlap=overlap, half=use_half, precision=prec)
 
     def resolve_options(self, **options: Any) -> dict[str, Any]:
         """The options of ``__call__`` with the model's defaults filled in and checked.
@@ -259,7 +269,8 @@ class Pipeline:
         cl = torch.channels_last if dev.type == "cpu" else torch.contiguous_format
 
         def fn(t: torch.Tensor) -> torch.Tensor:
-            return self.model(t.contiguous(memory_format=cl), *extra).float()
+            with autocast(self.precision):
+                return self.model(t.contiguous(memory_format=cl), *extra).float()
 
         with torch.inference_mode():  # the image moves to the device once, not tile by tile
             return run_tiled(fn, x.to(dev, dtype), tile=self.tile if self.spec.tiling else None, overlap=self.overlap,

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from restore.ops.color import lab_to_rgb, rgb_to_lightness
 from restore.pipelines.base import OptionError, Pipeline, prepare
+from restore.zoo.accel import autocast
 from restore.zoo.settings import ColorizeSettings
 
 #: The smallest ``render_size`` accepted, in pixels.
@@ -177,7 +178,8 @@ class ColorizePipeline(Pipeline):
                                  antialias=size[0] < L.shape[-2])
         cl = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
         with torch.inference_mode():
-            logits = self.model(L_render.to(self.dtype).contiguous(memory_format=cl)).float()
+            with autocast(self.precision):
+                logits = self.model(L_render.to(self.dtype).contiguous(memory_format=cl)).float()
             ab = self.model.decode(logits, temperature, prior) * saturation
             if edge_aware:
                 L_low = F.interpolate(L_render, size=ab.shape[-2:], mode="bilinear", align_corners=False,

@@ -1,0 +1,150 @@
+"""Print, as markdown tables, what each inference step gains for each default model on this CPU.
+
+    python docs/speed_steps.py [--repeats N] [--models dae-s,unwatermark-s,...] [--no-jit] [--no-pipeline]
+
+Network alone: the model on one input of its tile size (dae-s and unwatermark-s 512x512,
+srresnet-x4 192x192 in / 768x768 out, colorize-s its 256x256 render), in seconds per
+megapixel (of the output for the x4 upscaler), for each step:
+
+- ``fp32 NCHW``: eager float32, contiguous tensors (PyTorch's default layout);
+- ``fp32 channels-last``: weights and input in channels-last (NHWC), what oneDNN prefers;
+- ``fp32 CL + jit.freeze``: the channels-last model traced and frozen (``torch.jit.freeze``);
+- ``bf16 NCHW``: ``torch.autocast("cpu", torch.bfloat16)``, contiguous tensors;
+- ``bf16 channels-last``: autocast and channels-last, what ``precision="auto"`` runs on a CPU
+  with AMX (:mod:`restore.zoo.accel`).
+
+Whole pipeline: ``load_pipeline(task, precision=...)`` on Kodak24's kodim05 (its size is printed; for
+the upscaler its 192x128 bicubic downscale, timed per output MP; for unwatermark-s the photo
+marked by ``synthesize_watermark`` with the held-out logos, seed 0), fp32 against bf16.
+
+Protocol: every variant is built and run once before timing; the variants are then timed
+alternately, ``--repeats`` rounds (default 3), and the median is printed, so a load that
+changes over the run (another job on the machine) hits all variants alike. The last column
+of each table is the max absolute difference of the output from ``fp32 NCHW`` (network
+alone: on the raw output; pipeline: on the 0-1 image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from restore import load_pipeline
+from restore.io import read_image, to_rgb8
+from restore.zoo.accel import cpu_features
+from restore.zoo.registry import load_model
+
+KODIM05 = "../shared/data/bench/denoise/Kodak24/kodim05.png"
+LOGOS = ["../shared/data/train/logos", "../shared/data/train/watermarks-real"]
+#: model -> (input shape of the network alone, extra inputs)
+NETWORKS = {
+    "dae-s": ((1, 3, 512, 512), (torch.full((1, 1, 1, 1), 25 / 255),)),
+    "unwatermark-s": ((1, 3, 512, 512), ()),
+    "srresnet-x4": ((1, 3, 192, 192), ()),
+    "colorize-s": ((1, 1, 256, 256), ()),
+}
+TASKS = {"dae-s": "denoise", "unwatermark-s": "unwatermark", "srresnet-x4": "upscale", "colorize-s": "colorize"}
+
+
+def _timed(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """Median seconds of each function (timed alternately) and its output."""
+    outs = {k: f() for k, f in fns.items()}  # warm-up (and oneDNN's kernel choice)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}, outs
+
+
+def _network_variants(name: str, use_jit: bool) -> dict[str, Callable[[], torch.Tensor]]:
+    shape, extra = NETWORKS[name]
+    net, _ = load_model(name, "cpu")  # channels-last on the CPU
+    net_nchw = net.to(memory_format=torch.contiguous_format)
+    net_cl, _ = load_model(name, "cpu")
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+
+    def run(model, t, bf16=False):
+        def f():
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                return model(t, *extra).float()
+        return f
+
+    variants = {"fp32 NCHW": run(net_nchw, x), "fp32 channels-last": run(net_cl, x_cl)}
+    if use_jit:
+        try:
+            with torch.no_grad():
+                frozen = torch.jit.freeze(torch.jit.trace(net_cl, (x_cl, *extra), check_trace=False))
+            variants["fp32 CL + jit.freeze"] = run(frozen, x_cl)
+        except Exception as e:  # noqa: BLE001 - report and go on
+            print(f"<!-- {name}: jit.freeze failed: {type(e).__name__}: {str(e).splitlines()[0][:120]} -->")
+    variants["bf16 NCHW"] = run(net_nchw, x, bf16=True)
+    variants["bf16 channels-last"] = run(net_cl, x_cl, bf16=True)
+    return variants
+
+
+def _pipeline_input(name: str) -> tuple[np.ndarray, dict, float]:
+    """The photo, the call's options and the megapixels to divide by."""
+    import cv2
+
+    photo = to_rgb8(read_image(KODIM05))
+    h, w = photo.shape[:2]
+    if name == "dae-s":
+        rng = np.random.default_rng(0)
+        noisy = np.clip(photo + rng.normal(0, 25, photo.shape), 0, 255).astype(np.uint8)
+        return noisy, {"sigma": 25}, h * w / 1e6
+    if name == "srresnet-x4":
+        return cv2.resize(photo, (w // 4, h // 4), interpolation=cv2.INTER_CUBIC), {}, h * w / 1e6
+    if name == "unwatermark-s":
+        from restore.ops.degrade import load_watermark_bank, synthesize_watermark
+        marked, _, _ = synthesize_watermark(photo, np.random.default_rng(0), load_watermark_bank(LOGOS, "val"))
+        return (np.clip(marked, 0, 1) * 255 + 0.5).astype(np.uint8), {}, h * w / 1e6
+    return photo, {}, h * w / 1e6
+
+
+def _table(title: str, unit: str, medians: dict[str, float], diffs: dict[str, float], per: float) -> str:
+    base = medians[next(iter(medians))]
+    rows = [f"| {k} | {v / per:.2f} | {base / v:.2f}x | {diffs[k]:.1e} |" for k, v in medians.items()]
+    return "\n".join([f"**{title}**", "", f"| step | {unit} | speed-up | max abs diff |", "|---|---:|---:|---:|",
+                      *rows, ""])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--models", default=",".join(NETWORKS))
+    ap.add_argument("--no-jit", action="store_true", help="skip the jit.freeze step")
+    ap.add_argument("--no-pipeline", action="store_true", help="only the network alone")
+    args = ap.parse_args()
+    feats = ", ".join(sorted(cpu_features())) or "no native bf16"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU bf16 features: {feats}; "
+          f"medians of {args.repeats} alternating rounds\n")
+    for name in args.models.split(","):
+        shape, _ = NETWORKS[name]
+        scale = 4 if name == "srresnet-x4" else 1
+        per = shape[2] * shape[3] * scale * scale / 1e6
+        medians, outs = _timed(_network_variants(name, not args.no_jit), args.repeats)
+        ref = outs["fp32 NCHW"]
+        diffs = {k: (o - ref).abs().max().item() for k, o in outs.items()}
+        unit = "s per output MP" if scale > 1 else "s/MP"
+        print(_table(f"{name}, network alone ({shape[3]}x{shape[2]} in)", unit, medians, diffs, per))
+        if args.no_pipeline:
+            continue
+        image, opts, mp = _pipeline_input(name)
+        pipes = {p: load_pipeline(TASKS[name], name, device="cpu", precision=p) for p in ("fp32", "bf16")}
+        medians, outs = _timed({f"pipeline {p}": (lambda q=q: q(image, **opts)) for p, q in pipes.items()},
+                               args.repeats)
+        ref = outs["pipeline fp32"].astype(np.float64)
+        diffs = {k: float(np.abs(o.astype(np.float64) - ref).max() / 255) for k, o in outs.items()}
+        print(_table(f"{name}, whole pipeline ({image.shape[1]}x{image.shape[0]} in)", unit, medians, diffs, mp))
+
+
+if __name__ == "__main__":
+    main()

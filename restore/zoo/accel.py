@@ -1,0 +1,109 @@
+"""Inference precision: bfloat16 autocast on CPUs that compute bf16 natively.
+
+On an x86 CPU with AMX (Intel Xeon Sapphire Rapids and later: ``amx_bf16``) oneDNN runs
+convolutions in bf16 several times faster than in float32; with only ``avx512_bf16``
+(e.g. AMD Zen 4) it measured slower than float32; elsewhere bf16 is emulated and slower. The weights
+stay float32: ``torch.autocast`` casts each convolution's inputs to bf16 and accumulates in
+float32, and the pipelines take the network's output back to float32.
+
+A model takes part only where its spec says bf16 keeps its bench figures
+(``ModelSpec.supports_bf16``: within 0.05 dB of float32 on each bench set); ``precision``
+can force either way. ``RESTORE_PRECISION`` (``auto``, ``fp32`` or ``bf16``) sets the
+default for every pipeline loaded with ``precision="auto"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Iterator
+
+import torch
+
+log = logging.getLogger("restore")
+
+#: The values of ``precision`` (``from_pretrained``, ``load_pipeline``, ``RESTORE_PRECISION``).
+PRECISIONS = ("auto", "fp32", "bf16")
+#: Environment variable giving the default precision.
+ENV_VAR = "RESTORE_PRECISION"
+#: CPU features under which ``auto`` picks bf16. With ``amx_bf16`` bf16 won on every network
+#: of the zoo (docs/speed_steps.py). With ``avx512_bf16`` alone (measured on the same Xeon
+#: with oneDNN held to that instruction set, ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16) bf16 was
+#: 10-25 % slower than float32 channels-last, so it is not picked there.
+AUTO_BF16_FEATURES = ("amx_bf16",)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_features() -> frozenset[str]:
+    """The CPU's bf16-related features: a subset of ``{"amx_bf16", "avx512_bf16"}``.
+
+    Read from PyTorch's own CPU probe (``torch.backends.cpu``, PyTorch >= 2.3) where it
+    gives them, else from the ``flags`` line of ``/proc/cpuinfo`` (Linux); empty elsewhere.
+    """
+    wanted = ("amx_bf16", "avx512_bf16")
+    probe = getattr(getattr(torch._C, "_cpu", None), "_get_cpu_capability", None)
+    if probe is not None:
+        try:
+            caps = probe()
+            if isinstance(caps, dict) and all(k in caps for k in wanted):
+                return frozenset(k for k in wanted if caps[k])
+        except Exception:  # noqa: BLE001 - a private probe; fall back to /proc/cpuinfo
+            pass
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return frozenset(k for k in wanted if k in flags)
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_prefers_bf16() -> bool:
+    """Whether ``precision="auto"`` runs bf16 on this CPU (it has one of :data:`AUTO_BF16_FEATURES`,
+    and oneDNN is built in)."""
+    return bool(cpu_features() & set(AUTO_BF16_FEATURES)) and torch.backends.mkldnn.is_available()
+
+
+def resolve_precision(precision: str, device: torch.device, supports_bf16: bool) -> str:
+    """The precision a model runs at: ``"fp32"`` or ``"bf16"``.
+
+    Args:
+        precision: ``auto`` (the default of ``RESTORE_PRECISION`` if set, else bf16 where the
+            device is a CPU of :func:`cpu_prefers_bf16` and the model allows it), ``fp32``
+            or ``bf16`` (forced: on a CPU without native bf16 it runs, slower).
+        device: where the model runs; bf16 autocast is used on the CPU only (CUDA has fp16,
+            ``half``).
+        supports_bf16: the model's ``ModelSpec.supports_bf16``.
+
+    Raises:
+        ValueError: for a precision other than those of :data:`PRECISIONS` (also in
+            ``RESTORE_PRECISION``), or ``bf16`` on a device other than the CPU.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        env = os.environ.get(ENV_VAR, "").strip().lower()
+        if env and env not in PRECISIONS:
+            raise ValueError(f"{ENV_VAR} must be one of {', '.join(PRECISIONS)}, got {env!r}")
+        precision = env or "auto"
+    if precision == "bf16":
+        if device.type != "cpu":
+            raise ValueError(f"precision bf16 is for the CPU; on {device} use fp32 (or half on CUDA)")
+        return "bf16"
+    if precision == "auto":
+        return "bf16" if device.type == "cpu" and supports_bf16 and cpu_prefers_bf16() else "fp32"
+    return "fp32"
+
+
+@contextlib.contextmanager
+def autocast(precision: str) -> Iterator[None]:
+    """Run the block under bf16 CPU autocast when ``precision`` is ``"bf16"``; else unchanged."""
+    if precision == "bf16":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            yield
+    else:
+        yield
