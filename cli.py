@@ -287,6 +287,11 @@ def bench_denoise_cmd(
         real: bool = typer.Option(False, "--real", help="Real-noise pairs (*_real / *_mean): models use sigma auto."),
         files: bool = typer.Option(False, "--files", help="Also time the user's path, cold: noisy 8-bit PNG files "
                                    "denoised by a folder run (model load included), in a second table."),
+        jpeg: Optional[list[int]] = typer.Option(None, "--jpeg", help="JPEG quality (1-100): the clean images saved as "
+                                                 "JPEG, models with sigma auto, instead of AWGN; repeatable. "
+                                                 "Baselines default to the JPEG input alone.", min=1, max=100),
+        clean: bool = typer.Option(False, "--clean", help="Clean images as input: how much each model changes "
+                                   "them (output against input), instead of AWGN."),
         model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Zoo models to run (default: all denoise models)."),
         baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="noisy, nlm, bm3d (default: all)."),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
@@ -296,8 +301,12 @@ def bench_denoise_cmd(
     """Print a markdown table: PSNR, SSIM and seconds per megapixel of each method, from one run."""
     _setup_logging(quiet)
     from restore.bench.denoise import BASELINES, reports
-    _print_reports(reports(data, sigmas=sigma, real=real, files=files, models=model or None, device=device,
-                           baselines=tuple(baseline) if baseline else BASELINES, limit=limit, record=record,
+    if baseline:
+        baselines = tuple(baseline)
+    else:
+        baselines = ("noisy",) if jpeg else BASELINES
+    _print_reports(reports(data, sigmas=sigma, real=real, files=files, jpeg=jpeg or (), clean=clean,
+                           models=model or None, device=device, baselines=baselines, limit=limit, record=record,
                            progress=_progress(quiet)))
 
 
