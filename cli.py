@@ -1,6 +1,7 @@
 """The ``restore`` command line: task commands over files and folders, ``models``, ``bench``, ``train``.
 
-The only module that prints or exits. Exit codes: 0 ok, 1 some files failed, 2 bad usage.
+The only module that prints or exits. Exit codes: 0 ok, 1 some files failed or the model
+could not be loaded, 2 bad usage, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmark a task's zoo models against classical baselines.")
 app.add_typer(bench_app, name="bench")
 
-USAGE, FAILED = 2, 1
+USAGE, FAILED, INTERRUPTED = 2, 1, 130
 
 
 def _usage_error(msg: str) -> typer.Exit:
@@ -35,6 +36,13 @@ def _option_error(e: ValueError) -> typer.Exit:
 
 def _setup_logging(quiet: bool) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
+    import warnings
+
+    def one_line(message, category, filename, lineno, file=None, line=None) -> None:
+        """A Python warning (numpy, scikit-image, torch) as one log line, not a traceback-like block."""
+        logging.getLogger("restore").warning("warning: %s", str(message).splitlines()[0] if str(message) else category.__name__)
+
+    warnings.showwarning = one_line
 
 
 def _parse_sigma(sigma: str) -> float | str:
@@ -46,7 +54,7 @@ def _parse_sigma(sigma: str) -> float | str:
 
 
 def _run_folder(process, input_path: Path, output: Path, *, recursive: bool, skip_existing: bool,
-                overwrite: bool, fmt: Optional[str], quality: Optional[int], quiet: bool) -> None:
+                overwrite: bool, fmt: Optional[str], quality: Optional[int], quiet: bool, max_pixels: int) -> None:
     from restore.pipelines.batch import run_batch
 
     def on_error(path: Path, reason: str) -> None:
@@ -55,27 +63,47 @@ def _run_folder(process, input_path: Path, output: Path, *, recursive: bool, ski
 
     try:
         result = run_batch(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
-                           overwrite=overwrite, fmt=fmt, quality=quality, progress=not quiet, on_error=on_error)
+                           overwrite=overwrite, fmt=fmt, quality=quality, progress=not quiet, on_error=on_error,
+                           max_pixels=max_pixels)
     except (FileNotFoundError, ValueError) as e:
         raise _usage_error(str(e)) from None
-    if not result.written and not result.skipped and not result.failed:
+    except KeyboardInterrupt:  # before the first file (listing the folder)
+        raise _interrupted() from None
+    if result.cleaned and not quiet:
+        typer.echo(f"removed {len(result.cleaned)} temporary file(s) left by an interrupted run in {output}", err=True)
+    if not result.written and not result.skipped and not result.failed and not result.interrupted:
         typer.secho(f"no images found in {input_path}", err=True, fg=typer.colors.YELLOW)
-    typer.echo(result.summary(), err=bool(result.failed))
+    typer.echo(result.summary(), err=bool(result.failed or result.interrupted))
     if result.exit_code:
-        raise typer.Exit(FAILED)
+        raise typer.Exit(result.exit_code)
+
+
+def _interrupted() -> typer.Exit:
+    """Ctrl-C before any file was processed (e.g. while the model loads)."""
+    typer.echo("interrupted before any file was processed", err=True)
+    return typer.Exit(INTERRUPTED)
 
 
 def _load(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int]):
     from restore import load_pipeline
-    from restore.zoo import WeightsError
     try:
         return load_pipeline(task, model=model, device=device, tile="auto" if tile is None else (tile or None),
                              overlap=overlap)
     except (KeyError, ValueError) as e:
         raise _usage_error(str(e).strip("'\"")) from None
-    except WeightsError as e:
-        typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(FAILED) from None
+    except RuntimeError as e:
+        from restore.zoo import WeightsError  # imported here: restore.zoo imports torch
+        if isinstance(e, WeightsError):
+            raise _weights_error(e) from None
+        raise
+    except KeyboardInterrupt:
+        raise _interrupted() from None
+
+
+def _weights_error(e: Exception) -> typer.Exit:
+    """A weights or manifest problem: its one line (file and remedy), exit code 1."""
+    typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
+    return typer.Exit(FAILED)
 
 
 def _task(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int], **options):
@@ -99,11 +127,14 @@ TileOpt = typer.Option(None, "--tile", min=0,
 OverlapOpt = typer.Option(None, "--overlap", min=0,
                           help="Overlap between tiles in input pixels (default: the model's: 64, x4 models 32).")
 RecursiveOpt = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders, mirroring the tree.")
-SkipOpt = typer.Option(False, "--skip-existing", help="Skip files whose output exists.")
+SkipOpt = typer.Option(False, "--skip-existing", help="Skip files whose output exists (finishes an interrupted run).")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Replace existing outputs (never an input).")
 FormatOpt = typer.Option(None, "--format", "-f", help="Output format: png, jpg, tif, bmp, webp (default: the input's).")
 QualityOpt = typer.Option(None, "--quality", "-q", min=1, max=100, help="JPEG/WebP quality 1-100 (default 95).")
 QuietOpt = typer.Option(False, "--quiet", help="No progress bar or info messages.")
+MaxPixelsOpt = typer.Option(100_000_000, "--max-pixels", min=0,
+                            help="Refuse images larger than this many pixels (width x height, read from the file "
+                                 "header before decoding); 0 = no limit.")
 
 # Shared option and helper of the bench commands.
 RecordOpt = typer.Option(False, "--record", help="Store the zoo models' figures in weights/manifest.json.")
@@ -121,12 +152,12 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-            quiet: bool = QuietOpt) -> None:
+            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
     pipe, opts = _task("denoise", model, device, tile, overlap, sigma=_parse_sigma(sigma))
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
-                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
 
 @app.command()
@@ -138,18 +169,20 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-            quiet: bool = QuietOpt) -> None:
+            quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
     """Upscale the images in INPUT_PATH with SRGAN / SRResNet and write them to OUTPUT."""
     _setup_logging(quiet)
     if scale is not None:
-        from restore.zoo.registry import model_for_scale
+        from restore.zoo.registry import WeightsError, model_for_scale
         try:
             model = model_for_scale("upscale", scale, model)
         except (KeyError, ValueError) as e:
             raise _option_error(e) from None
+        except WeightsError as e:  # an unreadable manifest
+            raise _weights_error(e) from None
     pipe, opts = _task("upscale", model, device, tile, overlap, outscale=outscale)
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
-                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
 
 @app.command()
@@ -173,7 +206,7 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
                 overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
-                quiet: bool = QuietOpt) -> None:
+                quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
     """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
     _setup_logging(quiet)
     pipe, opts = _task("unwatermark", model, device, tile, overlap, return_mask=save_mask, refine=refine,
@@ -187,7 +220,7 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
         return {"": out, "_mask": mask}
 
     _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
-                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
 
 @app.command()
@@ -204,13 +237,14 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
                                              "mean (default: the calibrated value, see docs/models.md)."),
              model: Optional[str] = ModelOpt, device: str = DeviceOpt, recursive: bool = RecursiveOpt,
              skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt,
-             quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt) -> None:
+             quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
+             max_pixels: int = MaxPixelsOpt) -> None:
     """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept)."""
     _setup_logging(quiet)
     pipe, opts = _task("colorize", model, device, None, None, render_size=render_size, saturation=saturation,
                        temperature=temperature)
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
-                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
 
 @app.command()
@@ -234,7 +268,8 @@ def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
                                                   help="Overlap of the windows of a windowed model (default: the "
                                                        "model's, 16 for gan-photos-64)."),
             recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt,
-            fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt) -> None:
+            fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
+            max_pixels: int = MaxPixelsOpt) -> None:
     """Fill the masked parts of the images in INPUT_PATH (GAN latent optimization + Poisson blending)."""
     _setup_logging(quiet)
     from restore.pipelines.batch import pair_finder
@@ -245,7 +280,7 @@ def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
     if mask is not None and mask.is_dir():
         raise _usage_error(f"--mask {mask} is a folder (use --masks for masks paired by file stem)")
     try:
-        find_mask = pair_finder(input_path, masks or mask, kind="mask")
+        find_mask = pair_finder(input_path, masks or mask, kind="mask", max_pixels=max_pixels)
     except (FileNotFoundError, ValueError) as e:
         raise _usage_error(str(e)) from None
     pipe, opts = _task("inpaint", model, device, None, overlap, method=method, init=init, steps=steps,
@@ -256,14 +291,45 @@ def inpaint(input_path: Path = InputArg, output: Path = OutputArg,
         return {"": out[0], "_raw": out[1]} if save_raw else out
 
     _run_folder(process, input_path, output, recursive=recursive, skip_existing=skip_existing,
-                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet)
+                overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
 
 @app.command()
 def models(task: Optional[str] = typer.Option(None, "--task", help="Only this task's models.")) -> None:
     """List the model zoo: name, task, parameters, size, device advice, license, data, benchmarks."""
+    from restore.zoo import WeightsError
     from restore.zoo.manifest import models_table
-    typer.echo(models_table(task))
+    try:
+        typer.echo(models_table(task))
+    except WeightsError as e:  # an unreadable manifest
+        raise _weights_error(e) from None
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind: 127.0.0.1 is this computer only; "
+                                                               "0.0.0.0 opens the app to the network."),
+          port: int = typer.Option(7860, "--port", min=1, max=65535, help="TCP port."),
+          device: str = DeviceOpt,
+          max_pixels: float = typer.Option(16.0, "--max-pixels", min=0.01,
+                                           help="Largest image processed, in megapixels (width x height / 1e6)."),
+          max_upload: float = typer.Option(50.0, "--max-upload", min=0.01, help="Largest upload, in MB."),
+          quiet: bool = QuietOpt) -> None:
+    """Start the local web app (one tab per task, masks painted by hand); needs `pip install 'restore[web]'`."""
+    _setup_logging(quiet)
+    from restore.web import INSTALL_HINT, serve as serve_app
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise _usage_error(INSTALL_HINT) from None
+    from restore.zoo.registry import resolve_device
+    try:
+        resolve_device(device)
+    except ValueError as e:
+        raise _usage_error(str(e)) from None
+    typer.echo(f"restore web app on http://{host}:{port} (Ctrl+C stops it)",
+               err=True)
+    serve_app(host=host, port=port, device=device, max_pixels=int(max_pixels * 1e6),
+              max_file_size=int(max_upload * 1024 * 1024), quiet=quiet)
 
 
 def _print_reports(reports) -> None:
@@ -278,6 +344,11 @@ def _print_reports(reports) -> None:
                 typer.echo(f"wrote {path}", err=True)
     except (KeyError, ValueError, FileNotFoundError, ImportError) as e:
         raise _usage_error(str(e).strip("'\"")) from None
+    except RuntimeError as e:
+        from restore.zoo import WeightsError
+        if isinstance(e, WeightsError):
+            raise _weights_error(e) from None
+        raise
 
 
 @bench_app.command("denoise")

@@ -2,13 +2,22 @@
 
 Arrays at this edge are ``H x W x C`` numpy arrays in RGB(A) channel order, C in {1, 3, 4}
 (1 = gray, 4 = RGBA), dtype uint8 or uint16 as stored in the file. Decoding and encoding
-use OpenCV; Pillow only reads the EXIF orientation tag, which is applied on read.
+use OpenCV; Pillow reads the headers (size, mode, EXIF orientation, which is applied on
+read) and decodes the few files OpenCV gets wrong (8-bit TIFF with an alpha channel).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+import io
 import os
-import tempfile
+import re
+import secrets
+import socket
+import struct
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,40 +80,196 @@ def iter_images(root: str | Path, recursive: bool = False) -> Iterator[Path]:
             yield p
 
 
-def _exif_orientation(path: Path) -> int:
-    try:
-        from PIL import Image as PILImage
-        with PILImage.open(path) as im:
-            return int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1) or 1)
-    except Exception:
-        return 1
+#: Default pixel limit of :func:`read_image` (width x height): larger images are refused
+#: before decoding. A 100 MP RGB image is 300 MB as uint8 and 1.2 GB as float32.
+MAX_PIXELS = 100_000_000
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image whose header declares more pixels than the limit (refused before decoding),
+    or one a decoder's own decompression-bomb check refuses.
+
+    Attributes:
+        width, height: the declared size in pixels (0 where the decoder did not say).
+        pixels: width x height (or the decoder's count).
+        limit: the limit it is over, in pixels.
+    """
+
+    def __init__(self, message: str, *, width: int, height: int, pixels: int, limit: int) -> None:
+        super().__init__(message)
+        self.width, self.height, self.pixels, self.limit = width, height, pixels, limit
+
+
+def _mp(pixels: int, digits: str = ".1f") -> str:
+    return f"{pixels / 1e6:{digits}} MP" if pixels >= 1_000_000 else f"{pixels} pixels"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Header:
+    width: int
+    height: int
+    mode: str = ""          # Pillow's mode ("" when Pillow could not read the header)
+    format: str = ""        # Pillow's format name ("PNG", "JPEG", "TIFF", ...)
+    orientation: int = 1    # EXIF orientation, 1-8
+    extra_samples: bool = False  # a TIFF with an ExtraSamples tag (alpha that OpenCV premultiplies)
+
+
+def _png_size(raw: bytes) -> tuple[int, int] | None:
+    if raw[:8] == b"\x89PNG\r\n\x1a\n" and raw[12:16] == b"IHDR" and len(raw) >= 24:
+        return struct.unpack(">II", raw[16:24])
+    return None
+
+
+def _tiff_size(raw: bytes) -> tuple[int, int] | None:
+    """Width and height of the first page of a classic TIFF (ImageWidth 256, ImageLength 257)."""
+    if raw[:4] not in (b"II*\x00", b"MM\x00*") or len(raw) < 8:
+        return None
+    e = "<" if raw[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(e + "I", raw[4:8])
+    if ifd + 2 > len(raw):
+        return None
+    (n,) = struct.unpack(e + "H", raw[ifd:ifd + 2])
+    size: dict[int, int] = {}
+    for i in range(n):
+        entry = raw[ifd + 2 + 12 * i: ifd + 14 + 12 * i]
+        if len(entry) < 12:
+            break
+        tag, typ = struct.unpack(e + "HH", entry[:4])
+        if tag in (256, 257):
+            size[tag] = struct.unpack(e + ("H" if typ == 3 else "I"), entry[8:10] if typ == 3 else entry[8:12])[0]
+    return (size[256], size[257]) if len(size) == 2 else None
+
+
+def _bmp_size(raw: bytes) -> tuple[int, int] | None:
+    if raw[:2] == b"BM" and len(raw) >= 26 and struct.unpack("<I", raw[14:18])[0] >= 40:
+        w, h = struct.unpack("<ii", raw[18:26])
+        return abs(w), abs(h)
+    return None
+
+
+def _read_header(path: Path, raw: bytes, max_pixels: int | None) -> _Header | None:
+    """The declared size (and mode, EXIF orientation) of an image, from its header only.
+
+    Pillow's ``Image.open`` is lazy: it parses the header and decodes nothing. Its
+    decompression-bomb error (over ``2 * PIL.Image.MAX_IMAGE_PIXELS``) is turned into
+    :class:`ImageTooLargeError`; its warning (over ``PIL.Image.MAX_IMAGE_PIXELS``) is not
+    shown (the size is checked against ``max_pixels`` right after), nor are its warnings
+    about corrupt metadata. Returns None where neither Pillow nor the TIFF/BMP header
+    parsers here (for files Pillow does not read, e.g. float RGB TIFF) can read the size.
+    """
+    from PIL import Image as PILImage
+    own = _png_size(raw) or _tiff_size(raw) or _bmp_size(raw)
+    with warnings.catch_warnings():
+        # the bomb warning, and those about corrupt metadata (EXIF, TIFF tags): the decode decides
+        warnings.simplefilter("ignore")
+        try:
+            with PILImage.open(io.BytesIO(raw)) as im:
+                w, h = im.size
+                orientation, extra = 1, False
+                if im.format in ("JPEG", "MPO", "TIFF", "WEBP"):
+                    try:
+                        orientation = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1) or 1)
+                    except Exception:  # noqa: BLE001 - a broken EXIF block is no orientation
+                        orientation = 1
+                if im.format == "TIFF":
+                    extra = 338 in getattr(im, "tag_v2", {})
+                return _Header(w, h, im.mode, im.format or "", orientation, extra)
+        except PILImage.DecompressionBombError as e:
+            if own is not None:
+                w, h = own
+                pixels = w * h
+            else:
+                found = re.search(r"(\d+) pixels", str(e))
+                w = h = 0
+                pixels = int(found.group(1)) if found else 2 * (PILImage.MAX_IMAGE_PIXELS or 0)
+            if max_pixels and pixels > max_pixels:
+                return _Header(w, h) if own is not None else _too_large(path, w, h, pixels, max_pixels)
+            limit = 2 * (PILImage.MAX_IMAGE_PIXELS or 0)
+            size = f"{w}x{h} = {_mp(pixels)}" if w else _mp(pixels)
+            raise ImageTooLargeError(
+                f"{path}: {size} is over Pillow's decompression-bomb limit of {_mp(limit)} "
+                "(PIL.Image.MAX_IMAGE_PIXELS)", width=w, height=h, pixels=pixels, limit=limit) from None
+        except Exception:  # noqa: BLE001 - any header Pillow cannot parse: fall back to ours
+            pass
+    # Pillow reads every valid PNG header; libpng can spend seconds on a broken one
+    return _Header(*own) if own is not None and not raw.startswith(b"\x89PNG") else None
+
+
+def _too_large(path: Path, w: int, h: int, pixels: int, limit: int) -> None:
+    size = f"{w}x{h} = {_mp(pixels)}" if w else _mp(pixels)
+    raise ImageTooLargeError(f"{path}: {size} is over the limit of {_mp(limit, 'g')}; "
+                             "--max-pixels N (max_pixels=N) changes it, 0 removes it",
+                             width=w, height=h, pixels=pixels, limit=limit)
 
 
 #: The PNG end chunk: length 0, type IEND, its fixed CRC.
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
-def _decodes_fully(path: Path) -> bool:
+def _decodes_fully(raw: bytes) -> bool:
     try:
         from PIL import Image as PILImage
-        with PILImage.open(path) as im:
-            im.load()  # raises on a truncated file (unless ImageFile.LOAD_TRUNCATED_IMAGES)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with PILImage.open(io.BytesIO(raw)) as im:
+                im.load()  # raises on a truncated file (unless ImageFile.LOAD_TRUNCATED_IMAGES)
         return True
     except Exception:
         return False
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def _pil_decode(raw: bytes) -> np.ndarray | None:
+    """An 8-bit TIFF with alpha decoded by Pillow (OpenCV premultiplies unassociated alpha)."""
+    from PIL import Image as PILImage
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with PILImage.open(io.BytesIO(raw)) as im:
+            if im.mode not in ("RGBA", "RGBa", "LA", "La"):
+                return None
+            return np.asarray(im.convert("RGBA" if im.mode[0] == "R" else "LA"))
+
+
+def _cv_decode(raw: np.ndarray) -> np.ndarray | None:
+    """``cv2.imdecode`` with OpenCV's own log lines (errors on broken files) silenced."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+def read_image(path: str | Path, *, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
     """Read an image file.
 
-    EXIF orientation is applied; alpha is kept; bit depth is kept (8 or 16 bit).
+    EXIF orientation is applied; alpha is kept; bit depth is kept (8 or 16 bit). Of a
+    multi-page TIFF or an animated WebP/GIF/PNG, the first page or frame is read.
+
+    The size is read from the header first, and an image over ``max_pixels`` is refused
+    before anything is decoded (a small file can declare a huge image). The decoders'
+    own limits stay on as well: Pillow, which reads the headers, refuses images over
+    ``2 * PIL.Image.MAX_IMAGE_PIXELS`` (about 179 MP) and OpenCV, which decodes, over
+    ``OPENCV_IO_MAX_IMAGE_PIXELS`` (2**30).
+
+    Args:
+        path: the image file (PNG, JPEG, TIFF, BMP, WebP; the content decides, not the
+            extension).
+        max_pixels: largest width x height accepted; default :data:`MAX_PIXELS`
+            (100 MP); 0 or None: no limit of our own.
 
     Returns:
-        ``H x W x C`` uint8 or uint16 array, RGB(A) order, C in {1, 3, 4}.
+        ``H x W x C`` uint8 or uint16 array, RGB(A) order, C in {1, 3, 4} (CMYK is
+        converted to RGB). Float samples (TIFF) are taken in [0, 1], clipped, and returned
+        as uint16.
 
     Raises:
-        ImageReadError: if the file is missing, empty, not a decodable image, or a
-            truncated JPEG/PNG. The message names the file.
+        ImageTooLargeError: (an ImageReadError) the declared size is over ``max_pixels``
+            or a decoder's limit; the message gives the size.
+        ImageReadError: if the file is missing, empty, not a decodable image, a
+            truncated JPEG/PNG, of zero size, of an unsupported sample type, or has NaN or
+            infinite samples. The message names the file.
     """
     path = Path(path)
     try:
@@ -113,31 +278,63 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot read file ({e.strerror or e})") from None
     if raw.size == 0:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
-    head, tail = raw[:8].tobytes(), raw[-16:].tobytes()
+    data = raw.tobytes()
+    header = _read_header(path, data, max_pixels)
+    head, tail = data[:8], data[-16:]
     # No end marker at the very end: truncated, or data after it (camera padding, the video
-    # of a motion photo). For JPEG a full decode by Pillow, which fails on truncation, tells
-    # which (0xFFD9 also ends an embedded thumbnail); for PNG the whole IEND chunk is unique.
-    if head.startswith(b"\xff\xd8") and b"\xff\xd9" not in tail and not _decodes_fully(path):
+    # of a motion photo). For JPEG a full decode by Pillow (after the size check), which
+    # fails on truncation, tells which (0xFFD9 also ends an embedded thumbnail); for PNG
+    # the whole IEND chunk is unique.
+    jpeg_cut = head.startswith(b"\xff\xd8") and b"\xff\xd9" not in tail
+    png_cut = head.startswith(b"\x89PNG") and b"IEND" not in tail and _PNG_IEND not in data
+    if header is None:
+        if jpeg_cut or png_cut:
+            raise ImageReadError(f"{path}: truncated {'JPEG (no end-of-image marker)' if jpeg_cut else 'PNG (no IEND chunk)'}")
+        if max_pixels or head.startswith(b"\x89PNG"):
+            raise ImageReadError(f"{path}: not a decodable image (its size cannot be read from the header)")
+    else:
+        if header.width <= 0 or header.height <= 0:
+            raise ImageReadError(f"{path}: the header declares an empty image ({header.width}x{header.height})")
+        if max_pixels and header.width * header.height > max_pixels:
+            _too_large(path, header.width, header.height, header.width * header.height, max_pixels)
+    if jpeg_cut and not _decodes_fully(data):
         raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
-    if head.startswith(b"\x89PNG") and b"IEND" not in tail and _PNG_IEND not in raw.tobytes():
+    if png_cut:
         raise ImageReadError(f"{path}: truncated PNG (no IEND chunk)")
-    img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    img = None
+    if header is not None and header.extra_samples and header.mode in ("RGBA", "RGBa", "LA", "La"):
+        try:
+            img = _pil_decode(data)
+        except Exception:  # noqa: BLE001 - let OpenCV try
+            img = None
+        if img is not None:
+            img = img if img.ndim == 3 else img[:, :, None]
+            img = cv2.cvtColor(img, cv2.COLOR_RGBA2BGRA) if img.shape[2] == 4 else img
+    if img is None:
+        img = _cv_decode(raw)
     if img is None or img.size == 0:
         raise ImageReadError(f"{path}: not a decodable image")
-    if img.dtype not in (np.uint8, np.uint16):
-        if img.dtype == np.float32:
-            img = (np.clip(img, 0, 1) * 65535 + 0.5).astype(np.uint16)
-        else:
-            raise ImageReadError(f"{path}: unsupported sample type {img.dtype}")
+    if img.dtype.kind == "f":
+        if not np.isfinite(img).all():
+            raise ImageReadError(f"{path}: the image has NaN or infinite samples")
+        img = (np.clip(img, 0, 1) * 65535 + 0.5).astype(np.uint16)
+    elif img.dtype not in (np.uint8, np.uint16):
+        raise ImageReadError(f"{path}: unsupported sample type {img.dtype} (8/16-bit or float images only)")
     if img.ndim == 2:
         img = img[:, :, None]
-    elif img.shape[2] == 3:
+    if img.shape[2] == 4 and header is not None and header.mode == "CMYK":
+        img = img[:, :, :3]  # OpenCV converts CMYK to BGR and adds an opaque alpha
+    elif img.shape[2] == 4 and header is not None and header.format == "GIF" and img[:, :, 3].min() == 255:
+        img = img[:, :, :3]  # OpenCV gives every GIF an alpha channel; opaque: none
+    if img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     elif img.shape[2] == 4:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
     elif img.shape[2] == 2:  # gray + alpha
         img = np.ascontiguousarray(img[:, :, [0, 0, 0, 1]])
-    orientation = _exif_orientation(path) if head.startswith(b"\xff\xd8") or FORMATS.get(path.suffix.lower()) in ("tif", "webp") else 1
+    elif img.shape[2] != 1:
+        raise ImageReadError(f"{path}: unsupported number of channels ({img.shape[2]})")
+    orientation = header.orientation if header is not None else 1
     if orientation in _ORIENT:
         rot, flip = _ORIENT[orientation]
         if flip is not None:
@@ -212,15 +409,124 @@ def encode_image(image: np.ndarray, fmt: str, quality: int | None = None) -> byt
     return buf.tobytes()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+class OutputExistsError(ImageWriteError):
+    """The output file exists and was not to be replaced (``write_image(..., overwrite=False)``),
+    for instance because another run wrote it first."""
+
+
+#: Hidden temporary files of :func:`write_image`: ``.NAME.HOST-PID-TOKEN.tmp`` beside the output
+#: (the host with ``.`` and ``-`` replaced by ``_``). The ``.tmp`` extension keeps them out of
+#: every image listing and every existing-output check.
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.\-]+)-(?P<pid>\d+)-(?P<token>[0-9a-z]+)\.tmp$")
+#: Temporary files of earlier versions (``tempfile.mkstemp``: ``.NAME.XXXXXXXX.tmp``), removed by age only.
+_OLD_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname().split(".")[0]) or "host"
+
+
+def temp_path(path: str | Path) -> Path:
+    """A fresh hidden temporary name beside ``path``: ``.NAME.HOST-PID-TOKEN.tmp``.
+
+    It names the writing process, so :func:`clean_stale_temp_files` can tell a temporary
+    file of a killed run from one that is being written; its ``.tmp`` extension is never
+    an image extension, so listings and ``--skip-existing`` never take it for an output."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{_host()}-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or cannot tell: keep the file
+    return True
+
+
+def clean_stale_temp_files(folder: str | Path, *, recursive: bool = False,
+                           max_age_hours: float = 24.0) -> list[Path]:
+    """Remove the temporary files that killed runs of :func:`write_image` left in ``folder``.
+
+    A temporary file is removed when the process that wrote it is known to be gone: it
+    was written on this host by a process id that no longer runs; or it is older than
+    ``max_age_hours`` (written on another host sharing the folder, or by an earlier
+    version). Temporary files of running processes are left alone, so a concurrent run
+    into the same folder is not disturbed. Nothing else is touched.
+
+    Args:
+        folder: an output folder; a missing folder is fine (nothing to clean).
+        recursive: also clean its sub-folders.
+        max_age_hours: age (since the last write) after which any temporary file is stale.
+
+    Returns:
+        The files removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    host, now, removed = _host(), time.time(), []
+    for p in (folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")):
+        m = _TEMP_RE.match(p.name)
+        if m is None and not _OLD_TEMP_RE.match(p.name):
+            continue
+        try:
+            if not p.is_file() or p.is_symlink():
+                continue
+            stale = now - p.stat().st_mtime > max_age_hours * 3600
+            if not stale and m is not None and m["host"] == host:
+                stale = not _pid_alive(int(m["pid"]))
+            if stale:
+                p.unlink()
+                removed.append(p)
+        except OSError:  # vanished meanwhile (its run published it) or not ours to remove
+            continue
+    return removed
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # not supported for folders here (e.g. Windows)
+    finally:
+        os.close(fd)
+
+
+def _publish_new(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` only if ``path`` does not exist (atomic on POSIX:
+    a hard link fails when the target exists), then drop the temporary name."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+            raise
+        # no hard links on this file system (FAT, some network shares): check, then rename;
+        # two runs finishing the same file in the same instant may then both write it (whole)
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def write_image(path: str | Path, image: np.ndarray, *, fmt: str | None = None,
-                quality: int | None = None) -> Path:
-    """Write ``image`` atomically (temporary file in the same folder, then rename).
+                quality: int | None = None, overwrite: bool = True) -> Path:
+    """Write ``image`` atomically: readers see the old file or the whole new one, never part.
+
+    The data goes to a hidden temporary file in the same folder (see :func:`temp_path`),
+    is flushed to disk (fsync), and is then given its name. A run killed meanwhile
+    leaves only that hidden ``.tmp`` file, which :func:`clean_stale_temp_files` removes.
 
     Args:
         path: destination; its extension is replaced when ``fmt`` (or alpha, see
@@ -228,11 +534,16 @@ def write_image(path: str | Path, image: np.ndarray, *, fmt: str | None = None,
         image: ``H x W x C`` array, see :func:`encode_image`.
         fmt: output format name (png, jpg, tif, bmp, webp); default from ``path``.
         quality: jpg/webp quality 1-100.
+        overwrite: replace an existing file (rename over it). With False an existing file
+            is kept and :class:`OutputExistsError` raised, checked at the moment of
+            publishing (a hard link, which fails if the name exists), so two processes
+            writing the same name never replace each other's file.
 
     Returns:
         The path written.
 
     Raises:
+        OutputExistsError: ``overwrite`` is False and the file exists.
         ImageWriteError: if encoding or writing fails; no partial file is left.
         ValueError: for an unknown format.
     """
@@ -242,18 +553,28 @@ def write_image(path: str | Path, image: np.ndarray, *, fmt: str | None = None,
         path = path.with_suffix("." + fmt)
     data = encode_image(image, fmt, quality)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    tmp = temp_path(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as f:  # 0o666 & ~umask, as any new file
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as e:
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException as e:  # also KeyboardInterrupt: never leave the temporary file
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise ImageWriteError(f"{path}: cannot write ({e.strerror or e})") from None
+        if isinstance(e, FileExistsError):
+            raise OutputExistsError(f"output {path} exists") from None
+        if isinstance(e, OSError):
+            raise ImageWriteError(f"{path}: cannot write ({e.strerror or e})") from None
+        raise
     return path
 
 

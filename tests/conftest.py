@@ -43,14 +43,17 @@ def cbsd68(shared_data: Path) -> Path:
 def cached_pipelines():
     """Make ``restore.load_pipeline`` load each (task, model, device, options) once per
     session: the CLI loads its model on every invocation (checksum + build, ~2 s), which
-    would dominate the CLI tests. Behaviour is unchanged, the same object is reused."""
+    would dominate the CLI tests. Behaviour is unchanged, the same object is reused; a
+    load that fails is not cached, and the key includes the weights folder."""
     import restore
+    from restore.zoo.paths import weights_dir
 
     real = restore.load_pipeline
     cache: dict = {}
 
     def load_pipeline(task, model=None, device="auto", **kwargs):
-        key = (task, model, device, tuple(sorted(kwargs.items())))
+        # the weights folder too: a test pointing RESTORE_WEIGHTS at broken weights must load them
+        key = (task, model, device, str(weights_dir()), tuple(sorted(kwargs.items())))
         if key not in cache:
             cache[key] = real(task, model=model, device=device, **kwargs)
         return cache[key]

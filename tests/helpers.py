@@ -1,6 +1,7 @@
 """Shared test helpers: where the shared data is, small real images from it, JPEG bytes."""
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,61 @@ def require_fonts() -> None:
     from restore.io import find_fonts
     if not find_fonts():
         pytest.skip("no DejaVu fonts found (install matplotlib or fonts-dejavu)")
+
+
+def bomb_png(width: int = 20000, height: int = 20000) -> bytes:
+    """A valid PNG of ``width`` x ``height`` black 1-bit gray pixels, made without holding
+    the image: each row is compressed as it is streamed (20000 x 20000: about 50 KB, made
+    in a fraction of a second, 400 MP once decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = bytes(1 + (width + 7) // 8)  # filter byte 0, then the packed zero bits
+    z = zlib.compressobj(9)
+    body = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit gray
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+#: The ways a weights folder can be broken, for :func:`break_weights`.
+BROKEN_WEIGHTS = ("truncated", "random-bytes", "not-safetensors", "missing", "bad-manifest", "other-arch")
+
+
+def break_weights(folder: Path, case: str, name: str = "dae-s") -> str:
+    """Copy the shipped weights of model ``name`` (and the manifest) into ``folder`` and
+    break them as ``case`` says (one of :data:`BROKEN_WEIGHTS`); returns a regex the
+    one-line error must match (the file, what is wrong). Point ``RESTORE_WEIGHTS`` at
+    ``folder`` to use it."""
+    import json
+    import shutil
+
+    from restore.zoo.paths import MANIFEST, weights_dir
+    from restore.zoo.registry import get_spec, read_manifest, sha256_file
+
+    src = weights_dir()
+    manifest = read_manifest(src)
+    file = get_spec(name).weights
+    target = folder / file
+    folder.mkdir(parents=True, exist_ok=True)
+    data = (src / file).read_bytes()
+    expect = {"truncated": r"truncated \(\d+ of \d+ bytes\)", "random-bytes": "damaged or replaced",
+              "not-safetensors": "not a readable safetensors file", "missing": f"not found, listed in .*{MANIFEST}",
+              "bad-manifest": "not valid JSON", "other-arch": f"does not fit {name} .*tensor"}[case]
+    if case == "truncated":
+        target.write_bytes(data[: len(data) // 3])
+    elif case in ("random-bytes", "not-safetensors"):
+        target.write_bytes(np.random.default_rng(0).integers(0, 256, len(data), dtype=np.uint8).tobytes())
+    elif case == "other-arch":  # another zoo model's weights under this name, published as if right
+        other = next(k for k, v in manifest.items() if get_spec(k).arch is not get_spec(name).arch)
+        shutil.copyfile(src / manifest[other]["file"], target)
+    elif case != "missing":
+        target.write_bytes(data)
+    if case in ("not-safetensors", "other-arch"):  # the manifest agrees with the file: only loading tells
+        manifest[name] = {**manifest[name], "sha256": sha256_file(target), "bytes": target.stat().st_size}
+    text = json.dumps(manifest)
+    (folder / MANIFEST).write_text(text[: len(text) // 2] if case == "bad-manifest" else text)
+    path = folder / (MANIFEST if case == "bad-manifest" else file)
+    return re.escape(str(path)) + ": .*" + expect

@@ -17,7 +17,7 @@ import cli
 from restore.io import read_image, write_image
 from restore.metrics import psnr
 
-from helpers import EXIF_ORIENTATION, jpeg_bytes
+from helpers import BROKEN_WEIGHTS, EXIF_ORIENTATION, break_weights, jpeg_bytes
 
 pytestmark = pytest.mark.usefixtures("cached_pipelines")
 
@@ -381,3 +381,68 @@ def test_models_lists_dae_s():
     assert code == 0, text
     assert "dae-s" in text
     assert "denoise" in text
+
+
+# --- pixel limit and warnings -------------------------------------------------------------
+
+def test_decompression_bomb_is_refused_by_name_with_exit_1(tmp_path):
+    import time
+    from helpers import bomb_png
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "bomb.png").write_bytes(bomb_png(20000, 20000))
+    start = time.perf_counter()
+    code, text = invoke("denoise", src, tmp_path / "out", "--sigma", "25", "--quiet")
+    assert time.perf_counter() - start < 5.0  # the model is cached: this is the refusal
+    assert code == 1, text
+    (written, skipped, failed), tail = summary(text)
+    assert (written, skipped, failed) == (0, 0, 1)
+    assert "bomb.png: 20000x20000 = 400.0 MP is over the limit of 100 MP" in tail
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("task", ["denoise", "upscale", "unwatermark", "colorize", "inpaint"])
+def test_max_pixels_option_on_every_task(task):
+    code, text = invoke(task, "--help")
+    assert code == 0 and "--max-pixels" in text
+
+
+def test_max_pixels_option_refuses_and_zero_removes_the_limit(tmp_path):
+    src = tmp_path / "in"
+    write_image(src / "a.png", np.full((24, 32, 3), 120, np.uint8))
+    code, text = invoke("denoise", src, tmp_path / "out", "--sigma", "25", "--quiet", "--max-pixels", "700")
+    assert code == 1 and "a.png: 32x24 = 768 pixels is over the limit of 700 pixels" in text
+    code, text = invoke("denoise", src, tmp_path / "out", "--sigma", "25", "--quiet", "--max-pixels", "0")
+    assert code == 0, text
+    code, text = invoke("denoise", src, tmp_path / "out2", "--max-pixels", "-1")
+    assert code == 2
+
+
+def test_flat_image_sigma_auto_no_numpy_warning(tmp_path):
+    src = tmp_path / "in"
+    write_image(src / "flat.png", np.full((32, 32, 3), 128, np.uint8))
+    write_image(src / "black.png", np.zeros((32, 32, 3), np.uint8))
+    code, text = invoke("denoise", src, tmp_path / "out")  # --sigma auto
+    assert code == 0, text
+    assert "RuntimeWarning" not in text and "empty slice" not in text.lower()
+    assert abs(read_image(tmp_path / "out" / "flat.png").astype(float).mean() - 128) < 3
+    assert read_image(tmp_path / "out" / "black.png").max() < 12
+
+
+# --- broken weights ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", BROKEN_WEIGHTS)
+def test_broken_weights_one_error_line_and_exit_1(small, tmp_path, monkeypatch, case):
+    expect = break_weights(tmp_path / "w", case)
+    monkeypatch.setenv("RESTORE_WEIGHTS", str(tmp_path / "w"))
+    code, text = denoise(small, tmp_path / "out")
+    assert code == 1
+    assert text.strip().count("\n") == 0 and re.match("error: " + expect, text.strip()), text
+    assert not (tmp_path / "out").exists()
+
+
+def test_models_with_a_bad_manifest_is_one_error_line(tmp_path, monkeypatch):
+    expect = break_weights(tmp_path / "w", "bad-manifest")
+    monkeypatch.setenv("RESTORE_WEIGHTS", str(tmp_path / "w"))
+    code, text = invoke("models")
+    assert code == 1 and re.fullmatch("error: " + expect + ".*", text.strip()), text

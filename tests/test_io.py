@@ -4,6 +4,7 @@ atomic writes, permissions, and folder listing."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import cv2
@@ -331,3 +332,80 @@ def test_iter_images_single_file(tmp_path):
 def test_iter_images_missing_path(tmp_path):
     with pytest.raises(FileNotFoundError):
         list(iter_images(tmp_path / "nope"))
+
+
+# --- pixel limit --------------------------------------------------------------------------
+
+def test_decompression_bomb_refused_fast_with_its_size(tmp_path):
+    from helpers import bomb_png
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bomb_png(20000, 20000))
+    assert path.stat().st_size < 500_000
+    start = time.perf_counter()
+    with pytest.raises(rio.ImageTooLargeError, match=r"bomb\.png: 20000x20000 = 400\.0 MP is over the limit of 100 MP") as e:
+        read_image(path)
+    assert time.perf_counter() - start < 1.0
+    assert isinstance(e.value, ImageReadError) and (e.value.width, e.value.height) == (20000, 20000)
+    assert "--max-pixels" in str(e.value)
+    # with no limit of ours, Pillow's own decompression-bomb check (about 179 MP) still refuses it
+    with pytest.raises(rio.ImageTooLargeError, match=r"bomb\.png: 20000x20000 = 400\.0 MP is over Pillow"):
+        read_image(path, max_pixels=0)
+    assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "tif", "bmp", "webp"])
+def test_max_pixels_every_format(tmp_path, ext):
+    img = smooth_rgb(48, 64)
+    path = write_image(tmp_path / f"x.{ext}", img)
+    for limit in (None, 0, 48 * 64):
+        assert read_image(path, max_pixels=limit).shape == (48, 64, 3)
+    with pytest.raises(rio.ImageTooLargeError, match=r"x\.\w+: 64x48 = 3072 pixels is over the limit of 3071 pixels"):
+        read_image(path, max_pixels=48 * 64 - 1)
+
+
+def test_max_pixels_applies_to_the_stored_size_before_exif_rotation(tmp_path):
+    from helpers import jpeg_bytes
+    path = tmp_path / "rot.jpg"
+    path.write_bytes(jpeg_bytes(smooth_rgb(40, 60), orientation=6))
+    assert read_image(path, max_pixels=2400).shape == (60, 40, 3)
+    with pytest.raises(rio.ImageTooLargeError, match="60x40"):
+        read_image(path, max_pixels=2399)
+
+
+def test_pillow_bomb_warning_is_not_shown_and_its_error_is_named(tmp_path, monkeypatch):
+    import warnings
+    from PIL import Image as PILImage
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)
+    small, big = write_image(tmp_path / "small.jpg", smooth_rgb(30, 40)), write_image(tmp_path / "big.jpg", smooth_rgb(48, 64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow warns between 1000 and 2000 pixels: not shown
+        assert read_image(small).shape == (30, 40, 3)
+    with pytest.raises(rio.ImageTooLargeError, match=r"big\.jpg: .*3072 pixels|big\.jpg: .*Pillow"):
+        read_image(big, max_pixels=0)
+
+
+def test_zero_width_png_is_a_named_error(tmp_path):
+    data = bytearray(_png_bytes(noise((4, 4, 3))))
+    data[16:20] = (0).to_bytes(4, "big")  # IHDR width (its CRC now wrong too)
+    path = tmp_path / "zero.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match=r"zero\.png: "):
+        read_image(path)
+
+
+def test_run_batch_refuses_large_inputs_and_masks(tmp_path):
+    from restore.pipelines.batch import pair_finder, run_batch
+    src = tmp_path / "in"
+    write_image(src / "small.png", smooth_rgb(10, 10))
+    write_image(src / "large.png", smooth_rgb(40, 40))
+    result = run_batch(lambda image, path: image, src, tmp_path / "out", progress=False, max_pixels=1000)
+    assert [p.name for p, _ in result.written] == ["small.png"]
+    assert [(p.name, why) for p, why in result.failed] == [
+        ("large.png", "40x40 = 1600 pixels is over the limit of 1000 pixels; --max-pixels N (max_pixels=N) changes it, 0 removes it")]
+    assert result.exit_code == 1
+    masks = tmp_path / "masks"
+    write_image(masks / "small.png", smooth_rgb(40, 40))
+    find = pair_finder(src, masks, max_pixels=1000)
+    with pytest.raises(rio.ImageTooLargeError, match="40x40"):
+        find(src / "small.png")
+    assert pair_finder(src, masks, max_pixels=None)(src / "small.png").shape == (40, 40, 3)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import pytest
 import torch
@@ -11,6 +12,8 @@ from restore.zoo import (WeightsError, build_model, default_model, get_spec, lis
                          register_model)
 from restore.zoo.paths import weights_dir
 from restore.zoo.registry import read_manifest, save_weights, sha256_file
+
+from helpers import BROKEN_WEIGHTS, break_weights
 
 
 def small_kwargs(spec):
@@ -143,7 +146,7 @@ def test_sha256_mismatch_is_a_clear_error(tmp_path, monkeypatch):
     net = build_model(spec, width=8)
     save_weights(net, tmp_path / spec.weights)
     spec2 = _spec_with(tmp_path, monkeypatch, net, "0" * 64)
-    with pytest.raises(WeightsError, match="sha256 mismatch.*dae-s.safetensors"):
+    with pytest.raises(WeightsError, match="dae-s.safetensors: .*damaged.*sha256 does not match"):
         load_model(spec2, device="cpu")
 
 
@@ -180,3 +183,45 @@ def test_publish_weights_in_half_precision_loads_back(tmp_path, monkeypatch):
     loaded, _ = load_model(dataclasses.replace(spec, arch_kwargs=kw, sha256=entry["sha256"]), device="cpu")
     for (k, a), (_, b) in zip(net.state_dict().items(), loaded.state_dict().items()):
         assert b.dtype == torch.float32 and torch.allclose(a, b, atol=1e-3, rtol=1e-3), k
+
+
+# --- broken weights: one line naming the file and what to do ------------------------------------
+
+@pytest.mark.parametrize("case", BROKEN_WEIGHTS)
+def test_broken_weights_give_one_line_naming_the_file_and_the_remedy(tmp_path, monkeypatch, case):
+    expect = break_weights(tmp_path / "w", case)
+    monkeypatch.setenv("RESTORE_WEIGHTS", str(tmp_path / "w"))
+    with pytest.raises(WeightsError) as info:
+        load_model("dae-s", device="cpu")
+    message = str(info.value)
+    assert re.match(expect, message), message
+    assert "\n" not in message and "RESTORE_WEIGHTS" in message      # what to do, where they come from
+    if case != "bad-manifest":
+        assert "restore train denoise --model dae-s" in message
+
+
+def test_weights_remedy_names_how_the_weights_came(tmp_path, monkeypatch):
+    from restore.zoo import paths
+    from restore.zoo.registry import weights_remedy
+    monkeypatch.delenv("RESTORE_WEIGHTS", raising=False)
+    for kind, marker in (("checkout", ".git"), ("wheel", None)):
+        package = tmp_path / kind / "restore"
+        weights = (package / "weights") if marker is None else (package.parent / "weights")
+        weights.mkdir(parents=True)
+        (weights / "manifest.json").write_text("{}")
+        if marker:
+            (package.parent / marker).mkdir()
+        monkeypatch.setattr(paths, "_PACKAGE", package)
+        text = weights_remedy("x.safetensors")
+        if kind == "checkout":
+            assert text == f"restore the shipped file with `git checkout -- weights/x.safetensors` in {package.parent}"
+        else:
+            assert "reinstall restore" in text and "git" not in text
+
+
+def test_arch_mismatch_is_counted_and_exemplified():
+    from restore.zoo.registry import state_dict_mismatch
+    a = {"x.weight": torch.zeros(4, 3), "y": torch.zeros(2)}
+    assert state_dict_mismatch(a, dict(a)) == ""
+    text = state_dict_mismatch(a, {"x.weight": torch.zeros(8, 3), "z": torch.zeros(1)})
+    assert text == "1 tensor(s) missing, e.g. y; 1 unexpected, e.g. z; 1 of another shape, e.g. x.weight 8x3 instead of 4x3"

@@ -531,6 +531,8 @@ def bench_denoise_files(data: str | Path, *, sigma: float, models: Iterable[str]
             result = run_batch(lambda image, path: pipe(image, sigma=model_sigma(pipe, float(sigma))), noisy_dir, out_dir,
                                progress=False)
             seconds = time.perf_counter() - t0
+            if result.interrupted:  # run_batch returns on Ctrl-C; a bench stops
+                raise KeyboardInterrupt
             if result.failed:
                 raise RuntimeError(f"folder run of {name} failed: {result.summary()}")
             scores = [_score(dict(clean=clean), _to_unit_float(read_image(out_dir / fname)))

@@ -3,18 +3,29 @@ pairing of each input with its side input (an inpainting mask).
 
 Orchestration only: reading and writing go through :mod:`restore.io`, the work through a
 ``process`` callable (a pipeline call). Nothing here prints; the CLI reports.
+
+Interrupted and concurrent runs: every output is written atomically (a hidden temporary
+file, then its name), the main output of a file last, so an output that exists is complete
+and ``skip_existing`` resumes a killed run; the temporary files a killed run left are
+removed at the start of the next one. Without ``overwrite`` an output is published only if
+its name is still free at that moment, so two runs into one folder never replace each
+other's files. Ctrl-C (``KeyboardInterrupt``) ends the run after the files done so far.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from restore.io import FORMATS, ImageReadError, is_image_path, iter_images, output_format, read_image, write_image
+from restore.io import (FORMATS, MAX_PIXELS, ImageReadError, OutputExistsError, clean_stale_temp_files, is_image_path,
+                        iter_images, output_format, read_image, write_image)
 
 
 @dataclasses.dataclass
@@ -25,21 +36,33 @@ class BatchResult:
         written: (input, output) paths written.
         skipped: inputs skipped because their output existed (``skip_existing``).
         failed: (input, reason) for every file that could not be processed.
+        interrupted: the run was stopped by Ctrl-C (``KeyboardInterrupt``) before its end.
+        not_started: inputs left without an output by the interruption, in run order (the
+            file in progress when it came included: its output was not written).
+        cleaned: temporary files of earlier killed runs removed from the output folder.
     """
 
     written: list[tuple[Path, Path]] = dataclasses.field(default_factory=list)
     skipped: list[Path] = dataclasses.field(default_factory=list)
     failed: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
+    interrupted: bool = False
+    not_started: list[Path] = dataclasses.field(default_factory=list)
+    cleaned: list[Path] = dataclasses.field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        """0 if every file was written or skipped, 1 if any failed."""
-        return 1 if self.failed else 0
+        """130 if interrupted (the shell's code for Ctrl-C), else 1 if any file failed, else 0."""
+        return 130 if self.interrupted else 1 if self.failed else 0
 
     def summary(self) -> str:
-        """One line: counts, then the failed files and why."""
+        """One line of counts, then the failed files and why, then (interrupted) one line of
+        what is left."""
         line = f"{len(self.written)} written, {len(self.skipped)} skipped, {len(self.failed)} failed"
-        return line + "".join(f"\n  failed: {p}: {why}" for p, why in self.failed)
+        line += "".join(f"\n  failed: {p}: {why}" for p, why in self.failed)
+        if self.interrupted:
+            line += (f"\ninterrupted: {len(self.written) + len(self.skipped)} done, {len(self.failed)} failed, "
+                     f"{len(self.not_started)} not started (run again with --skip-existing to finish)")
+        return line
 
 
 def plan_outputs(inputs: list[Path], root: Path, output_dir: Path, fmt: str | None) -> list[Path]:
@@ -58,7 +81,8 @@ def plan_outputs(inputs: list[Path], root: Path, output_dir: Path, fmt: str | No
 def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.ndarray]], input_path: str | Path,
               output_dir: str | Path, *, recursive: bool = False, skip_existing: bool = False,
               overwrite: bool = False, fmt: str | None = None, quality: int | None = None,
-              progress: bool = True, on_error: Callable[[Path, str], Any] | None = None) -> BatchResult:
+              progress: bool = True, on_error: Callable[[Path, str], Any] | None = None,
+              max_pixels: int | None = MAX_PIXELS) -> BatchResult:
     """Run ``process`` over every image of ``input_path`` and write the results.
 
     Args:
@@ -70,7 +94,8 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
         output_dir: folder for the outputs (created); the input tree is mirrored when
             ``recursive``.
         recursive: descend into sub-folders.
-        skip_existing: leave files whose output already exists.
+        skip_existing: leave files whose output already exists (also when another run
+            writes it meanwhile): rerunning an interrupted run this way finishes it.
         overwrite: replace existing outputs. With neither flag an existing output is an
             error for that file, so nothing is replaced by accident.
         fmt: output format (png, jpg, tif, bmp, webp); default: the input's. An image with
@@ -78,9 +103,14 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
         quality: jpg/webp quality 1-100.
         progress: show a tqdm bar.
         on_error: called with (path, reason) as each file fails (e.g. to print it).
+        max_pixels: an input larger than this (width x height, read from its header) fails
+            before it is decoded (:func:`restore.io.read_image`); 0 or None: no limit.
 
     Returns:
         A :class:`BatchResult`. A file whose output would be an input file is refused.
+        On Ctrl-C (``KeyboardInterrupt``) the file in progress is abandoned (no output,
+        no temporary file) and the result returned with ``interrupted`` set, instead of
+        the exception.
 
     Raises:
         FileNotFoundError: if ``input_path`` does not exist.
@@ -112,39 +142,90 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
         if on_error is not None:
             on_error(path, reason)
 
-    for src, dst in tqdm(list(zip(inputs, outputs)), disable=not progress, unit="img", desc="restore"):
-        if dst.exists():
-            if skip_existing:
-                result.skipped.append(src)
-                continue
-            if not overwrite:
-                fail(src, f"output {dst} exists (use --overwrite or --skip-existing)")
-                continue
-        try:
-            image = read_image(src)
-            # an image with alpha asked for jpg/bmp is written as png: its earlier output is that png
-            alt = dst.with_suffix("." + output_format(dst, image, fmt))
-            if skip_existing and alt != dst and alt.exists():
-                result.skipped.append(src)
-                continue
-            out = process(image, src)
-            parts = out if isinstance(out, dict) else {"": out}
-            targets = []
-            for suffix, arr in parts.items():
-                target = dst.with_name(dst.stem + suffix + dst.suffix)
-                final = target.with_suffix("." + output_format(target, arr, fmt))
-                if final.resolve() in input_set:
-                    raise ValueError(f"refusing to write over the input file {final}")
-                if final != dst and final.exists() and not overwrite:
-                    raise ValueError(f"output {final} exists (use --overwrite or --skip-existing)")
-                targets.append((target, arr))
-            for target, arr in targets:
-                written = write_image(target, arr, fmt=fmt, quality=quality)
-                if not suffix_of(target, dst):
-                    result.written.append((src, written))
-        except (ImageReadError, ValueError, TypeError, RuntimeError, OSError, MemoryError) as e:
-            fail(src, str(e) or type(e).__name__)
+    result.cleaned = clean_stale_temp_files(output_dir, recursive=recursive)
+    bar = tqdm(list(zip(inputs, outputs)), disable=not progress, unit="img", desc="restore")
+    try:
+        for src, dst in bar:
+            _run_one(process, src, dst, result, fail, input_set=input_set, skip_existing=skip_existing,
+                     overwrite=overwrite, fmt=fmt, quality=quality, max_pixels=max_pixels)
+    except KeyboardInterrupt:
+        result.interrupted = True
+        result.not_started = inputs[len(result.written) + len(result.skipped) + len(result.failed):]
+    finally:
+        bar.close()
     return result
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that comes within the block until its end, then raise it as
+    ``KeyboardInterrupt``: the outputs of a file, a fraction of a second to write, are then
+    either published and counted in the result or not written at all. Only where Python's
+    own SIGINT handler is in place in the main thread; elsewhere the block runs as is."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    held: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if held:  # also when the block failed: the run stops, that file counts as not started
+            raise KeyboardInterrupt
+
+
+def _run_one(process, src: Path, dst: Path, result: BatchResult, fail: Callable[[Path, str], None], *,
+             input_set: set[Path], skip_existing: bool, overwrite: bool, fmt: str | None,
+             quality: int | None, max_pixels: int | None) -> None:
+    """One input of :func:`run_batch`: exactly one of ``result.written``, ``skipped`` or
+    ``failed`` gets an entry for it (that count is how an interruption knows what is left)."""
+    if dst.exists():
+        if skip_existing:
+            result.skipped.append(src)
+            return
+        if not overwrite:
+            fail(src, f"output {dst} exists (use --overwrite or --skip-existing)")
+            return
+    try:
+        image = read_image(src, max_pixels=max_pixels)
+        # an image with alpha asked for jpg/bmp is written as png: its earlier output is that png
+        alt = dst.with_suffix("." + output_format(dst, image, fmt))
+        if skip_existing and alt != dst and alt.exists():
+            result.skipped.append(src)
+            return
+        out = process(image, src)
+        parts = out if isinstance(out, dict) else {"": out}
+        targets = []
+        for suffix, arr in parts.items():
+            target = dst.with_name(dst.stem + suffix + dst.suffix)
+            final = target.with_suffix("." + output_format(target, arr, fmt))
+            if final.resolve() in input_set:
+                raise ValueError(f"refusing to write over the input file {final}")
+            # a side output without its main output is what an interrupted run left: redone
+            if final != dst and final.exists() and not (overwrite or skip_existing):
+                raise ValueError(f"output {final} exists (use --overwrite or --skip-existing)")
+            targets.append((target, arr))
+        # side outputs first, the main one last: a main output that exists means a whole result
+        targets.sort(key=lambda t: not suffix_of(t[0], dst))
+        with _ctrl_c_deferred():  # published and counted, or neither
+            for target, arr in targets:
+                main = not suffix_of(target, dst)
+                try:
+                    written = write_image(target, arr, fmt=fmt, quality=quality,
+                                          overwrite=overwrite or (skip_existing and not main))
+                except OutputExistsError:
+                    if main and skip_existing:  # another run wrote it meanwhile
+                        result.skipped.append(src)
+                        return
+                    raise
+                if main:
+                    result.written.append((src, written))
+    except OutputExistsError as e:
+        fail(src, f"{e} (written meanwhile by another run; use --overwrite or --skip-existing)")
+    except (ImageReadError, ValueError, TypeError, RuntimeError, OSError, MemoryError) as e:
+        fail(src, str(e) or type(e).__name__)
 
 
 def suffix_of(target: Path, dst: Path) -> str:
@@ -152,7 +233,8 @@ def suffix_of(target: Path, dst: Path) -> str:
     return target.stem[len(dst.stem):]
 
 
-def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask") -> Callable[[Path], np.ndarray]:
+def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask",
+                max_pixels: int | None = MAX_PIXELS) -> Callable[[Path], np.ndarray]:
     """The side input of each image of a folder run (e.g. its inpainting mask), as a function.
 
     ``source`` is one image file, used for every input, or a folder of images paired with
@@ -164,6 +246,7 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         input_path: the run's input, an image file or a folder (as :func:`run_batch`'s).
         source: an image file or a folder of images.
         kind: what is paired, in words, for the error messages (``"mask"``).
+        max_pixels: pixel limit of the side inputs, as :func:`restore.io.read_image`'s.
 
     Returns:
         ``find(path) -> image``: the side input of the input ``path``, as
@@ -183,7 +266,7 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         if not is_image_path(source):
             raise ValueError(f"{kind} {source} is not an image file")
         try:
-            one = read_image(source)
+            one = read_image(source, max_pixels=max_pixels)
         except Exception as e:  # noqa: BLE001 - any unreadable file is an error of the whole run
             raise ValueError(f"cannot read {kind} {source}: {e}") from None
         return lambda path: one
@@ -202,6 +285,6 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         found = by_rel.get(rel) or by_stem.get(path.stem)
         if found is None:
             raise FileNotFoundError(f"no {kind} for {path.name} in {source} ({kind}s are paired by file stem)")
-        return read_image(found)
+        return read_image(found, max_pixels=max_pixels)
 
     return find

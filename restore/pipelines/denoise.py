@@ -22,6 +22,20 @@ CORRELATED_RATIO = 1.5
 AUTO_CROP = 1024
 
 
+def _mad_sigma(a: np.ndarray) -> float:
+    """``skimage.restoration.estimate_sigma`` of an H x W x C float image, averaged over
+    channels; 0 where a channel has no non-zero detail coefficient (a flat image: skimage
+    takes the median of an empty set, warns "mean of empty slice" and returns NaN)."""
+    import warnings
+
+    from skimage.restoration import estimate_sigma as mad_sigma
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sigmas = np.asarray(mad_sigma(a, channel_axis=-1, average_sigmas=False), dtype=np.float64)
+    return float(np.nan_to_num(sigmas, nan=0.0).mean())
+
+
 def estimate_sigma(x: torch.Tensor, limits: tuple[float, float] = SIGMA_RANGE) -> float:
     """Estimate the noise level of an image, on the 0-255 scale.
 
@@ -49,17 +63,16 @@ def estimate_sigma(x: torch.Tensor, limits: tuple[float, float] = SIGMA_RANGE) -
         ValueError: if the image is smaller than 8 pixels on a side.
     """
     import cv2
-    from skimage.restoration import estimate_sigma as mad_sigma
 
     h, w = x.shape[-2:]
     if min(h, w) < MIN_SIDE_FOR_AUTO:
         raise ValueError(f"image is {w}x{h}: too small to estimate the noise level; pass sigma explicitly")
     y0, x0 = max(0, (h - AUTO_CROP) // 2), max(0, (w - AUTO_CROP) // 2)
     a = x[0, :, y0:y0 + AUTO_CROP, x0:x0 + AUTO_CROP].permute(1, 2, 0).float().cpu().numpy()
-    fine = mad_sigma(a, channel_axis=-1, average_sigmas=True)
+    fine = _mad_sigma(a)
     half = cv2.resize(a, (a.shape[1] // 2, a.shape[0] // 2), interpolation=cv2.INTER_AREA)
     half = half[:, :, None] if half.ndim == 2 else half
-    coarse = 2 * mad_sigma(half, channel_axis=-1, average_sigmas=True) if min(half.shape[:2]) >= 4 else 0.0
+    coarse = 2 * _mad_sigma(half) if min(half.shape[:2]) >= 4 else 0.0
     level = coarse if coarse > CORRELATED_RATIO * fine else fine
     return float(np.clip(level * 255.0, *limits))
 

@@ -27,7 +27,27 @@ log = logging.getLogger("restore")
 
 
 class WeightsError(RuntimeError):
-    """A weights file is missing, does not match its sha256, or does not fit its arch."""
+    """A weights file is missing, truncated or damaged (sha256 mismatch), not a safetensors
+    file, or of another architecture; or the manifest is unreadable. The message is one
+    line: the file, what is wrong with it, and what to do."""
+
+
+def weights_remedy(file: str, spec: ModelSpec | None = None) -> str:
+    """What to do about a missing or bad file of the weights folder, in words for the user:
+    how to get the shipped ``file`` back where the weights come from (a checkout, an
+    installed package, or ``$RESTORE_WEIGHTS``), and, for a model's weights, how to retrain."""
+    folder = paths.weights_dir()
+    if os.environ.get(paths.ENV_VAR, "").strip():
+        fix = (f"put a good {file} into {folder} (the folder {paths.ENV_VAR} names) or unset {paths.ENV_VAR} "
+               "to use the shipped weights")
+    elif (folder.parent / ".git").exists():
+        fix = f"restore the shipped file with `git checkout -- {folder.name}/{file}` in {folder.parent}"
+    else:
+        fix = "reinstall restore to get the shipped weights back (`pip install --force-reinstall restore`)"
+    if spec is not None:
+        fix += (f", or retrain it with `restore train {spec.task} --model {spec.name} ...` and publish it "
+                "(restore.zoo.manifest.publish_weights)")
+    return fix
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,11 +137,28 @@ def register_model(fn: Callable[[], ModelSpec] | None = None, *, default: bool =
 
 def read_manifest(weights_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """The manifest as a dict ``{model name: {file, sha256, bytes, bench, ...}}`` ({} if absent);
-    ``weights_dir`` defaults to :func:`restore.zoo.paths.weights_dir`."""
+    ``weights_dir`` defaults to :func:`restore.zoo.paths.weights_dir`.
+
+    Raises:
+        WeightsError: the manifest cannot be read, is not JSON, or is not an object of
+            objects (one line naming the file and what to do).
+    """
     path = (weights_dir or paths.weights_dir()) / MANIFEST
     if not path.exists():
         return {}
-    return json.loads(path.read_text())
+    fix = weights_remedy(MANIFEST)
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read the weights manifest ({e.strerror or e}); {fix}") from None
+    except UnicodeDecodeError:
+        raise WeightsError(f"{path}: the weights manifest is not text (damaged); {fix}") from None
+    except json.JSONDecodeError as e:
+        raise WeightsError(f"{path}: the weights manifest is not valid JSON ({e.msg} at line {e.lineno} "
+                           f"column {e.colno}); {fix}") from None
+    if not isinstance(manifest, dict) or not all(isinstance(v, dict) for v in manifest.values()):
+        raise WeightsError(f"{path}: the weights manifest is not an object of model entries; {fix}")
+    return manifest
 
 
 def write_manifest(manifest: dict[str, dict[str, Any]], weights_dir: Path | None = None) -> None:
@@ -251,26 +288,37 @@ def load_model(name: str | ModelSpec, device: str | torch.device = "auto",
 
     Raises:
         KeyError: unknown model.
-        WeightsError: weights file missing, sha256 mismatch, or keys/shapes that do not fit.
+        WeightsError: weights file missing, truncated or damaged (sha256 mismatch), not a
+            safetensors file, or its tensor names/shapes do not fit the arch; an unreadable
+            manifest. One line naming the file and what to do (:func:`weights_remedy`).
     """
     from safetensors.torch import load_file
 
     spec = get_spec(name) if isinstance(name, str) else name
     path = spec.weights_path
-    if not path.exists():
-        raise WeightsError(f"weights file for {spec.name} not found: {path} "
-                           f"(set {paths.ENV_VAR} to the folder that holds the weights)")
+    fix = weights_remedy(spec.weights, spec)
+    entry = read_manifest(path.parent).get(spec.name, {})
+    if not path.is_file():
+        listed = f", listed in {path.parent / MANIFEST}" if entry else ""
+        raise WeightsError(f"{path}: weights file of {spec.name} not found{listed}; {fix}")
     if spec.sha256 is None:
-        raise WeightsError(f"no sha256 recorded for {spec.name} in {path.parent / MANIFEST}")
+        raise WeightsError(f"{path}: no sha256 recorded for {spec.name} in {path.parent / MANIFEST}; {fix}")
     digest = sha256_file(path)
     if digest != spec.sha256:
-        raise WeightsError(f"sha256 mismatch for {path}: expected {spec.sha256}, got {digest}")
+        raise WeightsError(f"{path}: weights file of {spec.name} is {_damage(path, entry.get('bytes'))}, "
+                           f"its sha256 does not match the manifest's; {fix}")
     dev = resolve_device(device)
     net = build_model(spec)
     try:
-        net.load_state_dict(load_file(str(path)), strict=True)
-    except RuntimeError as e:
-        raise WeightsError(f"{path} does not fit arch {spec.arch.__name__}: {e}") from None
+        state = load_file(str(path))
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own SafetensorError (and others)
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WeightsError(f"{path}: not a readable safetensors file ({reason}); {fix}") from None
+    mismatch = state_dict_mismatch(net.state_dict(), state)
+    if mismatch:
+        raise WeightsError(f"{path}: does not fit {spec.name} (arch {spec.arch.__name__}, {mismatch}): weights of "
+                           f"another model or of other settings; {fix}")
+    net.load_state_dict(state, strict=True)
     half = dtype == torch.float16 and dev.type == "cuda" and spec.supports_half
     net = net.to(device=dev, dtype=torch.float16 if half else torch.float32).eval()
     if dev.type == "cpu":
@@ -278,6 +326,39 @@ def load_model(name: str | ModelSpec, device: str | torch.device = "auto",
     for p in net.parameters():
         p.requires_grad_(False)
     return net, spec
+
+
+def _damage(path: Path, expected_bytes: int | None) -> str:
+    """How a weights file whose sha256 does not match looks damaged, in words."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith(b"version https://git-lfs"):
+        return "a Git LFS pointer, not the weights (run `git lfs pull`)"
+    if expected_bytes and size < expected_bytes:
+        return f"truncated ({size} of {expected_bytes} bytes)"
+    if expected_bytes and size != expected_bytes:
+        return f"damaged ({size} bytes, {expected_bytes} expected)"
+    return "damaged or replaced"
+
+
+def state_dict_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
+    """How the tensors of a weights file (``found``) differ from a module's state dict
+    (``expected``), in a few words ("" when names and shapes agree): counts of missing,
+    unexpected and other-shaped tensors, each with one example."""
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    shapes = [k for k in expected if k in found and tuple(found[k].shape) != tuple(expected[k].shape)]
+    dims = lambda t: "x".join(map(str, t.shape)) or "scalar"  # noqa: E731
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} tensor(s) missing, e.g. {missing[0]}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected, e.g. {unexpected[0]}")
+    if shapes:
+        k = shapes[0]
+        parts.append(f"{len(shapes)} of another shape, e.g. {k} {dims(found[k])} instead of {dims(expected[k])}")
+    return "; ".join(parts)
 
 
 def save_weights(net: nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> Path:

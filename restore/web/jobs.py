@@ -1,0 +1,245 @@
+"""The work behind the web app, without any web library: read an upload within the limits,
+run a task's pipeline (loaded once per process), write the result to the app's own folder.
+
+The calls are the CLI's: :func:`restore.load_pipeline`, ``Pipeline.resolve_options`` and
+``Pipeline.__call__``, with :func:`restore.io.read_image` / :func:`restore.io.write_image`
+at the edges, so that a result downloaded from the app is the file ``restore TASK`` writes
+for the same image, options and mask (PNG, bit for bit).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Default largest image the app processes, in pixels (width x height): 16 MP.
+DEFAULT_MAX_PIXELS = 16_000_000
+#: Default largest upload, in bytes: 50 MB.
+DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
+
+
+class JobError(ValueError):
+    """What went wrong with one request, in one line a user can act on (no stack trace)."""
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """``(width, height)`` of an image file from its header, without decoding the pixels.
+
+    Raises:
+        JobError: the file is not an image Pillow can identify.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise JobError(f"{Path(path).name}: not an image file that can be read ({e.__class__.__name__})") from None
+
+
+def read_upload(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> np.ndarray:
+    """Read an uploaded image within the pixel limit (checked from the header, before decoding).
+
+    Args:
+        path: the uploaded file.
+        max_pixels: largest width x height accepted.
+        name: the file name to show in errors (default: ``path``'s name).
+
+    Returns:
+        ``H x W x C`` uint8/uint16, as :func:`restore.io.read_image` reads it.
+
+    Raises:
+        JobError: unreadable file, or more pixels than ``max_pixels``.
+    """
+    from restore.io import ImageReadError, read_image
+
+    name = name or Path(path).name
+    w, h = image_size(path)
+    if w * h > max_pixels:
+        raise JobError(f"{name} is {w} x {h} = {w * h / 1e6:.1f} MP; this app takes images of at most "
+                       f"{max_pixels / 1e6:g} MP (restore serve --max-pixels; or use the restore command line)")
+    try:
+        return read_image(path)
+    except ImageReadError as e:
+        raise JobError(f"{name}: {str(e).split(': ', 1)[-1]}") from None
+
+
+def mask_from_layers(layers: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    """The mask painted in an image editor: a pixel is to fill where any layer is not transparent.
+
+    Args:
+        layers: ``H' x W' x 4`` RGBA uint8 arrays (the editor's layers; may be empty).
+        size: ``(H, W)`` of the image; layers of another size are resized (nearest neighbour).
+
+    Returns:
+        ``H x W x 1`` uint8, 255 = fill, 0 = keep (the CLI's ``--mask`` convention).
+    """
+    import cv2
+
+    h, w = size
+    mask = np.zeros((h, w), bool)
+    for layer in layers:
+        if layer is None:
+            continue
+        a = layer[..., 3] if layer.ndim == 3 and layer.shape[2] == 4 else np.asarray(layer).reshape(
+            layer.shape[0], layer.shape[1], -1).max(-1)
+        if a.shape != (h, w):
+            a = cv2.resize(a, (w, h), interpolation=cv2.INTER_NEAREST)
+        mask |= a > 0
+    return (mask * 255).astype(np.uint8)[:, :, None]
+
+
+class Workspace:
+    """The app's own output folder (a new temporary folder): every file it offers for download.
+
+    Attributes:
+        root: the folder.
+    """
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="restore-web-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._count = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def folder(self) -> Path:
+        """A new sub-folder for one job's files."""
+        with self._lock:
+            n = next(self._count)
+        d = self.root / f"job{n:05d}"
+        d.mkdir()
+        return d
+
+    def write(self, folder: Path, name: str, image: np.ndarray) -> Path:
+        """Write ``image`` as ``folder/name`` (PNG, atomically) and return the path."""
+        from restore.io import write_image
+        return write_image(folder / name, image, fmt="png")
+
+
+class Models:
+    """The pipelines of the app, loaded once per process and reused; one job per model at a time.
+
+    Args:
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps`` (as ``restore TASK --device``).
+    """
+
+    def __init__(self, device: str = "auto") -> None:
+        self.device = device
+        self._pipes: dict[tuple[str, str | None], Any] = {}
+        self._locks: dict[tuple[str, str | None], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, task: str, model: str | None) -> threading.Lock:
+        """The lock held while ``model`` of ``task`` runs (a pipeline is not shared by two jobs)."""
+        with self._guard:
+            return self._locks.setdefault((task, model or None), threading.Lock())
+
+    def get(self, task: str, model: str | None = None):
+        """The pipeline of ``task`` with ``model`` (None: the task's default), loaded on first use.
+
+        Raises:
+            JobError: unknown model, missing or corrupt weights, unavailable device.
+        """
+        from restore import load_pipeline
+        from restore.zoo import WeightsError
+
+        key = (task, model or None)
+        with self.lock(task, model):
+            if key not in self._pipes:
+                try:
+                    self._pipes[key] = load_pipeline(task, model=model or None, device=self.device)
+                except (KeyError, ValueError, WeightsError) as e:
+                    raise JobError(f"cannot load the {task} model {model or '(default)'}: "
+                                   f"{str(e).strip(chr(39) + chr(34))}") from None
+            return self._pipes[key]
+
+    def run(self, task: str, model: str | None, image: np.ndarray, *args: Any, **options: Any) -> Any:
+        """``pipe(image, *args, **pipe.resolve_options(**options))`` with the model's lock held.
+
+        Raises:
+            JobError: a bad option (named as the CLI's flag), or a model error.
+        """
+        from restore.pipelines.base import OptionError
+
+        pipe = self.get(task, model)
+        try:
+            opts = pipe.resolve_options(**options)
+        except OptionError as e:
+            raise JobError(f"{e.option.replace('_', ' ')} {e.reason}") from None
+        except ValueError as e:
+            raise JobError(str(e)) from None
+        with self.lock(task, model):
+            try:
+                return pipe(image, *args, **opts)
+            except (ValueError, TypeError, RuntimeError, MemoryError) as e:
+                raise JobError(f"{task} failed: {str(e) or type(e).__name__}") from None
+
+
+def parse_sigma(sigma: str | float) -> float | str:
+    """``sigma`` as the denoise pipeline takes it: a number, or the text as given (``auto``)."""
+    try:
+        return float(sigma)
+    except (TypeError, ValueError):
+        return str(sigma).strip()
+
+
+def refill_watermark(pipe, image: np.ndarray, mask: np.ndarray, *, refine: str | None = None,
+                     opaque_alpha: float | None = None, tta: bool = True) -> np.ndarray:
+    """Remove a watermark with a mask given by hand instead of the one the model keeps.
+
+    The network runs as in ``UnwatermarkPipeline.__call__``; then inside ``mask`` the image
+    is composed from the network's restoration with the model's soft mask where the model
+    found the mark, and filled by ``refine`` (Telea by default) where the mark is opaque or
+    where the mask was added by hand (the network leaves unmarked pixels as they are, so a
+    fill is what removes what it missed). Outside ``mask`` every pixel is the input's.
+
+    Args:
+        pipe: an :class:`restore.pipelines.unwatermark.UnwatermarkPipeline`.
+        image: ``H x W x C`` uint8/uint16 (C in 1, 3, 4; alpha kept, gray stays gray).
+        mask: ``H x W`` or ``H x W x 1``, nonzero = watermark.
+        refine, opaque_alpha, tta: as in the pipeline's ``__call__`` (None: the model's).
+
+    Returns:
+        The restored image, same shape and dtype as ``image``.
+
+    Raises:
+        ValueError: a mask of another size than the image.
+    """
+    import torch
+
+    from restore.ops.blend import classical_fill
+    from restore.ops.color import gray_to_rgb
+    from restore.pipelines.base import prepare
+    from restore.pipelines.unwatermark import inpaint_refine
+    from restore.zoo.archs.unet import compose, watermark_mask
+
+    o = pipe.resolve_options(refine=refine, opaque_alpha=opaque_alpha, tta=tta)
+    m = np.asarray(mask)
+    m = m[..., 0] if m.ndim == 3 else m
+    if m.shape != image.shape[:2]:
+        raise ValueError(f"mask is {m.shape[1]} x {m.shape[0]}, the image {image.shape[1]} x {image.shape[0]}")
+    prep = prepare(image)
+    x = prep.x.clamp(0, 1)
+    gray = x.shape[1] == 1
+    if gray:
+        x = gray_to_rgb(x)
+    pred = pipe.predict(x, tta=o["tta"], min_confidence=o["min_confidence"])
+    given = torch.from_numpy(m > 0)[None, None]
+    soft = watermark_mask(torch.sigmoid(pred[:, 3:4]), pipe.spec.settings.mask_ramp)
+    added = given & (soft <= 0)
+    soft = torch.where(given, torch.where(added, torch.ones_like(soft), soft), torch.zeros_like(soft))
+    y = compose(x, pred[:, :3].clamp(0, 1), soft)
+    region = given & ((torch.sigmoid(pred[:, 4:5]) > o["opaque_alpha"]) | added)
+    if o["refine"] == "telea":
+        y = classical_fill(y, region, "telea")
+    elif o["refine"] == "inpaint" and region.any():
+        y = inpaint_refine(y, region, pipe.inpainter())
+    y = y.clamp(0, 1)
+    if gray:
+        y = y.mean(1, keepdim=True)
+    return prep.finish(y, prep.alpha)
