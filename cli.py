@@ -155,7 +155,9 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt) -> None:
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
-    pipe, opts = _task("denoise", model, device, tile, overlap, sigma=_parse_sigma(sigma))
+    sigma = _parse_sigma(sigma)
+    from restore.zoo.registry import model_for_sigma
+    pipe, opts = _task("denoise", model_for_sigma(sigma, model), device, tile, overlap, sigma=sigma)
     _run_folder(lambda image, path: pipe(image, **opts), input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels)
 
