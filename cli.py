@@ -192,7 +192,10 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
-    pipe, opts = _task("denoise", model, device, tile, overlap, precision, sigma=_parse_sigma(sigma))
+    sigma = _parse_sigma(sigma)
+    from restore.zoo.registry import model_for_sigma
+    model = model_for_sigma(sigma, model)
+    pipe, opts = _task("denoise", model, device, tile, overlap, precision, sigma=sigma)
     _run_folder(_job("denoise", model, device, tile, overlap, opts, precision), pipe, input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
                 max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))
@@ -399,6 +402,11 @@ def bench_denoise_cmd(
         real: bool = typer.Option(False, "--real", help="Real-noise pairs (*_real / *_mean): models use sigma auto."),
         files: bool = typer.Option(False, "--files", help="Also time the user's path, cold: noisy 8-bit PNG files "
                                    "denoised by a folder run (model load included), in a second table."),
+        jpeg: Optional[list[int]] = typer.Option(None, "--jpeg", help="JPEG quality (1-100): the clean images saved as "
+                                                 "JPEG, models with sigma auto, instead of AWGN; repeatable. "
+                                                 "Baselines default to the JPEG input alone.", min=1, max=100),
+        clean: bool = typer.Option(False, "--clean", help="Clean images as input: how much each model changes "
+                                   "them (output against input), instead of AWGN."),
         model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Zoo models to run (default: all denoise models)."),
         baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="noisy, nlm, bm3d (default: all)."),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
@@ -408,8 +416,12 @@ def bench_denoise_cmd(
     """Print a markdown table: PSNR, SSIM and seconds per megapixel of each method, from one run."""
     _setup_logging(quiet)
     from restore.bench.denoise import BASELINES, reports
-    _print_reports(reports(data, sigmas=sigma, real=real, files=files, models=model or None, device=device,
-                           baselines=tuple(baseline) if baseline else BASELINES, limit=limit, record=record,
+    if baseline:
+        baselines = tuple(baseline)
+    else:
+        baselines = ("noisy",) if jpeg else BASELINES
+    _print_reports(reports(data, sigmas=sigma, real=real, files=files, jpeg=jpeg or (), clean=clean,
+                           models=model or None, device=device, baselines=baselines, limit=limit, record=record,
                            progress=_progress(quiet)))
 
 

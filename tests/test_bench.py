@@ -350,3 +350,31 @@ def test_cli_bench_denoise_prints_the_table(folder):
     assert "| method | PSNR (dB) | SSIM | s/MP |" in text and "| restore dae-s |" in text
     code, text = invoke("bench", "denoise", "--data", folder, "--baseline", "wiener")
     assert code == 2 and "unknown baseline" in text
+
+
+def test_jpeg_and_clean_cases(tmp_path):
+    from restore.bench.denoise import clean_cases, jpeg_cases
+    write_image(tmp_path / "a.png", real_image(64, 80))
+    write_image(tmp_path / "g.png", real_image(64, 80)[:, :, 0])
+    q10 = {c["name"]: c for c in jpeg_cases(tmp_path, quality=10)}
+    q90 = {c["name"]: c for c in jpeg_cases(tmp_path, quality=90)}
+    for name in ("a.png", "g.png"):
+        assert q10[name]["noisy"].shape == q10[name]["clean"].shape
+        err10 = np.abs(q10[name]["noisy"] - q10[name]["clean"]).mean()
+        err90 = np.abs(q90[name]["noisy"] - q90[name]["clean"]).mean()
+        assert err10 > 2 * err90 > 0
+    for case in clean_cases(tmp_path):
+        assert case["noisy"] is case["clean"]
+    with pytest.raises(ValueError, match="quality"):
+        jpeg_cases(tmp_path, quality=0)
+
+
+def test_bench_denoise_jpeg_and_clean_rows(tmp_path):
+    from restore.bench.denoise import bench_denoise_clean, bench_denoise_jpeg, jpeg_cases
+    write_image(tmp_path / "a.png", real_image(64, 64))
+    rows = bench_denoise_jpeg(tmp_path, quality=20, models=["dae-s"], device="cpu")
+    assert [r["method"] for r in rows] == ["JPEG input", "restore dae-s (sigma auto)"]
+    case = jpeg_cases(tmp_path, quality=20)[0]
+    assert rows[0]["psnr"] == pytest.approx(psnr(case["clean"], case["noisy"]), abs=1e-6)
+    clean = bench_denoise_clean(tmp_path, models=["dae-s"], device="cpu")
+    assert [r["method"] for r in clean] == ["restore dae-s (sigma auto)"] and 25 < clean[0]["psnr"] < 100

@@ -110,6 +110,31 @@ def test_sigma_range_is_the_models(pipe):
     assert np.array_equal(other(noisy), pipe(noisy, sigma=30))     # 'auto' estimates about 50, clipped to 30
 
 
+@pytest.fixture(scope="module")
+def blind_pipe():
+    """dae-s's network and weights under a blind spec (as dae-real-s is registered)."""
+    import dataclasses
+
+    from restore.zoo import get_spec
+    spec = get_spec("dae-s")
+    spec = dataclasses.replace(spec, name="blind-test", settings=dataclasses.replace(spec.settings, blind=True))
+    return load_pipeline("denoise", spec, device="cpu")
+
+
+def test_blind_model_takes_no_sigma_and_runs_with_a_zero_noise_map(blind_pipe, monkeypatch):
+    from restore.pipelines import denoise as denoise_module
+    from restore.pipelines.base import OptionError
+    with pytest.raises(OptionError, match="blind"):
+        blind_pipe(np.zeros((16, 16, 3), np.float32), sigma=25)
+    maps = []
+    monkeypatch.setattr(denoise_module, "estimate_sigma", lambda *a, **k: pytest.fail("a blind model estimates nothing"))
+    run = blind_pipe.run_model
+    monkeypatch.setattr(blind_pipe, "run_model", lambda x, smap: maps.append(smap) or run(x, smap))
+    clean, noisy = noisy_pair(sigma=10.0)
+    out = blind_pipe(noisy)
+    assert out.shape == noisy.shape and len(maps) == 1 and float(maps[0].abs().max()) == 0.0
+
+
 @pytest.mark.parametrize("value", [0.0, 1.0])
 def test_estimate_sigma_flat_image_is_zero_without_warnings(value):
     import warnings

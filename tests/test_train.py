@@ -633,3 +633,29 @@ def test_cli_usage_errors_exit_2_and_write_nothing(photos, tmp_path):
         code, text = invoke(*args)
         assert code == 2 and words in text, (args, text)
     assert not out.exists() and not (tmp_path / "w.json").exists()
+
+
+def test_blind_model_trains_on_real_photo_degradations_with_a_zero_noise_map(photos, tmp_path):
+    from restore.train.denoise import train_denoise
+    out = tmp_path / "real.safetensors"
+    side = train_denoise(model="dae-real-s", out=out, **_options("denoise", photos, None, None))
+    assert side["model"] == "dae-real-s" and side["degradation"].startswith("real-photo")
+    assert set(side["validation"]["psnr"]) == {"jpeg20", "jpeg40", "real", "clean"}
+    _loads_into_spec(out, "dae-real-s")
+    with pytest.raises(ValueError, match="blind"):
+        train_denoise(model="dae-real-s", degradation="awgn", out=tmp_path / "x.safetensors",
+                      **_options("denoise", photos, None, None))
+    with pytest.raises(ValueError, match="degradation"):
+        train_denoise(degradation="gauss", out=tmp_path / "y.safetensors", **_options("denoise", photos, None, None))
+
+
+def test_degrade_real_keeps_gray_crops_gray_and_8_bit():
+    from restore.train.denoise import degrade_real
+    clean = torch.rand(6, 3, 32, 32)
+    clean[:3] = clean[:3].mean(1, keepdim=True)
+    gray = torch.tensor([True, True, True, False, False, False])
+    noisy = degrade_real(clean, gray, np.random.default_rng(0))
+    assert noisy.shape == clean.shape and noisy.dtype == torch.float32
+    assert torch.allclose(noisy[:3, 0], noisy[:3, 1]) and torch.allclose(noisy[:3, 0], noisy[:3, 2])
+    assert not torch.equal(noisy[3:], clean[3:])
+    assert (noisy[3:] * 255 - (noisy[3:] * 255).round()).abs().max() < 1e-3          # 8-bit levels, as a file

@@ -225,3 +225,14 @@ def test_arch_mismatch_is_counted_and_exemplified():
     assert state_dict_mismatch(a, dict(a)) == ""
     text = state_dict_mismatch(a, {"x.weight": torch.zeros(8, 3), "z": torch.zeros(1)})
     assert text == "1 tensor(s) missing, e.g. y; 1 unexpected, e.g. z; 1 of another shape, e.g. x.weight 8x3 instead of 4x3"
+
+
+def test_model_for_sigma_keeps_a_given_model_and_avoids_a_blind_default_for_a_number(monkeypatch):
+    from restore.zoo import registry
+    from restore.zoo.registry import model_for_sigma
+    assert model_for_sigma(25.0, "dae-real-s") == "dae-real-s"
+    monkeypatch.setitem(registry._DEFAULTS, "denoise", "dae-real-s")
+    assert model_for_sigma("auto") == "dae-real-s"
+    assert model_for_sigma(25.0) == "dae-s"
+    monkeypatch.setitem(registry._DEFAULTS, "denoise", "dae-s")
+    assert model_for_sigma(25.0) == "dae-s" and model_for_sigma("auto") == "dae-s"

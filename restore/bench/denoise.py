@@ -6,7 +6,14 @@ Two modes, both returning one row per method (see :func:`bench_denoise`):
   BSD68, Set12, following the protocol of ``../shared/data/README.md``: add N(0, sigma/255)
   with numpy seed 0, no clipping of the noisy input, PSNR/SSIM on RGB (or gray) in [0, 1];
 * real camera noise (:func:`bench_denoise_real`) on ``*_real`` / ``*_mean`` pairs (PolyU,
-  Xu et al. 2018).
+  Xu et al. 2018);
+* JPEG compression (:func:`bench_denoise_jpeg`): clean images saved as JPEG at one quality
+  with OpenCV's encoder (libjpeg, 4:2:0 chroma), models with ``sigma="auto"``;
+* clean inputs (:func:`bench_denoise_clean`): the output against the input itself, which
+  shows how much a model changes a photo that needs nothing.
+
+A blind model (``spec.settings.blind``) always runs with ``sigma="auto"``; the others are
+given the true sigma in the AWGN mode and ``"auto"`` in the others.
 
 Baselines: the noisy input itself, OpenCV non-local means (Buades et al., CVPR 2005, in
 OpenCV's fast implementation) and BM3D / CBM3D (Dabov et al., TIP 2007; the ``bm3d`` package
@@ -28,6 +35,7 @@ from restore.bench.runner import format_table as runner_format_table
 from restore.bench.runner import record as record_rows
 from restore.io import iter_images, read_image
 from restore.metrics import psnr, ssim
+from restore.ops.degrade import jpeg_roundtrip
 
 #: Baseline keys accepted in ``baselines``.
 BASELINES = ("noisy", "nlm", "bm3d")
@@ -245,6 +253,51 @@ def real_cases(data: str | Path, *, limit: int | None = None) -> Sequence[dict]:
     return LazyCases(find_real_pairs(data)[:limit], make)
 
 
+def jpeg_cases(data: str | Path, *, quality: int, limit: int | None = None) -> Sequence[dict]:
+    """The JPEG test cases of a folder of clean images (the first ``limit``): each image
+    encoded at ``quality`` with :func:`restore.ops.degrade.jpeg_roundtrip` (OpenCV's
+    libjpeg, 4:2:0 chroma; gray images as three equal channels, decoded back to one) and
+    decoded. ``name``, ``mp``, ``clean``, ``noisy`` (the decoded JPEG, float64 in [0, 1]),
+    ``sigma`` None. Made on access.
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist.
+        ValueError: for a quality outside 1-100.
+    """
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be in 1-100, got {quality}")
+
+    def make(path: Path) -> dict:
+        clean = _to_unit_float(read_image(path))
+        u8 = np.round(clean * 255).astype(np.uint8)
+        rgb = np.repeat(u8, 3, axis=2) if u8.shape[2] == 1 else u8
+        jpeg = jpeg_roundtrip(np.ascontiguousarray(rgb), quality).astype(np.float64) / 255
+        if u8.shape[2] == 1:
+            jpeg = jpeg.mean(2, keepdims=True)
+        return dict(name=path.name, mp=clean.shape[0] * clean.shape[1] / 1e6, clean=clean, noisy=jpeg, sigma=None)
+
+    return LazyCases(list(iter_images(data))[:limit], make)
+
+
+def clean_cases(data: str | Path, *, limit: int | None = None) -> Sequence[dict]:
+    """Clean inputs: ``noisy`` is the clean image itself (float64 in [0, 1]), so a model's
+    PSNR is against its own input. Made on access.
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist.
+    """
+    def make(path: Path) -> dict:
+        clean = _to_unit_float(read_image(path))
+        return dict(name=path.name, mp=clean.shape[0] * clean.shape[1] / 1e6, clean=clean, noisy=clean, sigma=None)
+
+    return LazyCases(list(iter_images(data))[:limit], make)
+
+
+def model_sigma(pipe, sigma: float | str) -> float | str:
+    """The ``sigma`` a denoising pipeline is given: ``"auto"`` for a blind model, else ``sigma``."""
+    return "auto" if pipe.spec.settings.blind else sigma
+
+
 def _baseline_sigma(case: dict) -> float:
     """The level a classical baseline is given: the true sigma, or for real noise the
     models' ``"auto"`` estimate (computed inside the baseline's timed call)."""
@@ -263,9 +316,10 @@ def _score(case: dict, out: np.ndarray) -> dict[str, float]:
 
 
 def _methods(cases: Sequence[dict], *, baselines: Sequence[str], models: Sequence[str], device: str,
-             model_sigma: float | str) -> list[Method]:
+             sigma: float | str, input_label: str = "noisy input") -> list[Method]:
     """The rows: the baselines in :data:`BASELINES` order, then one per model (loaded here,
-    before any timing). BM3D is named "CBM3D" when every image is color."""
+    before any timing; given ``sigma``, or ``"auto"`` if blind). BM3D is named "CBM3D"
+    when every image is color; the "noisy" baseline is named ``input_label``."""
     bad = [b for b in baselines if b not in BASELINES]
     if bad:
         raise ValueError(f"unknown baseline(s) {bad}; known: {', '.join(BASELINES)}")
@@ -274,7 +328,7 @@ def _methods(cases: Sequence[dict], *, baselines: Sequence[str], models: Sequenc
         color = {c["clean"].shape[2] == 3 for c in cases}
         bm3d_label = {frozenset({True}): "CBM3D", frozenset({False}): "BM3D"}.get(frozenset(color), "BM3D/CBM3D")
     available = {
-        "noisy": lambda: Method("noisy input", lambda c: c["noisy"], timed=False),
+        "noisy": lambda: Method(input_label, lambda c: c["noisy"], timed=False),
         "nlm": lambda: Method("OpenCV NLM", lambda c: nlm_denoise(c["noisy"], _baseline_sigma(c))),
         "bm3d": lambda: Method(bm3d_label, lambda c: bm3d_denoise(c["noisy"], _baseline_sigma(c))),
     }
@@ -282,8 +336,9 @@ def _methods(cases: Sequence[dict], *, baselines: Sequence[str], models: Sequenc
     from restore import load_pipeline
     for m in dict.fromkeys(models):  # order kept, no repeats
         pipe = load_pipeline("denoise", model=m, device=device)
-        methods.append(Method(f"restore {m}", lambda c, pipe=pipe: pipe(c["noisy"].astype(np.float32),
-                                                                        sigma=model_sigma), model=m))
+        label = f"restore {m}" + (" (sigma auto)" if sigma == "auto" and not pipe.spec.settings.blind else "")
+        methods.append(Method(label, lambda c, pipe=pipe: pipe(c["noisy"].astype(np.float32),
+                                                               sigma=model_sigma(pipe, sigma)), model=m))
     return methods
 
 
@@ -335,7 +390,7 @@ def bench_denoise(data: str | Path, *, sigma: float, models: Iterable[str] | Non
     if not len(cases):
         raise ValueError(f"no images to benchmark in {data}")
     methods = _methods(cases, baselines=baselines, models=resolve_models("denoise", models), device=device,
-                       model_sigma=float(sigma))
+                       sigma=float(sigma))
     return run_methods(methods, cases, _score, progress=progress)
 
 
@@ -365,7 +420,53 @@ def bench_denoise_real(data: str | Path, *, models: Iterable[str] | None, device
     """
     cases = real_cases(data, limit=limit)
     methods = _methods(cases, baselines=baselines, models=resolve_models("denoise", models), device=device,
-                       model_sigma="auto")
+                       sigma="auto")
+    return run_methods(methods, cases, _score, progress=progress)
+
+
+def bench_denoise_jpeg(data: str | Path, *, quality: int, models: Iterable[str] | None, device: str = "auto",
+                       baselines: Sequence[str] = ("noisy",), limit: int | None = None,
+                       progress: Progress = None) -> list[dict]:
+    """JPEG benchmark: clean images saved at ``quality`` (:func:`jpeg_cases`), restored by
+    the models with ``sigma="auto"`` (the AWGN model estimates a level, a blind model needs
+    none) and by the baselines (NLM and BM3D at the estimated level). PSNR and SSIM against
+    the clean image on RGB in [0, 1], timing as in :func:`bench_denoise`. The published
+    FBCNN figures (Jiang et al. 2021) are on LIVE1 and other sets, with another encoder
+    (MATLAB/PIL): a reference, not a row of the same run.
+
+    Returns:
+        One row per method; the input row is "JPEG input".
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist.
+        ValueError: for a quality outside 1-100, an unknown baseline, or no images.
+        ImportError: if "bm3d" is asked for and the bm3d package is missing.
+    """
+    cases = jpeg_cases(data, quality=quality, limit=limit)
+    if not len(cases):
+        raise ValueError(f"no images to benchmark in {data}")
+    methods = _methods(cases, baselines=baselines, models=resolve_models("denoise", models), device=device,
+                       sigma="auto", input_label="JPEG input")
+    return run_methods(methods, cases, _score, progress=progress)
+
+
+def bench_denoise_clean(data: str | Path, *, models: Iterable[str] | None, device: str = "auto",
+                        limit: int | None = None, progress: Progress = None) -> list[dict]:
+    """Clean-input benchmark: each model (``sigma="auto"``) on the clean images
+    themselves, PSNR and SSIM of its output against its input (higher: the photo is left
+    more as it was; 40 dB is about one gray level of RMS change). No baselines.
+
+    Returns:
+        One row per model.
+
+    Raises:
+        FileNotFoundError: if ``data`` does not exist.
+        ValueError: for no images.
+    """
+    cases = clean_cases(data, limit=limit)
+    if not len(cases):
+        raise ValueError(f"no images to benchmark in {data}")
+    methods = _methods(cases, baselines=(), models=resolve_models("denoise", models), device=device, sigma="auto")
     return run_methods(methods, cases, _score, progress=progress)
 
 
@@ -427,7 +528,7 @@ def bench_denoise_files(data: str | Path, *, sigma: float, models: Iterable[str]
             out_dir = Path(tmp) / f"out-{name}"
             t0 = time.perf_counter()
             pipe = load_pipeline("denoise", model=name, device=device)
-            result = run_batch(lambda image, path: pipe(image, sigma=float(sigma)), noisy_dir, out_dir,
+            result = run_batch(lambda image, path: pipe(image, sigma=model_sigma(pipe, float(sigma))), noisy_dir, out_dir,
                                progress=False)
             seconds = time.perf_counter() - t0
             if result.interrupted:  # run_batch returns on Ctrl-C; a bench stops
@@ -444,6 +545,7 @@ def bench_denoise_files(data: str | Path, *, sigma: float, models: Iterable[str]
 
 
 def reports(data: str | Path, *, sigmas: Sequence[float] = (25.0,), real: bool = False, files: bool = False,
+            jpeg: Sequence[int] = (), clean: bool = False,
             models: Iterable[str] | None = None, device: str = "auto",
             baselines: Sequence[str] = ("noisy", "nlm", "bm3d"), limit: int | None = None,
             record: bool = False, progress: Progress = None) -> Iterator[Report]:
@@ -456,9 +558,12 @@ def reports(data: str | Path, *, sigmas: Sequence[float] = (25.0,), real: bool =
         real: real-noise pairs (:func:`bench_denoise_real`) instead of AWGN.
         files: under each AWGN table, a second one: the cold-start folder run of
             :func:`bench_denoise_files`.
+        jpeg: JPEG qualities: one table each (:func:`bench_denoise_jpeg`) instead of AWGN.
+        clean: one clean-input table (:func:`bench_denoise_clean`) instead of AWGN.
         models, device, baselines, limit, progress: as in :func:`bench_denoise`.
-        record: store the models' figures in the manifest under ``"<folder> sigma<s>"``
-            or ``"<folder> real"`` (not for a ``limit`` run).
+        record: store the models' figures in the manifest under ``"<folder> sigma<s>"``,
+            ``"<folder> real"``, ``"<folder> jpeg<q>"`` or ``"<folder> clean"`` (not for a
+            ``limit`` run).
 
     Yields:
         One :class:`restore.bench.runner.Report` per table.
@@ -467,6 +572,17 @@ def reports(data: str | Path, *, sigmas: Sequence[float] = (25.0,), real: bool =
         As :func:`bench_denoise` and :func:`bench_denoise_real`, when iterated.
     """
     name = Path(data).name
+    if jpeg or clean:
+        for q in jpeg:
+            rows = bench_denoise_jpeg(data, quality=q, models=models, device=device, baselines=baselines, limit=limit,
+                                      progress=progress)
+            yield Report(format_table(rows, f"{name}, JPEG quality {q} (OpenCV, 4:2:0), models with sigma auto"),
+                         rows, recorded=record_rows(rows, f"{name} jpeg{q}", enabled=record, limit=limit))
+        if clean:
+            rows = bench_denoise_clean(data, models=models, device=device, limit=limit, progress=progress)
+            yield Report(format_table(rows, f"{name}, clean input: output against input"), rows,
+                         recorded=record_rows(rows, f"{name} clean", enabled=record, limit=limit))
+        return
     for s in [None] if real else sigmas:
         if s is None:
             rows = bench_denoise_real(data, models=models, device=device, baselines=baselines, limit=limit,

@@ -92,15 +92,20 @@ class DenoisePipeline(Pipeline):
     settings_type = DenoiseSettings
 
     def resolve_options(self, *, sigma: float | str = "auto") -> dict[str, Any]:
-        """``sigma`` checked: ``"auto"``, or a number in the model's ``sigma_range``.
+        """``sigma`` checked: ``"auto"``, or a number in the model's ``sigma_range`` (a
+        blind model takes only ``"auto"``).
 
         Raises:
-            OptionError: for another string or a number outside the range.
+            OptionError: for another string, a number outside the range, or a number for
+                a blind model.
         """
         if isinstance(sigma, str):
             if sigma != "auto":
                 raise OptionError("sigma", f"must be a number (0-255 scale) or 'auto', got {sigma!r}")
             return {"sigma": sigma}
+        if self.spec.settings.blind:
+            raise OptionError("sigma", f"{self.spec.name} is a blind model and takes no noise level; leave sigma "
+                                       f"at 'auto', or pick a model that takes one (e.g. dae-s)")
         s, (low, high) = float(sigma), self.spec.settings.sigma_range
         if not low <= s <= high:
             raise OptionError("sigma", f"{s:g} is outside the model's range {low:g}-{high:g} (0-255 scale)")
@@ -113,8 +118,10 @@ class DenoisePipeline(Pipeline):
             image: numpy ``H x W [x C]`` (uint8, uint16 or float32 in [0, 1], C in 1-4),
                 PIL image, or tensor (B, C, H, W)/(C, H, W) float in [0, 1].
             sigma: noise standard deviation on the 0-255 scale, within the model's
-                ``spec.settings.sigma_range`` (0-75 for the shipped model); or ``"auto"``
-                to estimate it per image (:func:`estimate_sigma`).
+                ``spec.settings.sigma_range`` (0-75 for dae-s); or ``"auto"`` to estimate
+                it per image (:func:`estimate_sigma`). A blind model
+                (``spec.settings.blind``, e.g. dae-real-s) takes only ``"auto"`` and
+                estimates nothing: it removes whatever noise and compression it finds.
 
         Returns:
             The denoised image, of the same kind, dtype, shape and channel count as
@@ -131,8 +138,9 @@ class DenoisePipeline(Pipeline):
         gray = x.shape[1] == 1
         if gray:
             x = gray_to_rgb(x)
-        limits = self.spec.settings.sigma_range
-        sigmas = [estimate_sigma(x[i:i + 1], limits) if sigma == "auto" else sigma for i in range(x.shape[0])]
+        limits, blind = self.spec.settings.sigma_range, self.spec.settings.blind
+        sigmas = [0.0 if blind else estimate_sigma(x[i:i + 1], limits) if sigma == "auto" else sigma
+                  for i in range(x.shape[0])]
         outs = []
         for i, s in enumerate(sigmas):
             smap = torch.full((1, 1, 1, 1), s / 255.0)

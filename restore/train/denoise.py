@@ -6,6 +6,11 @@ made gray (the same gray value and the same noise in all three channels, which i
 pipeline feeds gray images), and a fraction are clipped and rounded to 8 bit as a noisy
 file on disk would be. Loss: L1. Optimiser: Adam with a cosine learning-rate decay
 (:mod:`restore.train.engine`).
+
+A blind model (``spec.settings.blind``, e.g. dae-real-s) is trained instead on the
+real-photo degradation model (:data:`restore.ops.degrade.REAL_PHOTO`: camera, Gaussian and
+Poisson noise, JPEG at quality 10-95, some crops left clean) with its noise map held at 0,
+and validated on JPEG q20 and q40, on a fixed draw of that model and on clean crops.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import torch
 
 from restore.metrics import batch_psnr
 from restore.ops.color import gray_to_rgb, rgb_to_gray
-from restore.ops.degrade import add_awgn, quantize_8bit
+from restore.ops.degrade import REAL_PHOTO, add_awgn, degrade, jpeg_roundtrip, quantize_8bit
 from restore.train.data import center_crops, load_folder, random_crops, split_train_val
 from restore.train.engine import BATCH, LR, N_VAL, PATCH, STEPS, Recipe, Tick, TrainConfig, option, update
 
 #: Side of the validation crops (pixels); images smaller than this are not used.
 VAL_CROP = 256
+#: What ``degradation`` may be: AWGN with a known sigma, or the real-photo model (blind).
+DEGRADATIONS = ("auto", "awgn", "real-photo")
 
 
 def synthesize(clean: torch.Tensor, sigma: torch.Tensor, gray: torch.Tensor, quantize: torch.Tensor,
@@ -58,6 +65,40 @@ def validation_set(val_images: list[np.ndarray], size: int = VAL_CROP, seed: int
     return cases
 
 
+def degrade_real(clean: torch.Tensor, gray: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Degrade each crop with a random draw of :data:`restore.ops.degrade.REAL_PHOTO`.
+
+    Args:
+        clean: (B, 3, H, W) float32 in [0, 1] (gray crops have equal channels).
+        gray: (B,) bool: these come back gray (the degraded image's luminance in all
+            three channels), as a scanned or black-and-white JPEG is.
+        rng: numpy random generator.
+
+    Returns:
+        (B, 3, H, W) float32 in [0, 1], on 8-bit levels.
+    """
+    out = np.empty_like(clean.numpy())
+    for i, img in enumerate(clean.permute(0, 2, 3, 1).numpy()):
+        out[i] = degrade(img, rng, REAL_PHOTO).transpose(2, 0, 1)
+    noisy = torch.from_numpy(out)
+    return torch.where(gray.view(-1, 1, 1, 1), gray_to_rgb(rgb_to_gray(noisy)), noisy)
+
+
+def real_validation_set(val_images: list[np.ndarray], size: int = VAL_CROP, seed: int = 0) -> list[dict]:
+    """Fixed validation cases of a blind model: JPEG q20 and q40 (OpenCV's encoder, 4:2:0),
+    one seeded draw of the real-photo model, and the clean crops themselves."""
+    clean = torch.from_numpy(center_crops(val_images, size))
+    u8 = np.round(clean.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
+    cases = []
+    for q in (20, 40):
+        jpeg = np.stack([jpeg_roundtrip(np.ascontiguousarray(im), q) for im in u8]).astype(np.float32) / 255
+        cases.append(dict(name=f"jpeg{q}", sigma=0.0, clean=clean, noisy=torch.from_numpy(jpeg).permute(0, 3, 1, 2)))
+    real = degrade_real(clean, torch.zeros(clean.shape[0], dtype=torch.bool), np.random.default_rng(seed))
+    cases.append(dict(name="real", sigma=0.0, clean=clean, noisy=real))
+    cases.append(dict(name="clean", sigma=0.0, clean=clean, noisy=clean.clone()))
+    return cases
+
+
 @torch.no_grad()
 def validate(net: torch.nn.Module, cases: list[dict], device: torch.device) -> dict[str, float]:
     """Mean PSNR (dB) of the network on each validation case."""
@@ -85,7 +126,14 @@ class DenoiseConfig(TrainConfig):
     sigma_max: float = option(75.0, "Largest noise sigma drawn (0-255 scale).", min=0.0)
     gray_prob: float = option(0.25, "Share of crops made gray.", min=0.0, max=1.0)
     quantize_prob: float = option(0.5, "Share of noisy crops clipped and rounded to 8 bit.", min=0.0, max=1.0)
+    degradation: str = option("auto", "awgn (a noise level the model is told), real-photo (the real-photo "
+                                      "degradation model, noise map 0: a blind model), or auto (real-photo for "
+                                      "a blind zoo model, else awgn).")
     n_val: int = option(16, N_VAL, min=1)
+
+    def check(self) -> None:
+        if self.degradation not in DEGRADATIONS:
+            raise ValueError(f"degradation must be one of {', '.join(DEGRADATIONS)}, got {self.degradation!r}")
 
 
 class DenoiseRecipe(Recipe):
@@ -96,9 +144,14 @@ class DenoiseRecipe(Recipe):
 
     def load_data(self) -> str:
         c = self.config
+        blind = self.spec.settings.blind
+        self.real = blind if c.degradation == "auto" else c.degradation == "real-photo"
+        if self.real != blind:
+            raise ValueError(f"{self.spec.name} is {'a blind' if blind else 'not a blind'} model: train it with "
+                             f"--degradation {'real-photo' if blind else 'awgn'} (or auto)")
         images, names = load_folder(list(c.data), min_side=max(c.patch, VAL_CROP))
         self.train_images, val_images, self.val_names = split_train_val(images, names, c.n_val, c.seed)
-        self.cases = validation_set(val_images, seed=c.seed)
+        self.cases = (real_validation_set if self.real else validation_set)(val_images, seed=c.seed)
         return (f"data: {len(self.train_images)} training images, {len(val_images)} held out for validation; "
                 "noisy input PSNR " + ", ".join(f"{k['name']} {float(batch_psnr(k['clean'], k['noisy']).mean()):.2f}"
                                                 for k in self.cases))
@@ -113,7 +166,12 @@ class DenoiseRecipe(Recipe):
         sigma = torch.rand(c.batch, generator=self.gen) * c.sigma_max
         gray = torch.rand(c.batch, generator=self.gen) < c.gray_prob
         quant = torch.rand(c.batch, generator=self.gen) < c.quantize_prob
-        clean, noisy = synthesize(clean, sigma, gray, quant, self.gen)
+        if self.real:
+            sigma = torch.zeros(c.batch)
+            clean = torch.where(gray.view(-1, 1, 1, 1), gray_to_rgb(rgb_to_gray(clean)), clean)
+            noisy = degrade_real(clean, gray, self.rng)
+        else:
+            clean, noisy = synthesize(clean, sigma, gray, quant, self.gen)
         clean, noisy = clean.to(dev, non_blocking=True), noisy.to(dev, non_blocking=True)
         if dev.type == "cpu":
             noisy = noisy.contiguous(memory_format=torch.channels_last)
@@ -132,7 +190,8 @@ class DenoiseRecipe(Recipe):
         return dict(images=self.val_names, crop=VAL_CROP, psnr=figures)
 
     def record(self) -> dict:
-        return dict(loss="L1")
+        return dict(loss="L1", degradation="real-photo (restore.ops.degrade.REAL_PHOTO)" if self.real else
+                    "AWGN sigma 0-sigma_max")
 
 
 #: ``restore train denoise`` as a function: keyword options are :class:`DenoiseConfig`'s fields.

@@ -4,11 +4,11 @@ Importing any part of ``restore.zoo`` runs the registrations of :mod:`restore.zo
 (an explicit import list, no directory scanning); ``registry`` itself imports no model.
 """
 
-from restore.zoo.registry import (ModelSpec, WeightsError, build_model, default_model, get_spec,
-                                  list_models, load_model, model_for_scale, register_model, resolve_device)
+from restore.zoo.registry import (ModelSpec, WeightsError, build_model, default_model, get_spec, list_models,
+                                  load_model, model_for_scale, model_for_sigma, register_model, resolve_device)
 from restore.zoo.settings import ColorizeSettings, DenoiseSettings, InpaintSettings, UnwatermarkSettings
 from restore.zoo import models  # noqa: E402,F401  (the registrations)
 
 __all__ = ["ColorizeSettings", "DenoiseSettings", "InpaintSettings", "ModelSpec", "UnwatermarkSettings",
            "WeightsError", "build_model", "default_model", "get_spec", "list_models", "load_model",
-           "model_for_scale", "register_model", "resolve_device"]
+           "model_for_scale", "model_for_sigma", "register_model", "resolve_device"]

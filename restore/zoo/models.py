@@ -30,9 +30,25 @@ def dae_s() -> ModelSpec:
         # bf16 on the CPU: Kodak24 sigma 25 (8 images) 31.39 -> 31.38 dB (docs/benchmarks.md, "Speed")
         supports_bf16=True,
         # trained on AWGN with sigma 0-75 (the range of the field's benchmarks)
-        settings=DenoiseSettings(sigma_range=(0.0, 75.0)),
+        settings=DenoiseSettings(sigma_range=(0.0, 75.0), blind=False),
         license=_PHOTOS_LICENSE, trained_on=_DENOISE_DATA,
         description="noise-level-conditioned U-Net autoencoder, CPU-sized (trained on 2 CPU cores)",
+        device_advice="CPU ok")
+
+
+@register_model
+def dae_real_s() -> ModelSpec:
+    return ModelSpec(
+        name="dae-real-s", task="denoise", arch=NoiseLevelUNet,
+        # dae-s's network, fine-tuned from it with its noise map held at 0
+        arch_kwargs=dict(channels=3, width=32, levels=4, blocks=1, dec_blocks=None),
+        weights="dae-real-s.safetensors", multiple_of=8, tiling=True, tile=768, overlap=64, supports_half=True,
+        settings=DenoiseSettings(sigma_range=(0.0, 0.0), blind=True),
+        license=_PHOTOS_LICENSE,
+        trained_on="bsds400 + imagenet-samples (../shared/data/train) through the REAL_PHOTO degradation model "
+                   "(camera, Gaussian and Poisson noise; JPEG quality 10-95; 1 in 10 left clean)",
+        description="blind real-photo restoration (JPEG blocking and ringing, sensor noise) with dae-s's "
+                    "autoencoder, CPU-sized",
         device_advice="CPU ok")
 
 

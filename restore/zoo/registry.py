@@ -230,6 +230,24 @@ def model_for_scale(task: str, scale: int, model: str | None = None) -> str:
     return default if default in matching else matching[0]
 
 
+def model_for_sigma(sigma: float | str, model: str | None = None) -> str:
+    """The denoising model for a ``sigma``: ``model`` itself when given; else the default
+    denoise model, unless ``sigma`` is a number and that model is blind (it takes no
+    noise level), then the first denoise model by name that takes one.
+
+    Raises:
+        KeyError: if no denoise model is registered (an unknown ``model`` is returned as
+            given, for the loader to report).
+    """
+    if model is not None:
+        return model
+    default = default_model("denoise")
+    if isinstance(sigma, str) or not get_spec(default).settings.blind:
+        return default
+    told = [m for m in list_models("denoise") if not get_spec(m).settings.blind]
+    return told[0] if told else default
+
+
 _logged_device: set[str] = set()
 
 

@@ -25,9 +25,13 @@ class DenoiseSettings:
     Attributes:
         sigma_range: ``(low, high)`` noise levels on the 0-255 scale the model was trained
             on; a ``sigma`` outside is refused, and ``sigma="auto"`` estimates are clipped to it.
+        blind: the model takes no noise level (it was trained on mixed real-photo
+            degradations with a zero noise map): ``sigma`` must be ``"auto"``, and nothing is
+            estimated.
     """
 
     sigma_range: tuple[float, float]
+    blind: bool
 
 
 @dataclasses.dataclass(frozen=True)
