@@ -26,22 +26,32 @@ END = "<!-- figures: end -->"
 _UP = ("restore bench upscale --data ../shared/data/bench/sr/Set5 --data ../shared/data/bench/sr/Set14 "
        "--device cpu --picture docs/sr_comparison.png --record")
 
+_D = "../shared/data/bench/denoise"
+#: The denoise benchmarks: every denoise model is a row of each (the blind one with sigma auto).
+_DENOISE: list[tuple[str, list[str]]] = [
+    ("restore bench denoise --data ../shared/data/bench/denoise/CBSD68 --sigma 15 --sigma 25 --sigma 50 "
+     "--baseline noisy --baseline nlm --files --record",
+     ["CBSD68 sigma15", "CBSD68 sigma25", "CBSD68 sigma50"]),
+    ("restore bench denoise --data ../shared/data/bench/denoise/Kodak24 --sigma 15 --sigma 25 --sigma 50 "
+     "--baseline noisy --baseline nlm --record",
+     ["Kodak24 sigma15", "Kodak24 sigma25", "Kodak24 sigma50"]),
+    ("restore bench denoise --data ../shared/data/bench/denoise/BSD68 --sigma 25 --baseline noisy "
+     "--baseline nlm --record",
+     ["BSD68 sigma25"]),
+    ("restore bench denoise --data ../shared/data/bench/real-noise/polyu --real --baseline noisy "
+     "--baseline nlm --record",
+     ["polyu real"]),
+    (f"restore bench denoise --data {_D}/CBSD68 --jpeg 10 --jpeg 20 --jpeg 30 --jpeg 40 --record",
+     ["CBSD68 jpeg10", "CBSD68 jpeg20", "CBSD68 jpeg30", "CBSD68 jpeg40"]),
+    (f"restore bench denoise --data {_D}/Kodak24 --jpeg 10 --jpeg 20 --jpeg 30 --jpeg 40 --record",
+     ["Kodak24 jpeg10", "Kodak24 jpeg20", "Kodak24 jpeg30", "Kodak24 jpeg40"]),
+    (f"restore bench denoise --data {_D}/Kodak24 --clean --record", ["Kodak24 clean"]),
+]
+
 #: Per model: (the command as run, the manifest keys its run recorded), as in docs/benchmarks.md.
 COMMANDS: dict[str, list[tuple[str, list[str]]]] = {
-    "dae-s": [
-        ("restore bench denoise --data ../shared/data/bench/denoise/CBSD68 --sigma 15 --sigma 25 --sigma 50 "
-         "--baseline noisy --baseline nlm --files --record",
-         ["CBSD68 sigma15", "CBSD68 sigma25", "CBSD68 sigma50"]),
-        ("restore bench denoise --data ../shared/data/bench/denoise/Kodak24 --sigma 15 --sigma 25 --sigma 50 "
-         "--baseline noisy --baseline nlm --record",
-         ["Kodak24 sigma15", "Kodak24 sigma25", "Kodak24 sigma50"]),
-        ("restore bench denoise --data ../shared/data/bench/denoise/BSD68 --sigma 25 --baseline noisy "
-         "--baseline nlm --record",
-         ["BSD68 sigma25"]),
-        ("restore bench denoise --data ../shared/data/bench/real-noise/polyu --real --baseline noisy "
-         "--baseline nlm --record",
-         ["polyu real"]),
-    ],
+    "dae-s": _DENOISE,
+    "dae-real-s": _DENOISE,
     "srresnet-x4": [(_UP, ["Set5 x4", "Set14 x4"])],
     "srgan-x4": [(_UP, ["Set5 x4", "Set14 x4"])],
     "unwatermark-s": [
