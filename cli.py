@@ -183,7 +183,9 @@ def _progress(quiet: bool):
 @app.command()
 def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             sigma: str = typer.Option("auto", "--sigma", "-s",
-                                      help="Noise level on the 0-255 scale (0-75), or 'auto' to estimate it per image."),
+                                      help="Noise level on the 0-255 scale (0-75): runs dae-s, the model that "
+                                           "takes one. 'auto' (default): the default model, blind dae-real-s (or, "
+                                           "with --model dae-s, a level estimated per image)."),
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,

@@ -13,7 +13,7 @@ from helpers import real_image
 
 @pytest.fixture(scope="module")
 def pipe():
-    return load_pipeline("denoise", device="cpu")
+    return load_pipeline("denoise", "dae-s", device="cpu")
 
 
 def noisy_pair(sigma=25.0, h=96, w=128, seed=0):
@@ -93,7 +93,7 @@ def test_errors_are_clear(pipe):
 
 def test_from_pretrained_is_the_same_as_load_pipeline():
     p = DenoisePipeline.from_pretrained(device="cpu", tile=64)
-    assert p.spec.name == "dae-s" and p.tile == 64 and p.device.type == "cpu"
+    assert p.spec.name == "dae-real-s" and p.tile == 64 and p.device.type == "cpu"
 
 
 def test_sigma_range_is_the_models(pipe):

@@ -61,11 +61,11 @@ def test_registering_a_name_twice_or_a_second_default_is_an_error(monkeypatch):
     with pytest.raises(ValueError, match="registered twice"):
         register_model(lambda: spec)
     other = dataclasses.replace(spec, name="dae-other")
-    with pytest.raises(ValueError, match="default denoise model.*dae-s"):
+    with pytest.raises(ValueError, match="default denoise model.*dae-real-s"):
         register_model(default=True)(lambda: other)
-    assert "dae-other" not in list_models() and default_model("denoise") == "dae-s"
+    assert "dae-other" not in list_models() and default_model("denoise") == "dae-real-s"
     register_model(lambda: other)                        # not the default: fine
-    assert "dae-other" in list_models("denoise") and default_model("denoise") == "dae-s"
+    assert "dae-other" in list_models("denoise") and default_model("denoise") == "dae-real-s"
 
 
 @pytest.mark.parametrize("name", list_models())

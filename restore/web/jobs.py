@@ -166,6 +166,9 @@ class Models:
         """
         from restore.pipelines.base import OptionError
 
+        if task == "denoise" and "sigma" in options:
+            from restore.zoo.registry import model_for_sigma
+            model = model_for_sigma(options["sigma"], model or None)
         pipe = self.get(task, model)
         try:
             opts = pipe.resolve_options(**options)
