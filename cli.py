@@ -195,8 +195,11 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
     sigma = _parse_sigma(sigma)
-    from restore.zoo.registry import model_for_sigma
-    model = model_for_sigma(sigma, model)
+    from restore.zoo.registry import WeightsError, model_for_sigma
+    try:
+        model = model_for_sigma(sigma, model)
+    except WeightsError as e:  # an unreadable manifest
+        raise _weights_error(e) from None
     pipe, opts = _task("denoise", model, device, tile, overlap, precision, sigma=sigma)
     _run_folder(_job("denoise", model, device, tile, overlap, opts, precision), pipe, input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,

@@ -148,13 +148,24 @@ def test_bad_input_folder_sigma_25(bad_folder, tmp_path):
 
 def test_bad_input_folder_sigma_auto(bad_folder, tmp_path):
     out = tmp_path / "out"
-    code, text = invoke("denoise", bad_folder["dir"], out)  # --sigma auto is the default
+    code, text = invoke("denoise", bad_folder["dir"], out, "--model", "dae-s")  # --sigma auto is the default
     assert code == 1, text
     (written, skipped, failed), tail = summary(text)
     assert (written, skipped, failed) == (4, 0, 4), tail
     assert failed_names(tail) == BAD | {"tiny.png"}
     assert re.search(r"tiny\.png: .*too small to estimate the noise level", tail)
     check_good_outputs(out, bad_folder, GOOD - {"tiny.png"})
+
+
+def test_bad_input_folder_blind_default(bad_folder, tmp_path):
+    """The default model is blind: it estimates nothing, so a tiny image is no error for it."""
+    out = tmp_path / "out"
+    code, text = invoke("denoise", bad_folder["dir"], out)
+    assert code == 1, text
+    (written, skipped, failed), tail = summary(text)
+    assert (written, skipped, failed) == (5, 0, 3), tail
+    assert failed_names(tail) == BAD
+    check_good_outputs(out, bad_folder, GOOD)
 
 
 # --- real images: the metric goes up ----------------------------------------------------

@@ -293,9 +293,15 @@ def clean_cases(data: str | Path, *, limit: int | None = None) -> Sequence[dict]
     return LazyCases(list(iter_images(data))[:limit], make)
 
 
+def _blind(pipe) -> bool:
+    """Whether a denoising pipeline's model is blind (``spec.settings.blind``); a stand-in
+    without a spec is not."""
+    return bool(getattr(getattr(getattr(pipe, "spec", None), "settings", None), "blind", False))
+
+
 def model_sigma(pipe, sigma: float | str) -> float | str:
     """The ``sigma`` a denoising pipeline is given: ``"auto"`` for a blind model, else ``sigma``."""
-    return "auto" if pipe.spec.settings.blind else sigma
+    return "auto" if _blind(pipe) else sigma
 
 
 def _baseline_sigma(case: dict) -> float:
@@ -336,7 +342,7 @@ def _methods(cases: Sequence[dict], *, baselines: Sequence[str], models: Sequenc
     from restore import load_pipeline
     for m in dict.fromkeys(models):  # order kept, no repeats
         pipe = load_pipeline("denoise", model=m, device=device)
-        label = f"restore {m}" + (" (sigma auto)" if sigma == "auto" and not pipe.spec.settings.blind else "")
+        label = f"restore {m}" + (" (sigma auto)" if sigma == "auto" and not _blind(pipe) else "")
         methods.append(Method(label, lambda c, pipe=pipe: pipe(c["noisy"].astype(np.float32),
                                                                sigma=model_sigma(pipe, sigma)), model=m))
     return methods
