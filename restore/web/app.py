@@ -22,11 +22,16 @@ from restore.web.jobs import DEFAULT_MAX_PIXELS, JobError, Models, Workspace, ma
 MASK_RGBA = (255, 0, 0, 160)
 
 
+#: The denoise tab's first model choice: the default model, or dae-s when a sigma is given
+#: (``restore.zoo.registry.model_for_sigma``, as the CLI does without ``--model``).
+AUTO_MODEL = "auto"
+
+
 def _models(task: str) -> list[str]:
     from restore.zoo.registry import default_model, list_models
     names = list_models(task)
     d = default_model(task)
-    return [d] + [n for n in names if n != d]
+    return ([AUTO_MODEL] if task == "denoise" else []) + [d] + [n for n in names if n != d]
 
 
 def _settings(task: str):

@@ -168,7 +168,7 @@ class Models:
 
         if task == "denoise" and "sigma" in options:
             from restore.zoo.registry import model_for_sigma
-            model = model_for_sigma(options["sigma"], model or None)
+            model = model_for_sigma(options["sigma"], None if model in (None, "", "auto") else model)
         pipe = self.get(task, model)
         try:
             opts = pipe.resolve_options(**options)
