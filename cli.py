@@ -123,6 +123,18 @@ def _task(task: str, model: Optional[str], device: str, tile: Optional[int], ove
         raise _option_error(e) from None
 
 
+def _pick_model(pick, *args) -> Optional[str]:
+    """``pick(*args)``, a zoo rule that chooses the model for an option (``model_for_scale``,
+    ``model_for_sigma``): a bad choice is a usage error, an unreadable manifest one line."""
+    from restore.zoo.registry import WeightsError
+    try:
+        return pick(*args)
+    except (KeyError, ValueError) as e:
+        raise _option_error(e) from None
+    except WeightsError as e:
+        raise _weights_error(e) from None
+
+
 def _job(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int], options: dict,
          precision: str = "auto", **kwargs):
     """The picklable recipe of the task's process (what ``--engine ray`` sends to its
@@ -195,11 +207,8 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
     sigma = _parse_sigma(sigma)
-    from restore.zoo.registry import WeightsError, model_for_sigma
-    try:
-        model = model_for_sigma(sigma, model)
-    except WeightsError as e:  # an unreadable manifest
-        raise _weights_error(e) from None
+    from restore.zoo.registry import model_for_sigma
+    model = _pick_model(model_for_sigma, sigma, model)
     pipe, opts = _task("denoise", model, device, tile, overlap, precision, sigma=sigma)
     _run_folder(_job("denoise", model, device, tile, overlap, opts, precision), pipe, input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
@@ -221,13 +230,8 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
     """Upscale the images in INPUT_PATH with SRGAN / SRResNet and write them to OUTPUT."""
     _setup_logging(quiet)
     if scale is not None:
-        from restore.zoo.registry import WeightsError, model_for_scale
-        try:
-            model = model_for_scale("upscale", scale, model)
-        except (KeyError, ValueError) as e:
-            raise _option_error(e) from None
-        except WeightsError as e:  # an unreadable manifest
-            raise _weights_error(e) from None
+        from restore.zoo.registry import model_for_scale
+        model = _pick_model(model_for_scale, "upscale", scale, model)
     pipe, opts = _task("upscale", model, device, tile, overlap, precision, outscale=outscale)
     _run_folder(_job("upscale", model, device, tile, overlap, opts, precision), pipe, input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
