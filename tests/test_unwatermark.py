@@ -453,3 +453,62 @@ def test_cli_unwatermark_rejects_a_min_confidence_below_the_mask_ramp(tmp_path):
     write_image(tmp_path / "in" / "a.png", real_image(32, 32))
     code, text = invoke("unwatermark", tmp_path / "in", tmp_path / "out", "--min-confidence", "0.1")
     assert code == 2 and "--min-confidence" in text and not (tmp_path / "out").exists()
+
+
+# --- a mask given by hand ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def frog_marked():
+    """examples/Frog.png, 128 x 128, with a white text mark across its upper half."""
+    import cv2
+    from pathlib import Path
+    im = read_image(Path(__file__).resolve().parents[1] / "examples" / "Frog.png")[..., :3]
+    s = min(im.shape[:2])
+    im = cv2.resize(np.ascontiguousarray(im[:s, :s]), (128, 128), interpolation=cv2.INTER_AREA)
+    cv2.putText(im, "(c) web", (8, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+    return im
+
+
+def test_given_mask_equal_to_the_predicted_one_reproduces_the_plain_call(pipe, frog_marked):
+    from PIL import Image
+    out, mask = pipe(frog_marked, return_mask=True)
+    assert 0.01 < (mask > 0).mean() < 0.5, "the mark is found"
+    for given in (mask, mask > 0, Image.fromarray(mask), mask[..., None], torch.from_numpy(mask)):
+        assert np.array_equal(pipe(frog_marked, mask=given), out)
+    # the mask comes back as given (soft edges included), float input too
+    out2, mask2 = pipe(frog_marked, mask=mask, return_mask=True)
+    assert np.array_equal(mask2, mask)
+    f = frog_marked.astype(np.float32) / 255
+    f_out, f_mask = pipe(f, return_mask=True)
+    assert np.array_equal(pipe(f, mask=f_mask), f_out)
+
+
+def test_given_mask_changes_exactly_its_region(pipe, frog_marked):
+    _, predicted = pipe(frog_marked, return_mask=True)
+    p = predicted > 0
+    given = p.copy()
+    given[:, 64:] = False                       # erase the right half of the mark ...
+    given[96:112, 16:48] = True                 # ... add a box where the model sees no mark
+    assert p[:, 64:].any() and not p[96:112, 16:48].any()
+    plain = pipe(frog_marked, refine="none")
+    out, used = pipe(frog_marked, mask=given, refine="none", return_mask=True)
+    assert np.array_equal(used > 0, given)
+    assert np.array_equal(out[~given], frog_marked[~given]), "outside the given mask: the input"
+    assert np.array_equal(out[given & p], plain[given & p]), "where both masks agree: the plain result"
+    erased = p & ~given
+    assert not np.array_equal(plain[erased], frog_marked[erased]), "the plain call changed the erased part"
+    # the added box is filled (Telea, the default refine); nothing outside the mask moves
+    filled = pipe(frog_marked, mask=given)
+    box = np.zeros_like(given)
+    box[96:112, 16:48] = True
+    assert np.abs(filled[box].astype(int) - frog_marked[box]).mean() > 1
+    assert np.array_equal(filled[~given], frog_marked[~given])
+    # an empty mask changes nothing
+    assert np.array_equal(pipe(frog_marked, mask=np.zeros((128, 128), np.uint8)), frog_marked)
+
+
+def test_given_mask_errors(pipe, frog_marked):
+    with pytest.raises(ValueError, match="mask has shape \\(128, 100\\); the image is 128 x 128"):
+        pipe(frog_marked, mask=np.ones((128, 100), bool))
+    with pytest.raises(TypeError, match="unsupported mask type list"):
+        pipe(frog_marked, mask=[[1]])

@@ -112,6 +112,7 @@ class UnwatermarkPipeline(Pipeline):
         >>> pipe = UnwatermarkPipeline.from_pretrained()     # default zoo model, device auto
         >>> clean = pipe(image)                              # numpy in -> numpy out, same dtype
         >>> clean, mask = pipe(image, return_mask=True)
+        >>> clean = pipe(image, mask=corrected)              # a mask corrected by hand
 
     The network predicts the watermark's per-pixel alpha and a restored image; the
     output is ``mask * restored + (1 - mask) * input`` with the soft mask of
@@ -172,7 +173,7 @@ class UnwatermarkPipeline(Pipeline):
         return dict(return_mask=return_mask, refine=refine, opaque_alpha=opaque_alpha, min_confidence=min_confidence,
                     tta=tta)
 
-    def __call__(self, image: Any, *, return_mask: bool = False, refine: str | None = None,
+    def __call__(self, image: Any, mask: Any = None, *, return_mask: bool = False, refine: str | None = None,
                  opaque_alpha: float | None = None, min_confidence: float | str | None = "auto",
                  tta: bool = True) -> Any:
         """Remove the watermark of one image (or a batch, for tensors).
@@ -180,7 +181,21 @@ class UnwatermarkPipeline(Pipeline):
         Args:
             image: numpy ``H x W [x C]`` (uint8, uint16 or float32 in [0, 1], C in 1-4),
                 PIL image, or tensor (B, C, H, W)/(C, H, W) float in [0, 1].
-            return_mask: also return the predicted watermark mask.
+            mask: where the watermark is, given instead of the model's decision (for
+                example a predicted mask corrected by hand): numpy ``H x W`` or ``H x W x 1``
+                (bool, uint8, uint16 or float), a PIL image (read as ``L``), or a tensor
+                (H, W), (1, H, W) or (B, 1, H, W); nonzero = watermark, same height and
+                width as ``image``. Pixels outside it come back exactly as they went in.
+                Inside it the network's restoration is blended in with the model's soft
+                mask where the model sees the mark (so its soft edges are kept) and the
+                opaque part is refined as usual; where the model sees no mark (a part
+                added by hand) the pixels are filled by ``refine`` (``"none"`` leaves the
+                network's output there, which is close to the input). ``min_confidence``
+                is not used. The mask that ``return_mask=True`` returns, passed back
+                unchanged, gives the same result as the call without a mask, bit for bit.
+                Default (None): the model finds the mark.
+            return_mask: also return the watermark mask (the model's, or the given one
+                with the model's soft edges).
             refine: ``"telea"`` fills the opaque part of the mark with OpenCV Telea
                 inpainting, ``"inpaint"`` with the inpainting pipeline; ``"none"`` keeps
                 the network's restoration there; default (None): the model's (telea).
@@ -200,20 +215,21 @@ class UnwatermarkPipeline(Pipeline):
 
         Raises:
             OptionError: for an option out of range (:meth:`resolve_options`; a ValueError).
-            ValueError: for an unsupported shape.
-            TypeError: for an unsupported input kind or dtype.
+            ValueError: for an unsupported shape, or a ``mask`` of another size than ``image``.
+            TypeError: for an unsupported input or mask kind or dtype.
             WeightsError: ``refine="inpaint"`` and the inpainting model's weights are missing.
         """
         o = self.resolve_options(return_mask=return_mask, refine=refine, opaque_alpha=opaque_alpha,
                                  min_confidence=min_confidence, tta=tta)
         prep = prepare(image)
         x = prep.x.clamp(0, 1)
+        given = None if mask is None else given_mask(mask, x.shape[0], x.shape[2], x.shape[3]).to(x.device)
         gray = x.shape[1] == 1
         if gray:
             x = gray_to_rgb(x)
         pred = self.predict(x, tta=o["tta"], min_confidence=o["min_confidence"])
         y, mask = self.restore_from_prediction(x, pred, refine=o["refine"], opaque_alpha=o["opaque_alpha"],
-                                               min_confidence=o["min_confidence"])
+                                               min_confidence=o["min_confidence"], mask=given)
         if gray:
             y = y.mean(1, keepdim=True)
         result = prep.finish(y, prep.alpha)
@@ -276,10 +292,15 @@ class UnwatermarkPipeline(Pipeline):
 
     def restore_from_prediction(self, x: torch.Tensor, pred: torch.Tensor, *, refine: str | None = None,
                                 opaque_alpha: float | None = None, ramp: tuple[float, float] | None = None,
-                                min_confidence: float | str | None = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+                                min_confidence: float | str | None = "auto",
+                                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The restored image and soft mask from the network's output (what ``__call__``
         does after the model ran): drop the parts of the mask without a confident pixel,
         compose with the soft mask, then refine the opaque part.
+
+        With ``mask`` (where the watermark is, given), the soft mask is the model's inside
+        ``mask`` and 0 outside; the pixels of ``mask`` where the model's is 0 get 1 and are
+        refined with the opaque part (see ``__call__``).
 
         Args:
             x: (B, 3, H, W) float in [0, 1], the watermarked images.
@@ -288,6 +309,7 @@ class UnwatermarkPipeline(Pipeline):
             refine, opaque_alpha, min_confidence: as in ``__call__`` (None/"auto": the model's).
             ramp: the soft mask's ``(low, high)`` of :func:`restore.zoo.archs.unet.watermark_mask`;
                 default: the model's ``mask_ramp``.
+            mask: (B, 1, H, W) bool, the given watermark region; None: the model's.
 
         Returns:
             ``(y, mask)``: (B, 3, H, W) float in [0, 1] and (B, 1, H, W) float in [0, 1].
@@ -302,12 +324,19 @@ class UnwatermarkPipeline(Pipeline):
         ramp = d.mask_ramp if ramp is None else ramp
         min_confidence = self._min_confidence(min_confidence)
         prob = torch.sigmoid(pred[:, 3:4])
-        mask = watermark_mask(prob, ramp)
-        if min_confidence is not None:
-            mask = mask * confident_components(prob, ramp[0], min_confidence)
+        soft = watermark_mask(prob, ramp)
         alpha = torch.sigmoid(pred[:, 4:5])
+        if mask is None:
+            if min_confidence is not None:
+                soft = soft * confident_components(prob, ramp[0], min_confidence)
+            region = (alpha > opaque_alpha) & (soft > 0)
+        else:
+            given = mask.bool()
+            added = given & (soft <= 0)           # marked by hand where the model sees no mark: fill it
+            soft = torch.where(given, torch.where(added, torch.ones_like(soft), soft), torch.zeros_like(soft))
+            region = given & ((alpha > opaque_alpha) | added)
+        mask = soft
         y = compose(x, pred[:, :3].clamp(0, 1), mask)
-        region = (alpha > opaque_alpha) & (mask > 0)
         if refine == "telea":
             y = classical_fill(y, region, "telea")
         elif refine == "inpaint" and region.any():
@@ -329,8 +358,48 @@ def _mask_like(image: Any, mask: torch.Tensor) -> Any:
         return mask.to(image.device) if image.ndim == 4 else mask[0].to(image.device)
     m = mask[0, 0].cpu().numpy()
     if isinstance(image, np.ndarray) and image.dtype in (np.uint8, np.uint16):
-        return (m * np.iinfo(image.dtype).max + 0.5).astype(image.dtype)
+        return _quantize(m, image.dtype)
     if isinstance(image, np.ndarray):
         return m.astype(image.dtype)
     from PIL import Image
-    return Image.fromarray((m * 255 + 0.5).astype(np.uint8), mode="L")
+    return Image.fromarray(_quantize(m, np.uint8), mode="L")
+
+
+def _quantize(m: np.ndarray, dtype: type) -> np.ndarray:
+    """A soft mask in [0, 1] as ``dtype`` (full scale = 1), rounded, but nonzero exactly where
+    ``m`` is: the mask can be passed back as ``mask=`` and gives the same result."""
+    q = (m * np.iinfo(dtype).max + 0.5).astype(dtype)
+    q[(q == 0) & (m > 0)] = 1
+    return q
+
+
+def given_mask(mask: Any, batch: int, height: int, width: int) -> torch.Tensor:
+    """A watermark mask given to ``UnwatermarkPipeline.__call__`` -> (batch, 1, H, W) bool, True = mark.
+
+    Args:
+        mask: numpy ``H x W`` / ``H x W x 1`` (any dtype, nonzero = mark), PIL image (read as
+            ``L``), or tensor (H, W), (1, H, W) or (B, 1, H, W) (nonzero = mark).
+        batch, height, width: the image's batch size and size.
+
+    Raises:
+        TypeError: an unsupported kind of mask.
+        ValueError: a mask of another size (or batch size) than the image's.
+    """
+    try:
+        from PIL import Image as PILImage
+    except ImportError:  # pragma: no cover
+        PILImage = None
+    if PILImage is not None and isinstance(mask, PILImage.Image):
+        mask = np.asarray(mask.convert("L"))
+    if isinstance(mask, np.ndarray):
+        m = torch.from_numpy(np.ascontiguousarray(mask[..., 0] if mask.ndim == 3 and mask.shape[2] == 1 else mask) != 0)
+    elif isinstance(mask, torch.Tensor):
+        m = mask.detach() != 0
+    else:
+        raise TypeError(f"unsupported mask type {type(mask).__name__}; pass a numpy array, PIL image or tensor")
+    while m.ndim < 4:
+        m = m[None]
+    if m.shape[1:] != (1, height, width) or m.shape[0] not in (1, batch):
+        raise ValueError(f"mask has shape {tuple(mask.shape)}; the image is {width} x {height} (width x height)"
+                         + (f", batch of {batch}" if batch > 1 else ""))
+    return m.expand(batch, 1, height, width).cpu()

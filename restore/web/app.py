@@ -232,8 +232,7 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                     folder = ws.folder()
                     paths = [ws.write(folder, f"{_name(src)}_unwatermark.png", out),
                              ws.write(folder, f"{_name(src)}_mask.png", mask)]
-                    m8 = (mask.astype(np.float32) / np.iinfo(mask.dtype).max * 255 + 0.5).astype(np.uint8)
-                    editor = {"background": src, "layers": [_mask_layer(m8)], "composite": None}
+                    editor = {"background": src, "layers": [_mask_layer(mask)], "composite": None}
                     return src, (src, str(paths[0])), _overlay(image, mask), [str(p) for p in paths], editor
 
                 w_run.click(w_first, [w_in, w_model, w_refine, w_tta], [w_src, w_cmp, w_mask, w_file, w_edit],
@@ -241,15 +240,9 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
 
                 @_errors
                 def w_refill(src, edited, model, refine, tta):
-                    from restore.web.jobs import refill_watermark
                     image = upload(src)
                     mask = mask_from_layers((edited or {}).get("layers") or [], image.shape[:2])
-                    pipe = models.get("unwatermark", model)
-                    with models.lock("unwatermark", model):
-                        try:
-                            out = refill_watermark(pipe, image, mask, refine=refine, tta=tta)
-                        except (ValueError, RuntimeError) as e:
-                            raise JobError(f"unwatermark failed: {e}") from None
+                    out = models.run("unwatermark", model, image, mask, refine=refine, tta=tta)
                     folder = ws.folder()
                     paths = [ws.write(folder, f"{_name(src)}_unwatermark.png", out),
                              ws.write(folder, f"{_name(src)}_mask.png", mask)]
