@@ -180,15 +180,24 @@ def noisy(photo: Path) -> Path:
     return path
 
 
-def test_denoise_download_equals_cli(page, noisy, tmp_path):
+def test_denoise_two_images_downloads_equal_cli(page, noisy, tmp_path):
+    second = tmp_path / "in" / "noisy2.png"  # another image: the noisy one mirrored
+    write_image(second, np.ascontiguousarray(read_image(noisy)[:, ::-1]))
+    shutil.copy(noisy, tmp_path / "in" / noisy.name)
     _tab(page, "Denoise")
-    page.locator("#denoise-input input[type=file]").set_input_files(str(noisy))
+    page.locator("#denoise-input input[type=file]").set_input_files([str(noisy), str(second)])
     page.locator("#denoise-sigma textarea, #denoise-sigma input").first.fill("25")
     page.locator("#denoise-run").click()
-    got = _download(page, "#denoise-download", tmp_path)
+    got = [_download(page, "#denoise-download", tmp_path / "web", i) for i in range(2)]
+    assert [p.name for p in got] == ["noisy_denoise.png", "noisy2_denoise.png"]
     _shot(page, "denoise")
-    _cli("denoise", str(noisy), str(tmp_path / "cli"), "--sigma", "25")
-    assert got.read_bytes() == (tmp_path / "cli" / "noisy.png").read_bytes()
+    _cli("denoise", str(tmp_path / "in"), str(tmp_path / "cli"), "--sigma", "25")
+    assert got[0].read_bytes() == (tmp_path / "cli" / "noisy.png").read_bytes()
+    assert got[1].read_bytes() == (tmp_path / "cli" / "noisy2.png").read_bytes()
+    # the slider shows the first pair; the second can be chosen
+    page.locator("#denoise-compare input").click()
+    page.get_by_role("option", name="noisy2_denoise.png").click(timeout=10_000)
+    page.wait_for_function("() => [...document.querySelectorAll('img')].some(i => i.src.includes('noisy2_denoise'))")
 
 
 def test_too_many_pixels_refused_then_next_request_served(page, noisy, tmp_path):

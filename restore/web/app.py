@@ -16,7 +16,8 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from restore.web.jobs import DEFAULT_MAX_PIXELS, JobError, Models, Workspace, mask_from_layers, parse_sigma, read_upload
+from restore.web.jobs import (DEFAULT_MAX_PIXELS, JobError, Models, Workspace, mask_from_layers, parse_sigma,
+                              read_upload, run_uploads)
 
 #: Red, half transparent: how a predicted watermark mask is drawn on the editor's layer.
 MASK_RGBA = (255, 0, 0, 160)
@@ -88,12 +89,36 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
             raise JobError("upload an image first")
         return read_upload(path, max_pixels, name=name)
 
-    def simple(task: str, path: str | None, model: str | None, **options: Any):
-        image = upload(path)
-        out = models.run(task, model, image, **options)
-        folder = ws.folder()
-        written = ws.write(folder, f"{_name(path)}_{task}.png", out)
-        return (path, str(written)), str(written)
+    def several(task: str, files: list[str] | None, model: str | None, progress: gr.Progress, **options: Any):
+        """Run ``task`` on every uploaded file: the first pair in the slider, every result to download."""
+        def report(i: int, n: int, name: str) -> None:
+            progress((i, n), desc=name, unit="images")
+
+        done, errors = run_uploads(models, ws, task, files or [], model, max_pixels=max_pixels, progress=report,
+                                   **options)
+        if not done:
+            raise JobError("; ".join(errors))
+        for e in errors:
+            gr.Warning(e)
+        pairs = [(str(src), str(out)) for src, out in done]
+        names = [Path(out).name for _, out in pairs]
+        return (pairs[0], [out for _, out in pairs],
+                gr.update(choices=names, value=names[0], visible=len(names) > 1), pairs)
+
+    def inputs(task: str, label: str):
+        return gr.File(file_count="multiple", type="filepath", label=label, elem_id=f"{task}-input", height=160)
+
+    def results(task: str):
+        """The right column of a tab that takes several images: slider, which result it shows, downloads."""
+        with gr.Column():
+            slider = gr.ImageSlider(label="Before / after", type="filepath", format="png")
+            choose = gr.Dropdown([], value=None, label="Before / after of", visible=False, interactive=True,
+                                 elem_id=f"{task}-compare")
+            files = gr.File(label="Download", file_count="multiple", elem_id=f"{task}-download", interactive=False)
+        pairs = gr.State([])
+        choose.input(lambda name, ps: next((tuple(p) for p in ps if Path(p[1]).name == name), gr.skip()),
+                     [choose, pairs], [slider], queue=False)
+        return [slider, files, choose, pairs]
 
     with gr.Blocks(title="restore") as demo:
         gr.Markdown("# restore\nImage restoration on this computer: pick a task, upload a photo, run, download. "
@@ -103,47 +128,52 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
             with gr.Tab("Denoise", id="denoise"):
                 with gr.Row():
                     with gr.Column():
-                        d_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Noisy photo", elem_id="denoise-input")
+                        d_in = inputs("denoise", "Noisy photos (one or several)")
                         d_sigma = gr.Textbox("auto", label="Noise level sigma (0-75 on the 0-255 scale, or auto)",
                                              elem_id="denoise-sigma")
                         d_model = gr.Dropdown(_models("denoise"), value=_models("denoise")[0], label="Model")
                         d_run = gr.Button("Denoise", variant="primary", elem_id="denoise-run")
-                    with gr.Column():
-                        d_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
-                        d_file = gr.File(label="Download", elem_id="denoise-download", interactive=False)
-                d_run.click(_errors(lambda p, s, m: simple("denoise", p, m, sigma=parse_sigma(s))),
-                            [d_in, d_sigma, d_model], [d_cmp, d_file], concurrency_limit=1, concurrency_id="denoise")
+                    d_out = results("denoise")
+
+                @_errors
+                def d_go(files, sigma, model, progress=gr.Progress()):
+                    return several("denoise", files, model, progress, sigma=parse_sigma(sigma))
+
+                d_run.click(d_go, [d_in, d_sigma, d_model], d_out, concurrency_limit=1, concurrency_id="denoise")
 
             with gr.Tab("Upscale", id="upscale"):
                 with gr.Row():
                     with gr.Column():
-                        u_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Photo", elem_id="upscale-input")
+                        u_in = inputs("upscale", "Photos (one or several)")
                         u_model = gr.Dropdown(_models("upscale"), value=_models("upscale")[0], label="Model")
                         u_out = gr.Number(0, label="Output scale (0: the model's, 4)", minimum=0)
                         u_run = gr.Button("Upscale", variant="primary", elem_id="upscale-run")
-                    with gr.Column():
-                        u_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
-                        u_file = gr.File(label="Download", elem_id="upscale-download", interactive=False)
-                u_run.click(_errors(lambda p, m, o: simple("upscale", p, m, outscale=o or None)),
-                            [u_in, u_model, u_out], [u_cmp, u_file], concurrency_limit=1, concurrency_id="upscale")
+                    u_res = results("upscale")
+
+                @_errors
+                def u_go(files, model, outscale, progress=gr.Progress()):
+                    return several("upscale", files, model, progress, outscale=outscale or None)
+
+                u_run.click(u_go, [u_in, u_model, u_out], u_res, concurrency_limit=1, concurrency_id="upscale")
 
             with gr.Tab("Colorize", id="colorize"):
                 with gr.Row():
                     with gr.Column():
-                        c_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Gray, faded or sepia photo",
-                                        elem_id="colorize-input")
+                        c_in = inputs("colorize", "Gray, faded or sepia photos (one or several)")
                         c_model = gr.Dropdown(_models("colorize"), value=_models("colorize")[0], label="Model")
                         c_sat = gr.Slider(0, 2, value=_settings("colorize").saturation, step=0.05,
                                           label="Saturation (0 = gray; default: the model's calibrated value)")
                         c_size = gr.Number(_settings("colorize").render_size, minimum=16, precision=0,
                                            label="Render size: short side the network sees, in pixels")
                         c_run = gr.Button("Colorize", variant="primary", elem_id="colorize-run")
-                    with gr.Column():
-                        c_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
-                        c_file = gr.File(label="Download", elem_id="colorize-download", interactive=False)
-                c_run.click(_errors(lambda p, m, s, r: simple("colorize", p, m, saturation=s,
-                                                              render_size=None if r is None else int(r))),
-                            [c_in, c_model, c_sat, c_size], [c_cmp, c_file], concurrency_limit=1,
+                    c_res = results("colorize")
+
+                @_errors
+                def c_go(files, model, saturation, render_size, progress=gr.Progress()):
+                    return several("colorize", files, model, progress, saturation=saturation,
+                                   render_size=None if render_size is None else int(render_size))
+
+                c_run.click(c_go, [c_in, c_model, c_sat, c_size], c_res, concurrency_limit=1,
                             concurrency_id="colorize")
 
             # -- inpaint: the photo, a mask painted over it, run, result + raw G(z), continue

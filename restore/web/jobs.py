@@ -13,7 +13,7 @@ import itertools
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -120,6 +120,14 @@ class Workspace:
         from restore.io import write_image
         return write_image(folder / name, image, fmt="png")
 
+    def free_name(self, folder: Path, stem: str, suffix: str = ".png") -> str:
+        """``stem + suffix``, or ``stem_2 + suffix``, ``stem_3``... : the first name not used in ``folder``."""
+        name, n = stem + suffix, 1
+        while (folder / name).exists():
+            n += 1
+            name = f"{stem}_{n}{suffix}"
+        return name
+
 
 class Models:
     """The pipelines of the app, loaded once per process and reused; one job per model at a time.
@@ -190,3 +198,48 @@ def parse_sigma(sigma: str | float) -> float | str:
     except (TypeError, ValueError):
         return str(sigma).strip()
 
+
+
+def run_uploads(models: Models, workspace: Workspace, task: str, paths: list[str | Path], model: str | None, *,
+                max_pixels: int = DEFAULT_MAX_PIXELS, progress: Callable[[int, int, str], None] | None = None,
+                **options: Any) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Run ``task`` on each uploaded image, one after the other, as the app's denoise,
+    upscale and colorize tabs do: read within the limits (:func:`read_upload`), run with the
+    model's lock held (:meth:`Models.run`), write ``<stem>_<task>.png`` into one new job
+    folder of ``workspace``. A file that fails is reported and the others still run, as in
+    a folder run of the command line.
+
+    Args:
+        models, workspace: the app's pipelines and output folder.
+        task: ``denoise``, ``upscale`` or ``colorize``.
+        paths: the uploaded files, in the order shown.
+        model: zoo model name, None or ``auto``: the task's default (as :meth:`Models.run`).
+        max_pixels: largest width x height accepted per image.
+        progress: called as ``progress(i, n, name)`` before the i-th (0-based) of n images.
+        **options: the task's options, as ``restore TASK`` takes them (``sigma=25``...).
+
+    Returns:
+        ``(done, errors)``: ``(upload, result)`` paths of each image that ran, in order, and
+        one message per file that did not (:class:`JobError` text, naming the file).
+
+    Raises:
+        JobError: no file given.
+    """
+    paths = [Path(p) for p in paths if p]
+    if not paths:
+        raise JobError("upload an image first")
+    folder = workspace.folder()
+    done: list[tuple[Path, Path]] = []
+    errors: list[str] = []
+    for i, path in enumerate(paths):
+        if progress is not None:
+            progress(i, len(paths), path.name)
+        try:
+            image = read_upload(path, max_pixels)
+            out = models.run(task, model, image, **options)
+        except JobError as e:
+            msg = str(e)
+            errors.append(msg if path.name in msg else f"{path.name}: {msg}")
+            continue
+        done.append((path, workspace.write(folder, workspace.free_name(folder, f"{path.stem}_{task}"), out)))
+    return done, errors
