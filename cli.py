@@ -285,19 +285,45 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
              temperature: Optional[float] = typer.Option(
                  None, "--temperature", help="Annealed-mean temperature in (0, 1]: lower is more vivid, 1 the safe "
                                              "mean (default: the calibrated value, see docs/models.md)."),
+             hints: Optional[Path] = typer.Option(
+                 None, "--hints", exists=True,
+                 help="Folder of color-hint images paired with the photos by file stem: PNG with transparency, "
+                      "transparent except dots or strokes of the colors wanted (their chroma is used)."),
+             hint: Optional[Path] = typer.Option(None, "--hint", exists=True,
+                                                 help="One color-hint image for every photo."),
              model: Optional[str] = ModelOpt, device: str = DeviceOpt, recursive: bool = RecursiveOpt,
              skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt,
              quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
              max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt,
              engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
              gpus_per_worker: Optional[float] = GpusOpt) -> None:
-    """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept)."""
+    """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept), automatically or
+    guided by color hints (--hints, --hint)."""
     _setup_logging(quiet)
+    from restore.pipelines.batch import pair_finder
+    from restore.zoo.registry import model_for_hints
+    if hints is not None and hint is not None:
+        raise _usage_error("give --hints FOLDER (hint images paired by file stem) or --hint FILE (one for all), "
+                           "not both")
+    if hints is not None and not hints.is_dir():
+        raise _usage_error(f"--hints {hints} is not a folder (use --hint for one hint image for every photo)")
+    if hint is not None and hint.is_dir():
+        raise _usage_error(f"--hint {hint} is a folder (use --hints for hint images paired by file stem)")
+    source = hints or hint
+    model = _pick_model(model_for_hints, source is not None, model)
+    find = None
+    if source is not None:
+        try:
+            find = pair_finder(input_path, source, kind="hint image", max_pixels=max_pixels)
+        except (FileNotFoundError, ValueError) as e:
+            raise _usage_error(str(e)) from None
     pipe, opts = _task("colorize", model, device, None, None, precision, render_size=render_size, saturation=saturation,
                        temperature=temperature)
-    _run_folder(_job("colorize", model, device, None, None, opts, precision), pipe, input_path, output, recursive=recursive,
-                skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
-                max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))
+    pair = None if source is None else (str(input_path.absolute()), str(source.absolute()), "hint image")
+    _run_folder(_job("colorize", model, device, None, None, opts, precision, pair=pair, max_pixels=max_pixels), pipe,
+                input_path, output, recursive=recursive, skip_existing=skip_existing, overwrite=overwrite, fmt=fmt,
+                quality=quality, quiet=quiet, max_pixels=max_pixels,
+                engine=_engine(engine, address, workers, gpus_per_worker), find=find)
 
 
 @app.command()
@@ -501,6 +527,10 @@ def bench_colorize_cmd(
         detail_picture: Optional[Path] = typer.Option(None, "--detail-picture",
                                                       help="Also write 1:1 (full-resolution) 256 px centre crops "
                                                            "of the three largest photos of that grid, photo | ours."),
+        hints: Optional[list[int]] = typer.Option(None, "--hints", min=1,
+                                                  help="Also a table of the models with hint inputs given N random "
+                                                       "ground-truth hints per image; repeatable (e.g. --hints 1 "
+                                                       "--hints 10 --hints 50)."),
         device: str = DeviceOpt,
         record: bool = RecordOpt,
         quiet: bool = QuietOpt) -> None:
@@ -511,7 +541,7 @@ def bench_colorize_cmd(
     _print_reports(reports(data, models=model or None, device=device, variants=variants, limit=limit, picture=picture,
                            picture_rows=picture_rows, old_photos=old_photos, old_photos_picture=old_photos_picture,
                            old_photos_count=old_photos_count, detail_picture=detail_picture, record=record,
-                           progress=_progress(quiet)))
+                           hints=tuple(hints or ()), progress=_progress(quiet)))
 
 
 @bench_app.command("inpaint")

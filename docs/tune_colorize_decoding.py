@@ -8,6 +8,14 @@ settings=dataclasses.replace(spec.settings, prior=..., temperature=..., saturati
 or pass ``prior``, ``temperature`` and ``saturation`` to the call.
 
     python docs/tune_colorize_decoding.py runs/col-s.ckpt.safetensors
+    python docs/tune_colorize_decoding.py runs/col-hints.ckpt.safetensors     # a model with hint inputs
+    python docs/tune_colorize_decoding.py --full weights/colorize-hints-s.safetensors   # full-size images
+
+``--full`` runs the bench's protocol (full-size images, render size 256, edge-aware chroma
+upsampling) on the same held-out images, for a smaller grid.
+
+A weights file (``weights/NAME.safetensors``) works as well as a checkpoint. For a model
+with hint inputs the automatic mode (no hint) is what is tuned.
 """
 import itertools
 import sys
@@ -25,9 +33,9 @@ DATA = ["../shared/data/train/bsds400", "../shared/data/train/imagenet-samples"]
 
 
 def main(ckpt: str) -> None:
-    t = load_file(ckpt)
-    net = ColorizationUNet()
-    net.load_state_dict({k.removeprefix("model."): v for k, v in t.items() if not k.startswith("opt.")})
+    t = {k.removeprefix("model."): v for k, v in load_file(ckpt).items() if not k.startswith("opt.")}
+    net = ColorizationUNet(hints=t["head.weight"].shape[1] > 4)
+    net.load_state_dict({k: v.float() for k, v in t.items()})
     net.eval()
     imgs, names = load_folder(DATA, min_side=64)
     imgs, kept = color_images(imgs, 256)
@@ -52,5 +60,53 @@ def main(ckpt: str) -> None:
                   f"colorfulness {100 * cf:.0f}%")
 
 
+def main_full(weights: str) -> None:
+    """The bench's protocol on the held-out training images at their full size: gray (L*)
+    in, the pipeline's render size (256) and edge-aware upsampling, PSNR and colorfulness
+    (share of the originals') for each decoding of a grid."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from restore.bench.colorize import image_colorfulness, to_gray_lightness
+    from restore.metrics import psnr
+    from restore.pipelines.colorize import guided_upsample, render_shape
+
+    t = {k.removeprefix("net.model.").removeprefix("model."): v for k, v in load_file(weights).items()
+         if not k.startswith("opt")}
+    net = ColorizationUNet(hints="hint_head.weight" in t)
+    net.load_state_dict({k: v.float() for k, v in t.items()})
+    net.eval()
+    imgs, names = load_folder(DATA, min_side=64)
+    small, kept = color_images(imgs, 256)
+    _, val, _ = split_train_val([imgs[i] for i in kept], [names[i] for i in kept], 32, 0)
+    grid = list(itertools.product((0.25, 0.5, 0.75), (0.38, 0.5, 0.6), (1.0, 1.15, 1.3, 1.5)))
+    sums = np.zeros((len(grid), 2))
+    gray_psnr, cf_true = [], []
+    with torch.no_grad():
+        for rgb in val:
+            g = to_gray_lightness(rgb)
+            ref = rgb / 255.0
+            gray_psnr.append(psnr(ref, np.repeat(g[..., None], 3, axis=2) / 255.0))
+            cf_true.append(image_colorfulness(rgb))
+            L = rgb_to_lab(torch.from_numpy(g).float()[None, None].expand(1, 3, -1, -1) / 255.0)[:, :1]
+            size = render_shape(*L.shape[-2:], 256, 32)
+            L_r = F.interpolate(L, size=size, mode="bilinear", align_corners=False, antialias=True)
+            logits = net(L_r)
+            L_low = F.interpolate(L_r, size=logits.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
+            for j, (prior, temp, sat) in enumerate(grid):
+                ab = guided_upsample(net.decode(logits, temp, prior) * sat, L_low, L)
+                out = (lab_to_rgb(torch.cat([L, ab], 1))[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5)
+                out = out.astype(np.uint8)
+                sums[j] += (psnr(ref, out / 255.0), image_colorfulness(out))
+    p_gray, cf_mean = float(np.mean(gray_psnr)), float(np.mean(cf_true))
+    print(f"{len(val)} held-out images at full size; gray {p_gray:.2f} dB")
+    for (prior, temp, sat), (p, cf) in sorted(zip(grid, sums / len(val)), key=lambda r: -r[1][0]):
+        print(f"prior {prior:4} T {temp:4} saturation {sat:4}: PSNR {p:.2f} (+{p - p_gray:.2f}) "
+              f"colorfulness {100 * cf / cf_mean:.0f}%")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if "--full" in sys.argv[1:]:
+        main_full([a for a in sys.argv[1:] if a != "--full"][0])
+    else:
+        main(sys.argv[1])

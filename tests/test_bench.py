@@ -320,8 +320,8 @@ def test_unwatermark_bench_beats_the_input(real_folder):
 def test_colorize_bench_adds_color(real_folder):
     from restore.bench.colorize import bench_colorize
     rows = bench_colorize(real_folder, device="cpu", variants=False)
-    gray, ours, original = rows
-    assert [r["model"] for r in rows] == [None, "colorize-s", None]
+    gray, ours, other, original = rows
+    assert [r["model"] for r in rows] == [None, "colorize-hints-s", "colorize-s", None]   # the default first
     assert gray["cf_ratio"] < 0.01 < 0.2 < ours["cf_ratio"] and original["cf_ratio"] == 1.0
     assert ours["psnr"] > 10 and ours["s_per_mp"] > 0 and gray["s_per_mp"] is None
 

@@ -579,9 +579,14 @@ def test_colorize_run_sets_the_rebalancing_buffers(photos, tmp_path):
     from restore.train.colorize import train_colorize
     side = train_colorize(data=photos, out=tmp_path / "c.safetensors", steps=1, batch=2, patch=32, render_size=64,
                           n_val=1, **QUIET)
-    assert {"gray", "T0.38", "cf0.38", "T1p", "cf1p"} <= set(side["validation"])
-    net = _loads_into_spec(tmp_path / "c.safetensors", "colorize-s")
+    assert side["model"] == "colorize-hints-s"                               # the default takes hints
+    assert {"gray", "T0.38", "cf0.38", "T1p", "cf1p", "h0", "h10", "hint_err"} <= set(side["validation"])
+    net = _loads_into_spec(tmp_path / "c.safetensors", "colorize-hints-s")
     assert torch.equal(net.ab_bins, BINS) and net.log_weights.std() > 0    # rebalancing undone at decoding
+    side = train_colorize(data=photos, out=tmp_path / "c2.safetensors", model="colorize-s", steps=1, batch=2,
+                          patch=32, render_size=64, n_val=1, **QUIET)
+    assert "h10" not in side["validation"]
+    _loads_into_spec(tmp_path / "c2.safetensors", "colorize-s")
 
 
 # --- inpaint ------------------------------------------------------------------------------

@@ -27,6 +27,10 @@ _UP = ("restore bench upscale --data ../shared/data/bench/sr/Set5 --data ../shar
        "--device cpu --picture docs/sr_comparison.png --record")
 
 _D = "../shared/data/bench/denoise"
+_COL = ("restore bench colorize --data ../shared/data/bench/denoise/Kodak24 --data "
+        "../shared/data/bench/denoise/CBSD68 --hints 1 --hints 10 --hints 50 --device cpu --picture "
+        "docs/colorize_grid.jpg --old-photos ../shared/data/bench/old-photos --old-photos-picture "
+        "docs/colorize_old_photos.jpg --detail-picture docs/colorize_detail.jpg --record")
 #: The denoise benchmarks: every denoise model is a row of each (the blind one with sigma auto).
 _DENOISE: list[tuple[str, list[str]]] = [
     ("restore bench denoise --data ../shared/data/bench/denoise/CBSD68 --sigma 15 --sigma 25 --sigma 50 "
@@ -64,13 +68,9 @@ COMMANDS: dict[str, list[tuple[str, list[str]]]] = {
          "../shared/data/train/watermarks-real --device cpu --jpeg 90 --record",
          ["CBSD68 watermarks JPEG q90", "Kodak24 watermarks JPEG q90"]),
     ],
-    "colorize-s": [
-        ("restore bench colorize --data ../shared/data/bench/denoise/Kodak24 --data "
-         "../shared/data/bench/denoise/CBSD68 --device cpu --picture docs/colorize_grid.jpg --old-photos "
-         "../shared/data/bench/old-photos --old-photos-picture docs/colorize_old_photos.jpg "
-         "--detail-picture docs/colorize_detail.jpg --record",
-         ["Kodak24 colorize", "CBSD68 colorize"]),
-    ],
+    "colorize-s": [(_COL, ["Kodak24 colorize", "CBSD68 colorize"])],
+    "colorize-hints-s": [(_COL, ["Kodak24 colorize", "CBSD68 colorize"]
+                          + [f"{d} colorize {n} hints" for d in ("Kodak24", "CBSD68") for n in (1, 10, 50)])],
     "gan-faces-64": [
         ("restore bench inpaint --data ../shared/data/train/faces --held-out --size 64 --limit 100 "
          "--mask-kind center --model gan-faces-64 --device cpu --picture docs/inpaint_faces_grid.png --record",

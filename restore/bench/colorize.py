@@ -9,6 +9,11 @@ also as a share of the originals' mean colorfulness (a desaturated model scores 
 the gray image 0). Seconds per input megapixel (timing protocol of
 :mod:`restore.bench.runner`) include the Lab conversions. Nothing here prints; progress
 goes to an optional callback.
+
+With hints (``--hints N``), models with hint inputs also get N random ground-truth
+points per image, as a user's hint file would give them (Zhang et al. 2017's evaluation):
+1-pixel dots at uniformly random places, colored as the original there, drawn with a
+fixed seed per image and count (:func:`add_hint_images`).
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ import torch
 from restore.bench import pictures
 from restore.bench.runner import (Column, Method, Progress, Report, first_model_label, over_folders, resolve_models,
                                   run_methods)
+from restore.bench.runner import record as record_rows
 from restore.bench.runner import format_table as runner_format_table
 from restore.io import iter_images, read_image, to_rgb8
 from restore.metrics import colorfulness, psnr, ssim, to_batch
 from restore.ops.color import lab_to_rgb, rgb_to_lab
+from restore.ops.hints import hint_image_from
 
 GRAY_LABEL = "gray input (L* only)"
+#: Default hint counts of the hints table: random ground-truth points per image.
+HINT_COUNTS = (1, 10, 50)
 #: Each model's extra rows with ``variants``: (suffix of the label, pipeline call options).
 VARIANTS = (
     (" (posterior mean: least squares, as an L2 regression)", dict(temperature=1.0, prior=1.0, saturation=1.0)),
@@ -123,6 +132,70 @@ def bench_colorize(data: str | Path, *, models: Iterable[str] | None = None, dev
     return rows
 
 
+def add_hint_images(cases: list[dict], counts: Sequence[int], seed: int = 0) -> None:
+    """Give every case ``case["hints"][n]``, for each ``n`` of ``counts``: an RGBA hint
+    image of ``n`` 1-pixel ground-truth dots (:func:`restore.ops.hints.hint_image_from`),
+    drawn with the generator seeded by ``(seed, case index, n)``."""
+    for i, case in enumerate(cases):
+        case["hints"] = {n: hint_image_from(case["rgb"], n, np.random.default_rng([seed, i, n])) for n in counts}
+
+
+def hint_label(model: str, n: int) -> str:
+    """The row label of ``model`` with ``n`` ground-truth hints."""
+    return f"restore {model}, {n} hint{'s' if n != 1 else ''}"
+
+
+def bench_colorize_hints(data: str | Path, *, counts: Sequence[int] = HINT_COUNTS, models: Iterable[str] | None = None,
+                         device: str = "auto", limit: int | None = None, progress: Progress = None,
+                         keep_outputs: dict | None = None) -> list[dict]:
+    """Benchmark the colorize models that take hints, automatic and with ``counts`` random
+    ground-truth hints per image, against the gray image, on one folder.
+
+    Args:
+        data: folder of color images (Kodak24, CBSD68).
+        counts: hint counts (each > 0); the automatic row (no hint) comes first.
+        models: zoo model names (those without hint inputs are left out); None = every
+            colorize model with hint inputs.
+        device, limit, progress, keep_outputs: as in :func:`bench_colorize`.
+
+    Returns:
+        Rows as :func:`bench_colorize`'s, each with ``hints`` (the count, 0 for the
+        automatic row; None for the gray input), then "original (ground truth)".
+
+    Raises:
+        FileNotFoundError: no images in ``data``.
+        KeyError: an unknown model.
+        ValueError: a count < 1, or no model with hint inputs among ``models``.
+    """
+    from restore import load_pipeline
+    from restore.zoo.registry import get_spec
+
+    if any(n < 1 for n in counts):
+        raise ValueError(f"hint counts must be >= 1, got {list(counts)}")
+    names = [m for m in resolve_models("colorize", models) if get_spec(m).arch_kwargs.get("hints")]
+    if not names:
+        raise ValueError("no colorize model with hint inputs to benchmark")
+    cases = colorize_cases(data, limit)
+    add_hint_images(cases, counts)
+    methods = [Method(GRAY_LABEL, lambda c: np.repeat(c["gray"][..., None], 3, axis=2), timed=False)]
+    hints_of = {GRAY_LABEL: None}
+    for m in names:
+        pipe = load_pipeline("colorize", model=m, device=device)
+        methods.append(Method(f"restore {m} (automatic)", lambda c, pipe=pipe: pipe(c["gray"]), model=m))
+        hints_of[methods[-1].label] = 0
+        for n in counts:
+            methods.append(Method(hint_label(m, n), lambda c, pipe=pipe, n=n: pipe(c["gray"], c["hints"][n]), model=m))
+            hints_of[methods[-1].label] = n
+    cf_true = float(np.mean([image_colorfulness(c["rgb"]) for c in cases]))
+    if keep_outputs is not None:
+        keep_outputs["original"] = {c["name"]: c["rgb"] for c in cases}
+    rows = [dict(row, cf_ratio=row["colorfulness"] / cf_true, hints=hints_of[row["method"]])
+            for row in run_methods(methods, cases, _score, progress=progress, keep_outputs=keep_outputs)]
+    rows.append(dict(method="original (ground truth)", model=None, images=len(cases), psnr=float("inf"), ssim=1.0,
+                     colorfulness=cf_true, cf_ratio=1.0, seconds=None, s_per_mp=None, hints=None))
+    return rows
+
+
 def format_table(rows: Sequence[dict], title: str | None = None) -> str:
     """Markdown table ``method | PSNR | SSIM | colorfulness | % of original | s/MP``
     (:data:`COLUMNS`) of benchmark rows, optionally preceded by ``title`` and a blank
@@ -160,7 +233,7 @@ def reports(data: Sequence[str | Path], *, models: Iterable[str] | None = None, 
             variants: bool = True, limit: int | None = None, picture: str | Path | None = None,
             picture_rows: int = 6, old_photos: str | Path | None = None, old_photos_picture: str | Path | None = None,
             old_photos_count: int = 12, detail_picture: str | Path | None = None, record: bool = False,
-            progress: Progress = None) -> Iterator[Report]:
+            hints: Sequence[int] = (), progress: Progress = None) -> Iterator[Report]:
     """``restore bench colorize``: one table per folder (:func:`bench_colorize`), yielded
     when done, then the pictures of historical photos.
 
@@ -174,11 +247,13 @@ def reports(data: Sequence[str | Path], *, models: Iterable[str] | None = None, 
             (:func:`restore.bench.pictures.photos_grid`), and, with ``detail_picture``,
             their 1:1 crops (:func:`restore.bench.pictures.photo_details_grid`).
         record: store the models' figures in the manifest under ``"<folder> colorize"``
-            (not for a ``limit`` run).
+            (not for a ``limit`` run), and with ``hints`` under ``"<folder> colorize N hints"``.
+        hints: hint counts; if any, a second table per folder
+            (:func:`bench_colorize_hints`) for the models with hint inputs.
 
     Yields:
-        One :class:`restore.bench.runner.Report` per folder, then one without text for the
-        old-photos pictures.
+        One :class:`restore.bench.runner.Report` per folder, then one per folder for the
+        hints, then one without text for the old-photos pictures.
 
     Raises:
         ValueError: ``old_photos`` without ``old_photos_picture`` or the reverse, or
@@ -204,6 +279,15 @@ def reports(data: Sequence[str | Path], *, models: Iterable[str] | None = None, 
                                                                        "0-255 scale"),
         key=lambda folder, rows: f"{folder.name} colorize", picture=picture, draw=draw, record_figures=record,
         limit=limit)
+    for folder in (Path(f) for f in data) if hints else ():
+        rows = bench_colorize_hints(folder, counts=hints, models=models, device=device, limit=limit,
+                                    progress=progress)
+        report = Report(format_table(rows, title=f"{folder.name}, gray (L*) input and random ground-truth hints "
+                                                 "(1-pixel dots colored as the original), RGB"), rows)
+        for n in hints:
+            report.recorded += record_rows([r for r in rows if r.get("hints") == n], f"{folder.name} colorize {n} hints",
+                                           enabled=record, limit=limit)
+        yield report
     if old_photos is not None:
         from restore.io import write_image
         pairs = colorize_photos(old_photos, model=models[0] if models else None, device=device,

@@ -1,14 +1,17 @@
-"""Automatic colorization with a classification autoencoder (Zhang, Isola & Efros 2016)."""
+"""Colorization with a classification autoencoder (Zhang, Isola & Efros 2016), automatic or
+guided by the user's color hints (Zhang, Zhu, Isola et al. 2017)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore.ops.color import lab_to_rgb, rgb_to_lightness
+from restore.ops.color import lab_to_rgb, rgb_to_lab, rgb_to_lightness
+from restore.ops.hints import hints_from_rgba, pool_hints, propagate_hints
 from restore.pipelines.base import OptionError, Pipeline, prepare
 from restore.zoo.accel import autocast
 from restore.zoo.settings import ColorizeSettings
@@ -88,6 +91,51 @@ def _rgb_input(image: Any) -> Any:
     return image
 
 
+def render_hints(hints: Any, image_shape: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+    """The user's hints as the network's hint channels at the render size.
+
+    Args:
+        hints: a hint image, RGBA (numpy ``H x W x 4`` uint8/uint16/float in [0, 1], PIL
+            RGBA/LA/P with transparency, or a tensor (4, H, W)/(1, 4, H, W) in [0, 1]):
+            transparent except where a color is wanted, the RGB there being that color.
+            It is scaled to the photo, so any size with the photo's aspect works (best:
+            the photo's size). Or a sequence of points ``(x, y, (r, g, b))``: column and
+            row in the photo's pixels, color as 0-255 sRGB.
+        image_shape: (H, W) of the photo.
+        size: (h, w) render size.
+
+    Returns:
+        (1, 3, h, w) float32 a*, b*, mask (:func:`restore.ops.hints.hints_from_rgba`).
+
+    Raises:
+        ValueError: a hint image without alpha, or a point outside the photo or malformed.
+        TypeError: an unsupported kind.
+    """
+    if isinstance(hints, Sequence) and not isinstance(hints, (str, bytes)):
+        out = torch.zeros(1, 3, *size)
+        H, W = image_shape
+        h, w = size
+        for point in hints:
+            try:
+                x, y, rgb = point
+                rgb = [float(c) for c in rgb]
+            except (TypeError, ValueError):
+                raise ValueError(f"a hint point is (x, y, (r, g, b)), got {point!r}") from None
+            if len(rgb) != 3 or not (0 <= x < W and 0 <= y < H):
+                raise ValueError(f"hint point {point!r} is not (x, y, (r, g, b)) inside the {W} x {H} photo")
+            lab = rgb_to_lab(torch.tensor(rgb, dtype=torch.float32).clamp(0, 255).view(1, 3, 1, 1) / 255.0)
+            r, c = min(h - 1, int(y * h / H)), min(w - 1, int(x * w / W))
+            out[0, :2, r, c] = lab[0, 1:, 0, 0]
+            out[0, 2, r, c] = 1.0
+        return out
+    prep = prepare(hints)
+    if prep.alpha is None:
+        raise ValueError("a hint image needs transparency (RGBA): transparent where no hint is given, "
+                         "the color wanted elsewhere")
+    rgb = prep.x if prep.x.shape[1] == 3 else prep.x.expand(-1, 3, -1, -1)
+    return hints_from_rgba(torch.cat([rgb[:1], prep.alpha[:1]], 1), size)
+
+
 class ColorizePipeline(Pipeline):
     """Colorize gray, faded or sepia photos.
 
@@ -103,7 +151,11 @@ class ColorizePipeline(Pipeline):
     (:class:`restore.zoo.archs.unet.ColorizationUNet`). Its annealed mean is upsampled to the
     full resolution with the L* as guide (:func:`guided_upsample`) and merged with the
     full-resolution L*, so the detail of the input is never lost: the output's L* is the
-    input's. Gray inputs come back as RGB; alpha is passed through unchanged. The
+    input's. Gray inputs come back as RGB; alpha is passed through unchanged. A model
+    with hint inputs (``colorize-hints-s``) also takes ``hints``, colors the user wants
+    at some pixels (Zhang, Zhu, Isola et al., "Real-Time User-Guided Image Colorization
+    with Learned Deep Priors", SIGGRAPH 2017): the network spreads them over the regions
+    they belong to; only their chroma is used. The
     defaults of ``render_size`` and of the decoding (``prior``, ``temperature``,
     ``saturation``) are the model's (``spec.settings``, a
     :class:`restore.zoo.settings.ColorizeSettings`).
@@ -137,13 +189,23 @@ class ColorizePipeline(Pipeline):
         return dict(render_size=render_size, saturation=saturation, temperature=temperature, prior=prior,
                     edge_aware=edge_aware)
 
-    def __call__(self, image: Any, *, render_size: int | None = None, saturation: float | None = None,
-                 temperature: float | None = None, prior: float | None = None, edge_aware: bool = True) -> Any:
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the model takes color hints."""
+        return bool(self.spec.arch_kwargs.get("hints", False))
+
+    def __call__(self, image: Any, hints: Any = None, *, render_size: int | None = None,
+                 saturation: float | None = None, temperature: float | None = None, prior: float | None = None,
+                 edge_aware: bool = True) -> Any:
         """Colorize one image (or a batch, for tensors).
 
         Args:
             image: numpy ``H x W [x C]`` (uint8, uint16 or float32 in [0, 1], C in 1-4),
                 PIL image, or tensor (B, C, H, W)/(C, H, W) float in [0, 1].
+            hints: None (automatic), a hint image (RGBA, transparent except the dots or
+                strokes of the colors wanted) or a sequence of points ``(x, y, (r, g, b))``
+                (:func:`render_hints`); only for a model with hint inputs; the same hints
+                for every image of a batch.
             render_size: short side, in pixels, of the image the network sees (larger:
                 more local detail in the colors, slower); default: the model's (256 for
                 colorize-s, the size it was trained at).
@@ -162,13 +224,16 @@ class ColorizePipeline(Pipeline):
 
         Raises:
             OptionError: for a ``render_size`` < 16, a negative ``saturation``, a
-                temperature outside (0, 1] or a prior outside [0, 1] (a ValueError).
-            ValueError: for an unsupported shape.
+                temperature outside (0, 1] or a prior outside [0, 1], or hints for a model
+                without hint inputs (a ValueError).
+            ValueError: for an unsupported shape, or hints that are not a hint image or points.
             TypeError: for an unsupported input kind or dtype.
         """
         o = self.resolve_options(render_size=render_size, saturation=saturation, temperature=temperature,
                                  prior=prior, edge_aware=edge_aware)
         render_size, saturation, temperature, prior = o["render_size"], o["saturation"], o["temperature"], o["prior"]
+        if hints is not None and not self.takes_hints:
+            raise OptionError("hints", f"model {self.spec.name} takes no color hints; use colorize-hints-s")
         prep = prepare(_rgb_input(image))
         x = prep.x.to(self.device)
         gray = bool((x[:, :1] == x[:, 1:2]).all() and (x[:, :1] == x[:, 2:3]).all())
@@ -177,13 +242,21 @@ class ColorizePipeline(Pipeline):
         L_render = F.interpolate(L, size=size, mode="bilinear", align_corners=False,
                                  antialias=size[0] < L.shape[-2])
         cl = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
+        hint_maps = None
+        if hints is not None:
+            hint_maps = render_hints(hints, tuple(L.shape[-2:]), size).to(self.device)
+            hint_maps = hint_maps.expand(L.shape[0], -1, -1, -1).to(self.dtype).contiguous(memory_format=cl)
         with torch.inference_mode():
             with autocast(self.precision):
-                logits = self.model(L_render.to(self.dtype).contiguous(memory_format=cl)).float()
+                L_in = L_render.to(self.dtype).contiguous(memory_format=cl)
+                logits = (self.model(L_in, hint_maps) if self.takes_hints else self.model(L_in)).float()
             ab = self.model.decode(logits, temperature, prior) * saturation
+            L_low = F.interpolate(L_render, size=ab.shape[-2:], mode="bilinear", align_corners=False,
+                                  antialias=True)
+            if hint_maps is not None and self.spec.settings.hint_spread > 0:
+                ab = propagate_hints(ab, L_low, pool_hints(hint_maps.float(), tuple(ab.shape[-2:])),
+                                     spread=self.spec.settings.hint_spread, edge=self.spec.settings.hint_edge)
             if edge_aware:
-                L_low = F.interpolate(L_render, size=ab.shape[-2:], mode="bilinear", align_corners=False,
-                                      antialias=True)
                 ab = guided_upsample(ab, L_low, L)
             else:
                 ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)

@@ -11,6 +11,15 @@ pixel weighted by the rarity of its color: ``w ~ 1 / ((1 - lambda) * p_smooth + 
 normalized to ``E_p[w] = 1``, ``p_smooth`` the training set's bin frequencies smoothed by a
 Gaussian of std 5 in a*b*, lambda = 0.5 (the paper's choices). Optimiser: Adam with a
 cosine learning-rate decay (:mod:`restore.train.engine`).
+
+A model with hint inputs (``colorize-hints-s``) is trained as Zhang, Zhu, Isola et al.
+(SIGGRAPH 2017) train their local-hints network: each crop gets, with probability
+``hint_share``, a geometric number (parameter ``hint_p``) of ground-truth hints, square
+patches of side 1-9 px holding the mean true chroma over the patch
+(:func:`restore.ops.hints.reveal_hints`), and none otherwise, so the automatic mode stays.
+Started from a model without hints (``--init weights/colorize-s.safetensors``), the new
+hint branch (``hint_head``) starts at zero: the network starts as the automatic one, and
+the branch learns at ``hint_lr_scale`` times the learning rate.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import torch.nn.functional as F
 
 from restore.metrics import batch_psnr, colorfulness
 from restore.ops.color import ab_gamut_bins, lab_to_rgb, rgb_to_lab
+from restore.ops.hints import reveal_hints
 from restore.train.data import center_crops, load_folder, random_crops, split_train_val
 from restore.train.engine import BATCH, LR, N_VAL, STEPS, Recipe, Tick, TrainConfig, option, update
 from restore.zoo.archs.unet import ColorizationUNet
@@ -34,6 +44,10 @@ MIN_COLORFULNESS = 8.0
 #: Decodings shown by the validation, (temperature, prior): Zhang et al.'s annealed mean
 #: (0.38, 0), and of the posterior with the rebalancing undone, annealed and its mean.
 VAL_DECODINGS = ((0.38, 0.0), (0.38, 1.0), (0.6, 1.0), (1.0, 1.0))
+#: Validation of a hint model: this many ground-truth hints per crop (1-3 px patches),
+#: decoded with the temperature and prior of :data:`HINT_DECODING`.
+VAL_HINTS = 10
+HINT_DECODING = (0.6, 0.5)
 
 
 def resize_short_side(img: np.ndarray, size: int) -> np.ndarray:
@@ -157,6 +171,15 @@ def validate(net: ColorizationUNet, clean: torch.Tensor, device: torch.device) -
         rgb = merge_chroma(L, net.decode(logits, t, prior))
         out[_key(t, prior)] = float(batch_psnr(clean, rgb).mean())
         out["cf" + _key(t, prior)[1:]] = float(colorfulness(rgb).mean()) / cf_true
+    if getattr(net, "hints", False):
+        t, prior = HINT_DECODING
+        out["h0"] = float(batch_psnr(clean, merge_chroma(L, net.decode(logits, t, prior))).mean())
+        hints = reveal_hints(lab[:, 1:], [VAL_HINTS] * len(L), np.random.default_rng(1234), sizes=(1, 3))
+        logits = torch.cat([net(L[i:i + 8], hints[i:i + 8]) for i in range(0, len(L), 8)])
+        ab = F.interpolate(net.decode(logits, t, prior), size=L.shape[-2:], mode="bilinear", align_corners=False)
+        out[f"h{VAL_HINTS}"] = float(batch_psnr(clean, lab_to_rgb(torch.cat([L, ab], 1))).mean())
+        m = hints[:, 2:3] > 0
+        out["hint_err"] = float((ab - hints[:, :2]).norm(dim=1, keepdim=True)[m].mean())
     net.train()
     return out
 
@@ -166,9 +189,13 @@ def _key(t: float, prior: float) -> str:
 
 
 def _fmt(val: dict) -> str:
-    return f"gray {val['gray']:.2f} | " + " | ".join(
+    text = f"gray {val['gray']:.2f} | " + " | ".join(
         f"{_key(t, p)} {val[_key(t, p)]:.2f} dB cf {100 * val['cf' + _key(t, p)[1:]]:.0f}%"
         for t, p in VAL_DECODINGS)
+    if "hint_err" in val:
+        text += (f" || hints 0: {val['h0']:.2f} dB, {VAL_HINTS}: {val[f'h{VAL_HINTS}']:.2f} dB, "
+                 f"a*b* error at hints {val['hint_err']:.1f}")
+    return text
 
 
 @dataclass(kw_only=True)
@@ -184,6 +211,11 @@ class ColorizeConfig(TrainConfig):
                                    "render size).", min=8)
     rebalance: float = option(0.5, "Lambda of the class rebalancing (Zhang et al. 2016); 1 = none.", min=0.0, max=1.0)
     n_val: int = option(32, N_VAL, min=1)
+    hint_share: float = option(0.8, "Share of the crops given ground-truth hints (models with hint inputs).",
+                               min=0.0, max=1.0)
+    hint_p: float = option(0.1, "Parameter of the geometric number of hints per hinted crop (mean 1/p).",
+                           min=0.001, max=1.0)
+    hint_lr_scale: float = option(10.0, "Learning rate of the hint branch, as a multiple of --lr.", min=0.0)
 
     def check(self) -> None:
         if self.patch > self.render_size:
@@ -217,6 +249,26 @@ class ColorizeRecipe(Recipe):
         nets["model"].ab_bins.copy_(self.bins)
         return nets
 
+    def adapt_init(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weights of a model without hints for one with: the hint branch at zero (the
+        network starts as the automatic one)."""
+        if getattr(self.net, "hints", False) and "hint_head.weight" not in state:
+            state = dict(state)
+            for name, p in self.net.hint_head.named_parameters():
+                state[f"hint_head.{name}"] = torch.zeros_like(p)
+        return state
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Adam; the hint branch in its own group at ``hint_lr_scale`` times the rate."""
+        if not getattr(self.net, "hints", False):
+            return super().optimizers()
+        branch = list(self.net.hint_head.parameters())
+        ids = {id(p) for p in branch}
+        rest = [p for p in self.net.parameters() if id(p) not in ids]
+        return {"model": torch.optim.Adam([dict(params=rest, lr_scale=1.0),
+                                           dict(params=branch, lr_scale=self.config.hint_lr_scale)],
+                                          lr=self.config.lr)}
+
     def start(self, step: int) -> None:
         self.bins, self.weights = self.bins.to(self.device), self.weights.to(self.device)
         self.net.log_weights.copy_(self.weights.log())     # deterministic from the data: set after a resume too
@@ -227,9 +279,14 @@ class ColorizeRecipe(Recipe):
         lab = rgb_to_lab(torch.from_numpy(random_crops(self.train_images, c.batch, c.patch, self.rng,
                                                        rotate=False)).to(self.device))
         L = lab[:, :1]
+        hints = None
+        if self.net.hints:
+            counts = [int(self.rng.geometric(c.hint_p)) if self.rng.random() < c.hint_share else 0
+                      for _ in range(len(L))]
+            hints = reveal_hints(lab[:, 1:], counts, self.rng)
         if self.device.type == "cpu":
             L = L.contiguous(memory_format=torch.channels_last)
-        loss = rebalanced_loss(self.net(L), lab[:, 1:], self.bins, self.weights)
+        loss = rebalanced_loss(self.net(L, hints), lab[:, 1:], self.bins, self.weights)
         update(self.opt, self.net, loss)
         return {"loss": loss.detach()}
 
@@ -243,8 +300,11 @@ class ColorizeRecipe(Recipe):
         return dict(images=self.val_names, crop=self.clean_val.shape[-1], **figures)
 
     def record(self) -> dict:
-        return dict(min_colorfulness=MIN_COLORFULNESS,
-                    loss="class-rebalanced soft-encoded cross-entropy over a*b* bins (Zhang et al. 2016)")
+        record = dict(min_colorfulness=MIN_COLORFULNESS,
+                      loss="class-rebalanced soft-encoded cross-entropy over a*b* bins (Zhang et al. 2016)")
+        if self.spec.arch_kwargs.get("hints"):
+            record["hints"] = "ground-truth patches of side 1-9 px, geometric count (Zhang et al. 2017)"
+        return record
 
 
 #: ``restore train colorize`` as a function: keyword options are :class:`ColorizeConfig`'s fields.

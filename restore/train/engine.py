@@ -167,9 +167,10 @@ def cosine_lr(step: int, steps: int, lr: float, *, seconds: float = 0.0, max_min
 
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-    """Set the learning rate of every parameter group of ``opt``."""
+    """Set the learning rate of every parameter group of ``opt`` (times the group's
+    ``lr_scale``, if it has one: a new part of a fine-tuned network may learn faster)."""
     for group in opt.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def update(opt: torch.optim.Optimizer, net: nn.Module, loss: torch.Tensor, clip: float = 1.0) -> None:
@@ -215,9 +216,11 @@ class Schedule:
                 return
 
 
-def load_init(net: nn.Module, init: str | Path, log: Log | None = None) -> None:
+def load_init(net: nn.Module, init: str | Path, log: Log | None = None,
+              adapt: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None) -> None:
     """Load the weights file ``init`` (safetensors of ``net``'s architecture, e.g. a shipped
     zoo file) into ``net``: a warm start, the optimizer and schedule being the caller's.
+    ``adapt`` may first map the file's tensors to ``net``'s (e.g. new input channels).
 
     Raises:
         FileNotFoundError: if ``init`` does not exist.
@@ -227,7 +230,8 @@ def load_init(net: nn.Module, init: str | Path, log: Log | None = None) -> None:
 
     if not Path(init).exists():
         raise FileNotFoundError(f"init weights not found: {init}")
-    net.load_state_dict(load_file(str(init)))
+    state = load_file(str(init))
+    net.load_state_dict(adapt(state) if adapt else state)
     if log:
         log(f"starting from the weights in {init}")
 
@@ -289,6 +293,12 @@ class Recipe:
     def load_data(self) -> str:
         """Read the training images and build the validation set; returns a log line."""
         raise NotImplementedError
+
+    def adapt_init(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The tensors of the ``init`` weights file as ``nets["model"]`` takes them; by
+        default unchanged. A recipe that grows a shipped network (more input channels)
+        maps the old tensors here."""
+        return state
 
     def build(self) -> dict[str, nn.Module]:
         """The networks, on CPU with their initial weights: ``{"model": the spec's arch}``
@@ -361,7 +371,7 @@ def train(recipe_class: type[Recipe], config: TrainConfig, *, log: Log = print) 
     log(f"{recipe.load_data()}; device {dev}")
     recipe.nets = {name: net.to(dev) for name, net in recipe.build().items()}
     if config.init is not None:
-        load_init(recipe.net, config.init, log)
+        load_init(recipe.net, config.init, log, adapt=recipe.adapt_init)
     if dev.type == "cpu" and recipe.channels_last:
         recipe.nets["model"] = recipe.net.to(memory_format=torch.channels_last)
     recipe.opts = recipe.optimizers()

@@ -248,6 +248,31 @@ def model_for_sigma(sigma: float | str, model: str | None = None) -> str:
     return told[0] if told else default
 
 
+
+def model_for_hints(hints: bool, model: str | None = None) -> str:
+    """The colorization model for a run with or without color hints: ``model`` itself when
+    given; else the default colorize model, unless hints are given and it takes none, then
+    the first colorize model by name that takes them.
+
+    Raises:
+        KeyError: if no colorize model is registered.
+        ValueError: hints are given and ``model`` (or every colorize model) takes none.
+    """
+    takes = (lambda m: bool(get_spec(m).arch_kwargs.get("hints", False)))
+    if model is not None:
+        if hints and model in list_models("colorize") and not takes(model):
+            raise ValueError(f"model {model} takes no color hints; "
+                             f"models that do: {', '.join(m for m in list_models('colorize') if takes(m)) or 'none'}")
+        return model
+    default = default_model("colorize")
+    if not hints or takes(default):
+        return default
+    with_hints = [m for m in list_models("colorize") if takes(m)]
+    if not with_hints:
+        raise ValueError("no colorize model takes color hints")
+    return with_hints[0]
+
+
 _logged_device: set[str] = set()
 
 

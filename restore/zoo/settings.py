@@ -46,12 +46,18 @@ class ColorizeSettings:
         temperature: annealed-mean temperature in (0, 1] (1: the mean, safe and
             desaturated; towards 0: the mode, vivid).
         saturation: factor on the decoded chroma, >= 0.
+        hint_spread: for a model with hint inputs, the distance (pixels of the network's
+            output grid, half the render size) over which a hint's correction falls to 1/e
+            (:func:`restore.ops.hints.propagate_hints`); 0 turns the propagation off.
+        hint_edge: extra distance per L* unit of lightness step (hints stop at edges).
     """
 
     render_size: int
     prior: float
     temperature: float
     saturation: float
+    hint_spread: float = 0.0
+    hint_edge: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)

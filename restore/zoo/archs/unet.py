@@ -42,7 +42,9 @@ class ResUNet(nn.Module):
         blocks: residual blocks per level in the encoder and in the bottleneck.
         dec_blocks: residual blocks per level in the decoder (defaults to ``blocks``).
 
-    ``features(h)`` maps (B, in_channels, H, W) to the tail's (B, out_channels, H, W).
+    ``features(h)`` maps (B, in_channels, H, W) to the tail's (B, out_channels, H, W);
+    ``features(h, extra)`` adds ``extra`` (B, width, H, W) to the head conv's output (a
+    second input branch).
     """
 
     def __init__(self, in_channels: int, out_channels: int, width: int = 32, levels: int = 3, blocks: int = 2,
@@ -69,8 +71,8 @@ class ResUNet(nn.Module):
     def multiple_of(self) -> int:
         return 2 ** (self.levels - 1)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.head(x)
+    def features(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.head(x) if extra is None else self.head(x) + extra
         skips = []
         for enc, down in zip(self.enc, self.down):
             h = enc(h)
@@ -196,8 +198,16 @@ class ColorizationUNet(ResUNet):
     pixel-unshuffle (4 channels at half resolution, so the network runs at a quarter of
     the pixels; chroma is smooth), and a 1x1 conv maps the features to the bin logits.
 
+    With ``hints=True`` the network also takes the user's sparse color hints (Zhang, Zhu,
+    Isola et al., "Real-Time User-Guided Image Colorization with Learned Deep Priors",
+    SIGGRAPH 2017): a*, b* of the hinted pixels and a mask of where hints are, pixel-
+    unshuffled like L* (12 channels); no hint (an all-zero mask) is the
+    automatic mode. They enter by their own 3x3 conv (``hint_head``), added to the head
+    conv's features, so a network without hints grows one by adding that conv at zero.
+
     Args:
         width, levels, blocks, dec_blocks: as for :class:`ResUNet`.
+        hints: take local hints as a second input.
         bins: number of chroma bins Q. The bin centers are the buffer ``ab_bins``
             (Q, 2) (a*, b*) and the log of the class-rebalancing weights the network was
             trained with the buffer ``log_weights`` (Q,); training fills both
@@ -208,14 +218,26 @@ class ColorizationUNet(ResUNet):
     Forward:
         L: (B, 1, H, W) float32 lightness L* in [0, 100]; H and W multiples of
             ``multiple_of`` (= 2 ** levels).
+        hints: (B, 3, H, W) float32 or None (only with ``hints=True``; None is no hint):
+            channels a*, b* (CIE Lab units, about -110 to 110; 0 where there is no hint)
+            and the mask (1 where a hint is given, else 0).
 
     Returns:
         (B, Q, H/2, W/2) float32 logits of the chroma bins.
+
+    Raises:
+        ValueError: for hints given to a network built without ``hints``.
     """
 
+    #: Scale of a*, b* in the hint channels (hints enter as a*/HINT_SCALE).
+    HINT_SCALE = 100.0
+
     def __init__(self, width: int = 32, levels: int = 5, blocks: int = 1, dec_blocks: int | None = None,
-                 bins: int = 270) -> None:
+                 bins: int = 270, hints: bool = False) -> None:
         super().__init__(4, bins, width, levels, blocks, dec_blocks)
+        self.hints = hints
+        if hints:
+            self.hint_head = nn.Conv2d(12, width, 3, padding=1)
         self.tail = nn.Conv2d(width, bins, 1)
         self.register_buffer("ab_bins", torch.zeros(bins, 2))
         self.register_buffer("log_weights", torch.zeros(bins))
@@ -224,8 +246,16 @@ class ColorizationUNet(ResUNet):
     def multiple_of(self) -> int:
         return 2 ** self.levels
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        return self.features(F.pixel_unshuffle(L / 50.0 - 1.0, 2))
+    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        x = F.pixel_unshuffle(L / 50.0 - 1.0, 2)
+        if self.hints:
+            if hints is None:
+                hints = L.new_zeros(L.shape[0], 3, *L.shape[-2:])
+            h = torch.cat([hints[:, :2] / self.HINT_SCALE, hints[:, 2:3]], 1).to(L.dtype)
+            return self.features(x, self.hint_head(F.pixel_unshuffle(h, 2)))
+        if hints is not None:
+            raise ValueError("this colorization network takes no hints (built with hints=False)")
+        return self.features(x)
 
     def decode(self, logits: torch.Tensor, temperature: float = 0.38, prior: float = 0.0) -> torch.Tensor:
         """Annealed mean of the predicted distribution (Zhang et al. 2016, eq. 5).

@@ -1,0 +1,199 @@
+"""Color hints for user-guided colorization (Zhang, Zhu, Isola et al., "Real-Time
+User-Guided Image Colorization with Learned Deep Priors", SIGGRAPH 2017).
+
+A hint says "this pixel has this color". Users give hints as an RGBA image the size of
+the photo: transparent everywhere except dots or strokes whose RGB is the color wanted
+(only its chroma a*, b* is used: the lightness stays the photo's). The network takes them
+as three channels at its render size: a*, b* and a mask (1 where a hint is).
+
+Training and benchmarks reveal ground-truth hints: small patches of the original's
+chroma at random places (:func:`reveal_hints`, :func:`hint_image_from`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from restore.ops.color import rgb_to_lab
+
+#: Alpha (0-1) above which a pixel of a hint image is a hint.
+HINT_ALPHA = 0.5
+
+
+def hints_from_rgba(rgba: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The hint channels at the network's render size from a hint image.
+
+    Each render-size pixel whose window holds hint pixels (alpha > :data:`HINT_ALPHA`)
+    gets the mean a*b* of those pixels and a mask of 1; the others get zeros. Windows
+    are those of adaptive average pooling, so any size ratio works (enlarging repeats).
+
+    Args:
+        rgba: (B, 4, H, W) float in [0, 1], RGB and alpha of the hint image.
+        size: (h, w), the render size.
+
+    Returns:
+        (B, 3, h, w) float32: a*, b* (CIE Lab, D65) and the mask in {0, 1}.
+
+    Raises:
+        ValueError: for a tensor that is not (B, 4, H, W).
+    """
+    if rgba.ndim != 4 or rgba.shape[1] != 4:
+        raise ValueError(f"hint image must be (B, 4, H, W), got {tuple(rgba.shape)}")
+    m = (rgba[:, 3:4] > HINT_ALPHA).float()
+    if not bool(m.any()):
+        return rgba.new_zeros(rgba.shape[0], 3, *size)
+    ab = rgb_to_lab(rgba[:, :3].float().clamp(0, 1))[:, 1:] * m
+    pooled_m = F.adaptive_avg_pool2d(m, size)
+    pooled_ab = F.adaptive_avg_pool2d(ab, size)
+    mask = (pooled_m > 0).float()
+    ab = torch.where(mask > 0, pooled_ab / pooled_m.clamp_min(1e-12), torch.zeros_like(pooled_ab))
+    return torch.cat([ab, mask], 1)
+
+
+def reveal_hints(ab: torch.Tensor, counts: list[int], rng: np.random.Generator, sizes: tuple[int, int] = (1, 9)
+                 ) -> torch.Tensor:
+    """Ground-truth hints as the training reveals them (Zhang et al. 2017): for image ``i``,
+    ``counts[i]`` square patches of a random side in ``sizes`` (inclusive, pixels) at
+    uniformly random places, each holding the mean a*b* of the true chroma over the patch.
+
+    Args:
+        ab: (B, 2, H, W) float true a*, b*.
+        counts: B numbers of patches (0: no hint, the automatic mode).
+        rng: the random generator (seeded by the caller).
+        sizes: smallest and largest patch side.
+
+    Returns:
+        (B, 3, H, W) float32 hint channels (a*, b*, mask) on ``ab``'s device.
+
+    Raises:
+        ValueError: if ``len(counts)`` is not B.
+    """
+    B, _, H, W = ab.shape
+    if len(counts) != B:
+        raise ValueError(f"counts has {len(counts)} entries for a batch of {B}")
+    hints = torch.zeros(B, 3, H, W, dtype=torch.float32, device=ab.device)
+    for i, n in enumerate(counts):
+        for _ in range(int(n)):
+            s = int(rng.integers(sizes[0], sizes[1] + 1))
+            s = min(s, H, W)
+            y, x = int(rng.integers(0, H - s + 1)), int(rng.integers(0, W - s + 1))
+            mean = ab[i, :, y:y + s, x:x + s].float().mean(dim=(1, 2))
+            hints[i, :2, y:y + s, x:x + s] = mean.view(2, 1, 1)
+            hints[i, 2, y:y + s, x:x + s] = 1.0
+    return hints
+
+
+def hint_image_from(original: np.ndarray, n: int, rng: np.random.Generator, side: int = 1) -> np.ndarray:
+    """A hint image with ``n`` ground-truth dots taken from ``original``, as a user's
+    hint file would be: RGBA uint8, transparent except ``n`` squares of ``side`` pixels
+    at uniformly random places, each the mean RGB of the original over the square.
+    The benchmark's "random ground-truth hints".
+
+    Args:
+        original: H x W x 3 uint8 color image.
+        n: number of dots (0 gives a fully transparent image).
+        rng: the random generator (seeded by the caller).
+        side: side of each dot, pixels (clipped to the image).
+
+    Returns:
+        H x W x 4 uint8.
+
+    Raises:
+        ValueError: for an image that is not H x W x 3, or ``n`` < 0.
+    """
+    if original.ndim != 3 or original.shape[2] != 3:
+        raise ValueError(f"original must be H x W x 3, got {original.shape}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    H, W = original.shape[:2]
+    side = max(1, min(side, H, W))
+    out = np.zeros((H, W, 4), np.uint8)
+    for _ in range(n):
+        y, x = int(rng.integers(0, H - side + 1)), int(rng.integers(0, W - side + 1))
+        patch = original[y:y + side, x:x + side].reshape(-1, 3).astype(np.float64).mean(0)
+        out[y:y + side, x:x + side, :3] = np.round(patch).astype(np.uint8)
+        out[y:y + side, x:x + side, 3] = 255
+    return out
+
+
+def pool_hints(hints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Hint channels (B, 3, H, W) (a*, b*, mask) brought to ``size`` (h, w) as
+    :func:`hints_from_rgba` does: the mean a*b* of the hinted pixels of each window, mask 1
+    where a window holds any hint."""
+    m = (hints[:, 2:3] > 0).float()
+    pooled_m = F.adaptive_avg_pool2d(m, size)
+    pooled_ab = F.adaptive_avg_pool2d(hints[:, :2] * m, size)
+    mask = (pooled_m > 0).float()
+    ab = torch.where(mask > 0, pooled_ab / pooled_m.clamp_min(1e-12), torch.zeros_like(pooled_ab))
+    return torch.cat([ab, mask], 1)
+
+
+def propagate_hints(ab: torch.Tensor, L: torch.Tensor, hints: torch.Tensor, *, spread: float = 12.0,
+                    edge: float = 0.5, reach: float = 3.0) -> torch.Tensor:
+    """Spread what the hints change over the regions they belong to: chrominance blending
+    by intrinsic (geodesic) distance (Yatziv & Sapiro, "Fast Image and Video Colorization
+    Using Chrominance Blending", IEEE TIP 2006), applied to the correction that each hint
+    asks of a predicted chroma, and fading back to the prediction away from the hints.
+
+    Each connected group of hinted pixels ``k`` (a dot or a stroke) asks for the correction
+    ``c_k``, the mean of ``hint - ab`` over its pixels. ``D_k(i)`` is the geodesic distance
+    from pixel ``i`` to the group over the 4-neighbour grid, a step costing
+    ``1 + edge * |L*_i - L*_j|`` pixels, so distances grow fast across lightness edges.
+    With ``w_k = exp(-D_k / spread)`` the correction is
+    ``r = sum_k w_k c_k / (sum_k w_k + exp(-reach))``: near a group it is that group's,
+    between groups a blend, and beyond ``reach * spread`` of every group it fades to 0 (the
+    prediction stays). Hinted pixels get exactly their hint. (Yatziv & Sapiro weight by an
+    inverse power of the distance and blend colors, not corrections.)
+
+    Args:
+        ab: (B, 2, h, w) float predicted a*, b*.
+        L: (B, 1, h, w) float L* in [0, 100] at the same size.
+        hints: (B, 3, h, w) hint channels (a*, b*, mask) at the same size.
+        spread: distance (pixels of this grid) over which a correction falls to 1/e.
+        edge: extra distance per L* unit of lightness step.
+        reach: the correction fades out beyond about ``reach * spread`` pixels.
+
+    Returns:
+        (B, 2, h, w) float32 chroma; ``ab`` itself for an image without hints.
+
+    Raises:
+        ValueError: for shapes that do not match.
+    """
+    import scipy.sparse as sp
+    from scipy import ndimage
+    from scipy.sparse.csgraph import dijkstra
+
+    if ab.shape[-2:] != L.shape[-2:] or ab.shape[-2:] != hints.shape[-2:] or ab.shape[1] != 2:
+        raise ValueError(f"shapes do not match: ab {tuple(ab.shape)}, L {tuple(L.shape)}, hints {tuple(hints.shape)}")
+    out = ab.float().clone()
+    B, _, h, w = ab.shape
+    n = h * w
+    idx = np.arange(n).reshape(h, w)
+    for b in range(B):
+        m = hints[b, 2].detach().cpu().numpy() > 0
+        if not m.any():
+            continue
+        lum = L[b, 0].detach().cpu().double().numpy()
+        rows, cols, vals = [], [], []
+        for a_idx, b_idx, d in ((idx[:, :-1], idx[:, 1:], lum[:, :-1] - lum[:, 1:]),
+                                (idx[:-1, :], idx[1:, :], lum[:-1, :] - lum[1:, :])):
+            rows.append(a_idx.reshape(-1))
+            cols.append(b_idx.reshape(-1))
+            vals.append(1.0 + edge * np.abs(d.reshape(-1)))
+        graph = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        groups, count = ndimage.label(m)
+        delta = (hints[b, :2] - ab[b].float()).detach().cpu().double().numpy()      # (2, h, w)
+        num = np.zeros((2, n))
+        den = np.full(n, np.exp(-reach))
+        for k in range(1, count + 1):
+            members = groups == k
+            dist = dijkstra(graph, directed=False, indices=idx[members], min_only=True)
+            wk = np.exp(-dist / spread)
+            num += wk[None] * delta[:, members].mean(axis=1)[:, None]
+            den += wk
+        r = (num / den).reshape(2, h, w)
+        r[:, m] = delta[:, m]
+        out[b] += torch.from_numpy(r).to(out)
+    return out

@@ -1,0 +1,217 @@
+"""Colorization with user color hints: the hint channels (from hint images and points),
+ground-truth hints for training and the bench, the network's hint input, the pipeline
+honoring hints, the CLI's --hints/--hint pairing and the hints bench table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from restore.bench.colorize import bench_colorize_hints, format_table, to_gray_lightness
+from restore.io import read_image, write_image
+from restore.ops.color import lab_to_rgb, rgb_to_lab
+from restore.ops.hints import hint_image_from, hints_from_rgba, pool_hints, propagate_hints, reveal_hints
+from restore.pipelines.colorize import render_hints
+from restore.zoo.archs.unet import ColorizationUNet
+
+from helpers import real_image
+from test_cli import invoke, summary
+
+RED = (200, 30, 30)
+BLUE = (30, 60, 200)
+
+
+def _ab(rgb: tuple[int, int, int]) -> torch.Tensor:
+    return rgb_to_lab(torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) / 255.0)[0, 1:, 0, 0]
+
+
+def _lab(img: np.ndarray) -> torch.Tensor:
+    return rgb_to_lab(torch.from_numpy(np.ascontiguousarray(img[..., :3])).permute(2, 0, 1)[None].float() / 255.0)[0]
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from restore import load_pipeline
+    return load_pipeline("colorize", model="colorize-hints-s", device="cpu")
+
+
+# --- hint channels -------------------------------------------------------------------------
+
+def test_hints_from_rgba_pools_only_the_hinted_pixels():
+    rgba = torch.zeros(1, 4, 40, 60)
+    rgba[0, :3, 4:6, 10:12] = torch.tensor(RED).view(3, 1, 1) / 255.0     # a 2x2 red dot
+    rgba[0, 3, 4:6, 10:12] = 1.0
+    rgba[0, :3, 30, 50] = torch.tensor(BLUE) / 255.0                     # a blue pixel, half transparent
+    rgba[0, 3, 30, 50] = 0.6
+    rgba[0, :3, 20, 20] = 1.0                                            # white but transparent: no hint
+    rgba[0, 3, 20, 20] = 0.2
+    h = hints_from_rgba(rgba, (20, 30))
+    assert h.shape == (1, 3, 20, 30)
+    assert sorted(map(tuple, torch.nonzero(h[0, 2]).tolist())) == [(2, 5), (15, 25)]
+    assert torch.allclose(h[0, :2, 2, 5], _ab(RED), atol=1e-3)           # the dot's chroma, not diluted
+    assert torch.allclose(h[0, :2, 15, 25], _ab(BLUE), atol=1e-3)
+    assert float(h[0, :2].abs().sum()) == pytest.approx(float(h[0, :2, 2, 5].abs().sum() + h[0, :2, 15, 25].abs().sum()))
+    assert not hints_from_rgba(torch.zeros(1, 4, 8, 8), (4, 4)).any()     # fully transparent: no hint
+    with pytest.raises(ValueError, match="B, 4, H, W"):
+        hints_from_rgba(torch.zeros(1, 3, 8, 8), (4, 4))
+
+
+def test_render_hints_from_points_and_images_agree_and_bad_hints_are_named():
+    size = (32, 48)
+    points = [(10, 5, RED), (90, 60, BLUE)]
+    from_points = render_hints(points, (64, 96), size)
+    img = np.zeros((64, 96, 4), np.uint8)
+    img[5, 10] = (*RED, 255)
+    img[60, 90] = (*BLUE, 255)
+    from_image = render_hints(img, (64, 96), size)
+    assert torch.equal(from_points[:, 2], from_image[:, 2]) and int(from_points[:, 2].sum()) == 2
+    assert torch.allclose(from_points, from_image, atol=0.2)             # 8-bit colors vs exact
+    with pytest.raises(ValueError, match="transparency"):
+        render_hints(img[..., :3], (64, 96), size)
+    with pytest.raises(ValueError, match="inside"):
+        render_hints([(96, 0, RED)], (64, 96), size)
+    with pytest.raises(ValueError, match=r"\(x, y, \(r, g, b\)\)"):
+        render_hints([(1, 2)], (64, 96), size)
+
+
+def test_reveal_hints_patches_hold_the_true_mean_chroma():
+    ab = torch.randn(3, 2, 24, 24) * 30
+    rng = np.random.default_rng(0)
+    h = reveal_hints(ab, [0, 1, 5], rng, sizes=(3, 3))
+    assert not h[0].any()                                                 # 0 hints: the automatic mode
+    assert int(h[1, 2].sum()) == 9                                        # one 3x3 patch
+    ys, xs = torch.nonzero(h[1, 2], as_tuple=True)
+    patch = ab[1, :, ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    assert torch.allclose(h[1, :2, ys[0], xs[0]], patch.mean(dim=(1, 2)), atol=1e-4)
+    assert 9 < int(h[2, 2].sum()) <= 45
+    with pytest.raises(ValueError, match="counts"):
+        reveal_hints(ab, [1, 2], rng)
+
+
+def test_hint_image_from_takes_the_originals_colors_and_is_seeded():
+    rgb = real_image(50, 70, index=3)
+    a = hint_image_from(rgb, 10, np.random.default_rng(7))
+    b = hint_image_from(rgb, 10, np.random.default_rng(7))
+    assert np.array_equal(a, b) and a.shape == (50, 70, 4) and a.dtype == np.uint8
+    on = a[..., 3] == 255
+    assert 1 <= on.sum() <= 10 and set(np.unique(a[..., 3])) <= {0, 255}
+    assert np.array_equal(a[on][:, :3], rgb[on])                          # 1-pixel dots: the pixel's color
+    assert not hint_image_from(rgb, 0, np.random.default_rng(0)).any()
+    with pytest.raises(ValueError):
+        hint_image_from(rgb[..., 0], 3, np.random.default_rng(0))
+
+
+def test_propagation_spreads_corrections_within_regions_and_stops_at_edges():
+    L = torch.full((1, 1, 64, 96), 40.0)
+    L[..., 48:] = 80.0                                                    # a lightness edge at column 48
+    ab = torch.zeros(1, 2, 64, 96)
+    ab[:, 1] = 10.0                                                       # the prediction: a little yellow
+    hints = torch.zeros(1, 3, 64, 96)
+    hints[0, :, 30, 20] = torch.tensor([50.0, -20.0, 1.0])                # one hint left of the edge
+    out = propagate_hints(ab, L, hints, spread=48, edge=4.0)
+    assert torch.allclose(out[0, :, 30, 20], torch.tensor([50.0, -20.0]))  # the hinted pixel: exactly the hint
+    within, across = out[0, 0, 62, 20], out[0, 0, 30, 52]                  # both 32 px from the hint
+    assert 40 < within < 50                                               # the region takes the hint
+    assert across < 0.5 * within                                          # much less across the edge
+    assert out[0, 0, 30, 95] < 0.2 * 50 and out[0, 0, 30, 95] < across    # and fading beyond it
+    assert torch.all(out[0, 0] >= 0) and torch.all(out[0, 0] <= 50)
+    assert torch.equal(propagate_hints(ab, L, torch.zeros(1, 3, 64, 96)), ab)
+    with pytest.raises(ValueError, match="shapes"):
+        propagate_hints(ab, L[..., :10], hints)
+    pooled = pool_hints(hints, (32, 48))
+    assert pooled[0, 2].sum() == 1 and torch.allclose(pooled[0, :2, 15, 10], torch.tensor([50.0, -20.0]))
+
+
+def test_network_with_hints_starts_as_the_automatic_one_when_grown_from_it():
+    from restore.train.colorize import ColorizeRecipe
+    auto = ColorizationUNet(width=8, levels=3, bins=20)
+    with_hints = ColorizationUNet(width=8, levels=3, bins=20, hints=True)
+    recipe = ColorizeRecipe.__new__(ColorizeRecipe)
+    recipe.nets = {"model": with_hints}
+    with_hints.load_state_dict(recipe.adapt_init(auto.state_dict()))
+    L = torch.rand(2, 1, 16, 16) * 100
+    hints = torch.zeros(2, 3, 16, 16)
+    hints[:, :2, 3, 3], hints[:, 2, 3, 3] = 40.0, 1.0
+    assert torch.allclose(with_hints(L), auto(L), atol=1e-5)
+    assert torch.allclose(with_hints(L, hints), auto(L), atol=1e-5)       # zero weights on the new inputs
+    with pytest.raises(ValueError, match="no hints"):
+        auto(L, hints)
+
+
+# --- the pipeline --------------------------------------------------------------------------
+
+def test_pipeline_honors_hints_and_keeps_the_lightness(pipe):
+    rgb = real_image(192, 256, index=12)
+    gray = to_gray_lightness(rgb)
+    auto = pipe(gray)
+    H, W = gray.shape
+    hint = np.zeros((H, W, 4), np.uint8)
+    L_gray = _lab(np.repeat(gray[..., None], 3, axis=2))[0]
+    spots = []
+    for (y, x), ab in (((40, 60), (45.0, 30.0)), ((140, 190), (10.0, -35.0))):
+        # a color the photo can take there: the pixel's own lightness with this chroma, in gamut
+        lab = torch.tensor([float(L_gray[y - 3:y + 4, x - 3:x + 4].mean()), *ab]).view(1, 3, 1, 1)
+        color = tuple(int(c) for c in (lab_to_rgb(lab)[0, :, 0, 0] * 255).round())
+        assert float((_ab(color) - torch.tensor(ab)).norm()) < 3, (color, ab)   # not clipped by the gamut
+        spots.append(((y, x), color))
+        hint[y - 3:y + 4, x - 3:x + 4] = (*color, 255)                     # 7x7 dots
+    out = pipe(gray, hint)
+    lab_out, lab_auto = _lab(out), _lab(auto)
+    for (y, x), color in spots:
+        err = float((lab_out[1:, y, x] - _ab(color)).norm())
+        before = float((lab_auto[1:, y, x] - _ab(color)).norm())
+        assert err <= 10.0, (color, err, before)                          # within 10 a*b* units of the hint
+        assert before > 20.0                                              # the automatic mode did not guess it
+    L_in = _lab(np.repeat(gray[..., None], 3, axis=2))[0]
+    dL = (lab_out[0] - L_in).abs()                                         # the lightness is the input's
+    assert float(dL.mean()) < 0.2 and float(dL.quantile(0.99)) < 1.0        # (8-bit rounding, gamut)
+    assert np.array_equal(pipe(gray, np.zeros((H, W, 4), np.uint8)), auto)   # no hint: automatic
+    assert np.array_equal(pipe(gray, [(x, y, c) for (y, x), c in spots]).shape, out.shape)
+
+
+def test_hints_for_a_model_without_hint_inputs_are_refused():
+    from restore import load_pipeline
+    plain = load_pipeline("colorize", model="colorize-s", device="cpu")
+    with pytest.raises(ValueError, match="takes no color hints"):
+        plain(np.zeros((32, 32), np.uint8), [(1, 1, RED)])
+
+
+# --- CLI and bench -------------------------------------------------------------------------
+
+def test_cli_hints_folder_pairs_by_stem_and_a_missing_hint_fails_that_file(tmp_path, cached_pipelines):
+    src, hints = tmp_path / "in", tmp_path / "hints"
+    for i in range(2):
+        write_image(src / f"p{i}.png", to_gray_lightness(real_image(96, 128, index=40 + i))[..., None])
+    dot = np.zeros((96, 128, 4), np.uint8)
+    dot[40:56, 50:66] = (*RED, 255)
+    write_image(hints / "p0.png", dot)                                    # p1 has no hint image
+    code, text = invoke("colorize", src, tmp_path / "out", "--hints", hints, "--quiet")
+    counts, tail = summary(text)
+    assert code == 1 and counts == (1, 0, 1) and "p1.png" in tail and "no hint image" in tail
+    out = read_image(tmp_path / "out" / "p0.png")
+    assert float((_lab(out)[1:, 48, 58] - _ab(RED)).norm()) <= 10.0
+    code, text = invoke("colorize", src, tmp_path / "o2", "--hint", hints / "p0.png", "--quiet")
+    assert code == 0 and summary(text)[0] == (2, 0, 0)
+    code, text = invoke("colorize", src, tmp_path / "o3", "--hints", hints, "--hint", hints / "p0.png")
+    assert code == 2 and "not both" in text
+    code, text = invoke("colorize", src, tmp_path / "o4", "--hint", hints / "p0.png", "--model", "colorize-s")
+    assert code == 2 and "takes no color hints" in text
+
+
+def test_bench_hints_table_gains_with_more_hints(tmp_path):
+    data = tmp_path / "bench"
+    for i in range(2):
+        write_image(data / f"b{i}.png", real_image(128, 160, index=50 + i))
+    rows = bench_colorize_hints(data, counts=(10, 50), device="cpu")
+    by = {r["method"]: r for r in rows}
+    gray, auto = by["gray input (L* only)"], by["restore colorize-hints-s (automatic)"]
+    ten, fifty = by["restore colorize-hints-s, 10 hints"], by["restore colorize-hints-s, 50 hints"]
+    assert (auto["hints"], ten["hints"], fifty["hints"]) == (0, 10, 50)
+    assert fifty["psnr"] > auto["psnr"] and fifty["psnr"] > gray["psnr"] + 1.0
+    table = format_table(rows)
+    assert "| restore colorize-hints-s, 10 hints |" in table
+    with pytest.raises(ValueError, match=">= 1"):
+        bench_colorize_hints(data, counts=(0,), device="cpu")
+    with pytest.raises(ValueError, match="hint inputs"):
+        bench_colorize_hints(data, models=["colorize-s"], device="cpu")
