@@ -205,3 +205,68 @@ def test_web_denoise_of_1mp_takes_at_most_the_cli_time_plus_1s(tmp_path):
         t_web.append(web())
     assert min(t_web) <= min(t_cli) + 1, f"web {t_web} s, CLI {t_cli} s"
     assert (tmp_path / "cli" / "photo.png").read_bytes() == next((tmp_path / "web").rglob("*.png")).read_bytes()
+
+
+class RecordingPipe:
+    """A colorize stand-in that records the hint image it is given and returns the photo inverted."""
+
+    def __init__(self) -> None:
+        self.hints: list = []
+
+    def resolve_options(self, **options):
+        return options
+
+    def __call__(self, image, hints=None, **options):
+        self.hints.append(hints)
+        return 255 - image
+
+
+def test_hints_job_passes_the_painted_layer_as_is_and_writes_it(monkeypatch, tmp_path):
+    from restore.web.jobs import hint_from_layers, run_hints
+    pipe = RecordingPipe()
+    monkeypatch.setattr(restore, "load_pipeline", lambda task, model=None, device="auto", **kw: pipe)
+    photo = _png(tmp_path / "old photo.png")
+    layer = np.zeros((12, 16, 4), np.uint8)                    # half the photo's size: scaled by the pipeline
+    layer[3:5, 4:9] = (200, 30, 30, 255)
+    models, ws = Models("cpu"), Workspace(tmp_path / "out")
+    src, out, hint_file = run_hints(models, ws, photo, hint_from_layers([layer]), None, saturation=1.0)
+    assert src == photo and pipe.hints[0] is layer, "the layer itself reaches the pipeline"
+    assert out.name == "old photo_colorize.png" and hint_file.name == "old photo_hints.png"
+    assert np.array_equal(read_image(hint_file), layer) and np.array_equal(read_image(out), 255 - read_image(photo))
+    # two layers: the upper one wins where it is painted
+    top = np.zeros_like(layer)
+    top[4, 4] = (0, 0, 255, 255)
+    merged = hint_from_layers([layer, None, top])
+    assert tuple(merged[4, 4]) == (0, 0, 255, 255) and tuple(merged[3, 4]) == (200, 30, 30, 255)
+    assert hint_from_layers([]) is None
+    with pytest.raises(JobError, match="RGBA"):
+        hint_from_layers([layer[..., :3]])
+    with pytest.raises(JobError, match="upload a photo first"):
+        run_hints(models, ws, None, layer, None)
+    with pytest.raises(JobError, match=r"^the hint image is 2000 x 1000 = 2.0 MP"):
+        run_hints(models, ws, photo, np.zeros((1000, 2000, 4), np.uint8), None, max_pixels=1_000_000)
+    assert read_image(photo).shape == (24, 32, 3), "the upload is left as it was"
+
+
+def test_hints_job_refuses_a_model_without_hint_inputs(tmp_path):
+    from restore.web.jobs import run_hints
+    with pytest.raises(JobError, match="^model colorize-s takes no color hints"):
+        run_hints(Models("cpu"), Workspace(tmp_path), _png(tmp_path / "p.png"), np.zeros((24, 32, 4), np.uint8),
+                  "colorize-s")
+
+
+def test_hints_job_result_equals_the_pipeline_with_the_hint_file(tmp_path):
+    """The real colorize-hints-s: the result written is the pipeline's output for the photo
+    and the hint file written next to it (what ``restore colorize --hint`` runs)."""
+    from restore.web.jobs import run_hints
+    rng = np.random.default_rng(1)
+    gray = np.repeat(rng.integers(0, 256, (40, 48, 1), dtype=np.uint8), 3, axis=2)
+    photo = tmp_path / "gray.png"
+    write_image(photo, gray)
+    hint = np.zeros((40, 48, 4), np.uint8)
+    hint[10:14, 10:20] = (30, 160, 40, 255)
+    models = Models("cpu")
+    _, out, hint_file = run_hints(models, Workspace(tmp_path / "out"), photo, hint, "colorize-hints-s")
+    expected = restore.load_pipeline("colorize", model="colorize-hints-s", device="cpu")(
+        read_image(photo), read_image(hint_file))
+    assert np.array_equal(read_image(out), expected)

@@ -16,11 +16,17 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from restore.web.jobs import (DEFAULT_MAX_PIXELS, JobError, Models, Workspace, mask_from_layers, parse_sigma,
-                              read_upload, run_uploads)
+from restore.web.jobs import (DEFAULT_MAX_PIXELS, JobError, Models, Workspace, hint_from_layers, mask_from_layers,
+                              parse_sigma, read_upload, run_hints, run_uploads)
 
 #: Red, half transparent: how a predicted watermark mask is drawn on the editor's layer.
 MASK_RGBA = (255, 0, 0, 160)
+
+
+#: The brush colors offered first in the hints tab (any other can be picked): red, orange,
+#: yellow, grass green, sky blue, navy, purple, skin, brown.
+HINT_COLORS = ["#d02020", "#f08020", "#f0d020", "#40a030", "#60a0e0", "#203080", "#803090", "#e0b090",
+               "#705030"]
 
 
 #: The denoise tab's first model choice: the default model, or dae-s when a sigma is given
@@ -33,6 +39,16 @@ def _models(task: str) -> list[str]:
     names = list_models(task)
     d = default_model(task)
     return ([AUTO_MODEL] if task == "denoise" else []) + [d] + [n for n in names if n != d]
+
+
+def _hint_models() -> list[str]:
+    """The colorize models that take color hints, the one chosen without ``--model`` first."""
+    from restore.zoo.registry import get_spec, list_models, model_for_hints
+    takes = [m for m in list_models("colorize") if get_spec(m).arch_kwargs.get("hints", False)]
+    if not takes:
+        return []
+    first = model_for_hints(True)
+    return [first] + [m for m in takes if m != first]
 
 
 def _settings(task: str):
@@ -174,6 +190,47 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                                    render_size=None if render_size is None else int(render_size))
 
                 c_run.click(c_go, [c_in, c_model, c_sat, c_size], c_res, concurrency_limit=1,
+                            concurrency_id="colorize")
+
+            # -- colorize with hints: the photo, colors painted over it (the hint image), run, before/after
+            with gr.Tab("Colorize with hints", id="colorize-hints"):
+                h_src = gr.State(None)
+                with gr.Row():
+                    with gr.Column():
+                        h_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                        label="Gray, faded or sepia photo", elem_id="hints-input", height=160)
+                        h_edit = gr.ImageEditor(type="numpy", label="Paint dots or short strokes in the colors "
+                                                "wanted (pick a color in the brush menu; only the hue and "
+                                                "saturation count)", sources=(), layers=False, transforms=(),
+                                                elem_id="hints-editor", format="png", canvas_size=(512, 512),
+                                                brush=gr.Brush(default_size=4, colors=HINT_COLORS,
+                                                               color_mode="defaults"))
+                        with gr.Row():
+                            h_model = gr.Dropdown(_hint_models(), value=(_hint_models() or [None])[0],
+                                                  label="Model")
+                            h_sat = gr.Slider(0, 2, value=_settings("colorize").saturation, step=0.05,
+                                              label="Saturation (0 = gray)")
+                        h_run = gr.Button("Colorize with these hints", variant="primary", elem_id="hints-run")
+                    with gr.Column():
+                        h_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
+                        h_file = gr.File(label="Download (result, hint image used)", file_count="multiple",
+                                         elem_id="hints-download", interactive=False)
+
+                h_in.change(lambda path: (path, {"background": path, "layers": [], "composite": None}
+                                          if path else None), [h_in], [h_src, h_edit], queue=False)
+
+                @_errors
+                def h_go(src, edited, model, saturation):
+                    if not src:
+                        raise JobError("upload a photo first")
+                    hint = hint_from_layers((edited or {}).get("layers") or [])
+                    if hint is None or not hint[..., 3].any():
+                        gr.Warning("no color hint painted: the photo is colored automatically")
+                    path, out, hint_file = run_hints(models, ws, src, hint, model, max_pixels=max_pixels,
+                                                     saturation=saturation)
+                    return (str(path), str(out)), [str(out), str(hint_file)]
+
+                h_run.click(h_go, [h_src, h_edit, h_model, h_sat], [h_cmp, h_file], concurrency_limit=1,
                             concurrency_id="colorize")
 
             # -- inpaint: the photo, a mask painted over it, run, result + raw G(z), continue

@@ -243,3 +243,81 @@ def run_uploads(models: Models, workspace: Workspace, task: str, paths: list[str
             continue
         done.append((path, workspace.write(folder, workspace.free_name(folder, f"{path.stem}_{task}"), out)))
     return done, errors
+
+
+def hint_from_layers(layers: list[np.ndarray | None]) -> np.ndarray | None:
+    """The hint image painted in an image editor: its layers merged, the upper ones over the lower.
+
+    Args:
+        layers: ``H x W x 4`` RGBA uint8 arrays (the editor's layers, bottom first; None
+            entries are skipped), all the same size.
+
+    Returns:
+        ``H x W x 4`` uint8, transparent except where a color was painted (the pipeline's
+        hint image, :func:`restore.pipelines.colorize.render_hints`), or None when no layer
+        was given. One layer is returned as it is, not a copy.
+
+    Raises:
+        JobError: a layer that is not ``H x W x 4`` uint8, or layers of different sizes.
+    """
+    layers = [np.asarray(layer) for layer in layers if layer is not None]
+    for layer in layers:
+        if layer.ndim != 3 or layer.shape[2] != 4 or layer.dtype != np.uint8:
+            raise JobError(f"the hint layer must be H x W x 4 RGBA uint8, got {layer.shape} {layer.dtype}")
+    if not layers:
+        return None
+    if any(layer.shape != layers[0].shape for layer in layers):
+        raise JobError(f"the hint layers differ in size: {', '.join(str(la.shape[:2]) for la in layers)}")
+    hint = layers[0]
+    for layer in layers[1:]:
+        hint = np.where(layer[..., 3:] > 0, layer, hint)
+    return hint
+
+
+def run_hints(models: Models, workspace: Workspace, path: str | Path, hint: np.ndarray | None, model: str | None,
+              *, max_pixels: int = DEFAULT_MAX_PIXELS, **options: Any) -> tuple[Path, Path, Path]:
+    """Colorize one uploaded photo guided by a hint image, as the app's "Colorize with hints"
+    tab does and as ``restore colorize PHOTO OUT --hint HINT.png`` does: the hint image is
+    passed to the pipeline as it is (``pipe(image, hint, **options)``) and written next to
+    the result, so the run can be repeated from the command line.
+
+    Args:
+        models, workspace: the app's pipelines and output folder.
+        path: the uploaded photo.
+        hint: ``H' x W' x 4`` RGBA uint8, transparent except the dots or strokes of the
+            colors wanted (only their chroma counts); the photo's size, or any size of its
+            shape (it is scaled). None or all transparent: colored without hints.
+        model: a colorize model that takes hints; None or ``auto``: the first that does
+            (:func:`restore.zoo.registry.model_for_hints`).
+        max_pixels: largest width x height accepted, for the photo and the hint image.
+        **options: the colorize options (``saturation``, ``render_size``...).
+
+    Returns:
+        ``(upload, result, hint_file)``: the photo, ``<stem>_colorize.png`` and
+        ``<stem>_hints.png`` (the hint image used), the last two in a new job folder.
+
+    Raises:
+        JobError: no photo, an unreadable or too large photo or hint image, a model
+            without hint inputs, a bad option or a model error (one line).
+    """
+    from restore.zoo.registry import model_for_hints
+
+    if not path:
+        raise JobError("upload a photo first")
+    path = Path(path)
+    image = read_upload(path, max_pixels)
+    if hint is None:
+        hint = np.zeros(image.shape[:2] + (4,), np.uint8)
+    hint = hint_from_layers([hint])
+    h, w = hint.shape[:2]
+    if h * w > max_pixels:
+        raise JobError(f"the hint image is {w} x {h} = {w * h / 1e6:.1f} MP; this app takes at most "
+                       f"{max_pixels / 1e6:g} MP")
+    try:
+        model = model_for_hints(True, None if model in (None, "", "auto") else model)
+    except (KeyError, ValueError) as e:
+        raise JobError(str(e).strip("'\"")) from None
+    out = models.run("colorize", model, image, hint, **options)
+    folder = workspace.folder()
+    result = workspace.write(folder, f"{path.stem}_colorize.png", out)
+    return path, result, workspace.write(folder, f"{path.stem}_hints.png", hint)
