@@ -110,7 +110,7 @@ def _shot(page, tab: str) -> None:
 
 
 def _tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    page.get_by_role("tab", name=name, exact=True).click()   # "Colorize" is not "Colorize with hints"
 
 
 def _download(page, selector: str, dest: Path, index: int = 0) -> Path:
@@ -279,3 +279,46 @@ def test_unwatermark_and_models(page, photo, tmp_path):
     for name in list_models():
         assert name in table.inner_text()
     _shot(page, "models")
+
+
+#: The brush color the hints test picks through the editor's color picker (a grass green).
+HINT_RGB = (40, 170, 60)
+
+
+def test_colorize_with_hints_stroke_in_a_picked_color(page, photo, tmp_path):
+    """Paint one stroke in a color typed into the brush's color picker; the hint image the
+    page builds is downloaded with the result, which must equal the pipeline called here
+    with that same hint image (the downloaded hint file, read back)."""
+    import restore
+    import torch
+
+    gray = photo.with_name("gray_hints.png")
+    write_image(gray, cv2.cvtColor(read_image(photo), cv2.COLOR_RGB2GRAY)[..., None])
+    _tab(page, "Colorize with hints")
+    page.locator("#hints-input input[type=file]").set_input_files(str(gray))
+    page.locator("#hints-editor canvas").first.wait_for()
+    page.wait_for_timeout(1500)
+    page.locator("#hints-editor").get_by_role("button", name="Color", exact=True).click()
+    hex_input = page.locator("#hints-editor .input-wrap input[type=text]")
+    hex_input.fill("#%02x%02x%02x" % HINT_RGB)
+    hex_input.press("Enter")
+    page.keyboard.press("Escape")
+    _stroke(page, "#hints-editor")
+    page.locator("#hints-run").click()
+    result, hint_file = (_download(page, "#hints-download", tmp_path, i) for i in range(2))
+    assert (result.name, hint_file.name) == ("gray_hints_colorize.png", "gray_hints_hints.png")
+    _shot(page, "colorize_hints")
+    hint = read_image(hint_file)
+    assert hint.shape[2] == 4 and hint.shape[0] == hint.shape[1], "RGBA, the square photo's shape"
+    painted = hint[..., 3] > 128
+    assert 0.005 < painted.mean() < 0.5, "the stroke is the hint"
+    assert np.abs(np.median(hint[painted][:, :3], 0) - HINT_RGB).max() <= 3, "painted in the color picked"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)       # as the server runs (conv sums are thread-count dependent)
+    try:
+        pipe = restore.load_pipeline("colorize", model="colorize-hints-s", device="cpu")
+        expected = pipe(read_image(gray), read_image(hint_file))
+    finally:
+        torch.set_num_threads(threads)
+    out = read_image(result)
+    assert out.shape == (96, 96, 3) and np.array_equal(out, expected)
