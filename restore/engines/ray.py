@@ -4,7 +4,8 @@ The file list is a Ray dataset of one file per block (one file is the unit Ray r
 ``map_batches`` runs it through a pool of actors, each of which builds its process function
 (loads the pipeline) once and reuses it for every file it gets. A worker reads and writes
 the images itself with :mod:`restore.io` (atomic writes, nothing over an input), so the
-input and output folders must be at the same path on every machine (a shared filesystem).
+input and output folders must be at the same path on every machine (a shared filesystem), or
+in an object store (``s3://``, :mod:`restore.storage`).
 What each file came to (written, skipped, failed and why) streams back to this process,
 which shows the progress bar and returns the same
 :class:`~restore.pipelines.batch.BatchResult` as the local engine.
@@ -23,6 +24,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from restore import storage
 from restore.io import MAX_PIXELS, clean_stale_temp_files
 from restore.pipelines.batch import BatchResult, plan_batch, run_file
 
@@ -104,7 +106,7 @@ class FileWorker:
                 for key, value in zip(rows, (int(i), "failed", "", died_reason(starts - 1))):
                     rows[key].append(value)
                 continue
-            result = run_file(self.process, Path(src), Path(dst), **self.options)
+            result = run_file(self.process, str(src), str(dst), **self.options)
             status, path, reason = ("written", str(result.written[0][1]), "") if result.written else \
                 ("skipped", "", "") if result.skipped else ("failed", "", result.failed[0][1])
             for key, value in zip(rows, (int(i), status, path, reason)):
@@ -123,7 +125,9 @@ def run(make_process: Callable[[], Callable], input_path: str | Path, output_dir
         make_process: returns ``(image, path) -> result``; pickled to every worker and called
             there once (e.g. a :class:`restore.engines.PipelineJob`).
         input_path, output_dir: an image file or folder, and the output folder, at the same
-            path on every machine of the cluster.
+            path on every machine of the cluster, or ``s3://`` locations
+            (:mod:`restore.storage`; the ``AWS_*`` settings of this process are passed on
+            to the workers).
         address: the cluster (``"auto"``: the one started on this machine with ``ray start``;
             ``"ray://HOST:10001"``: a remote one); None: the one this process is already
             connected to, else a new one on this machine (shut down at the end).
@@ -159,14 +163,14 @@ def run(make_process: Callable[[], Callable], input_path: str | Path, output_dir
         raise ValueError(f"--gpus-per-worker must be 0 or more, not {gpus_per_worker:g}")
     inputs, outputs, input_set = plan_batch(input_path, output_dir, recursive=recursive,
                                             skip_existing=skip_existing, overwrite=overwrite, fmt=fmt)
-    output_dir = Path(output_dir)
+    output_dir = storage.as_path(output_dir)
     result = BatchResult()
     result.cleaned = clean_stale_temp_files(output_dir, recursive=recursive)
     if not inputs:
         return result
     out_real = output_dir.resolve()
     # every output lands in the output folder: only the inputs there can be replaced by one
-    guard = {p for p in input_set if p.is_relative_to(out_real)}
+    guard = {p for p in input_set if storage.is_within(p, out_real)}
     options = dict(input_set=guard, skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality,
                    max_pixels=max_pixels)
     started = not ray.is_initialized()
@@ -190,7 +194,11 @@ def run(make_process: Callable[[], Callable], input_path: str | Path, output_dir
         # the actors restart and their files are given out again without Ray's own limit: the
         # counter bounds it per file (a file that keeps killing its worker fails, the rest go on)
         args = (make_process, options, counter, RETRIES, RETRIES * workers + 1)
-        map_args = dict(fn_constructor_args=args, batch_size=1,
+        remote_args = {}
+        if storage.is_remote(inputs[0]) or storage.is_remote(output_dir):
+            # the workers reach the store as this process does: its AWS_* settings go with them
+            remote_args["runtime_env"] = {"env_vars": storage.settings()}
+        map_args = dict(fn_constructor_args=args, batch_size=1, **remote_args,
                         compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=0 if gpus_per_worker else 1,
                         num_gpus=gpus_per_worker or None)
         with warnings.catch_warnings():

@@ -26,6 +26,7 @@ import numpy as np
 
 from restore.io import (FORMATS, MAX_PIXELS, ImageReadError, OutputExistsError, clean_stale_temp_files, is_image_path,
                         iter_images, output_format, read_image, write_image)
+from restore.storage import as_path, is_within
 
 
 @dataclasses.dataclass
@@ -68,9 +69,9 @@ class BatchResult:
 def plan_outputs(inputs: list[Path], root: Path, output_dir: Path, fmt: str | None) -> list[Path]:
     """The output path of each input: ``output_dir`` / path relative to ``root`` (the input
     folder; for a single input file, its name), extension changed when ``fmt`` is given."""
-    outs = []
+    outs, single = [], root.is_file()
     for p in inputs:
-        rel = Path(p.name) if root.is_file() else p.relative_to(root)
+        rel = Path(p.name) if single else p.relative_to(root)
         out = output_dir / rel
         if fmt:
             out = out.with_suffix("." + FORMATS["." + fmt.lower().lstrip(".")])
@@ -100,7 +101,7 @@ def plan_batch(input_path: str | Path, output_dir: str | Path, *, recursive: boo
         raise ValueError("--skip-existing and --overwrite exclude each other")
     if fmt is not None and "." + fmt.lower().lstrip(".") not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(set(FORMATS.values())))}")
-    root, output_dir = Path(input_path), Path(output_dir)
+    root, output_dir = as_path(input_path), as_path(output_dir)
     if root.is_file() and not is_image_path(root):
         raise ValueError(f"{root} is not an image file (known extensions: {', '.join(sorted(FORMATS))})")
     source_dir = root.parent if root.is_file() else root
@@ -109,8 +110,8 @@ def plan_batch(input_path: str | Path, output_dir: str | Path, *, recursive: boo
                          "(inputs are never overwritten)")
     inputs = list(iter_images(root, recursive=recursive))
     out_resolved = output_dir.resolve()
-    if root.is_dir() and out_resolved.is_relative_to(root.resolve()) and out_resolved != root.resolve():
-        inputs = [p for p in inputs if not p.resolve().is_relative_to(out_resolved)]
+    if is_within(out_resolved, root.resolve()) and out_resolved != root.resolve() and root.is_dir():
+        inputs = [p for p in inputs if not is_within(p.resolve(), out_resolved)]
     input_set = {p.resolve() for p in inputs}
     outputs = plan_outputs(inputs, root, output_dir, fmt)
     return inputs, outputs, input_set
@@ -272,7 +273,7 @@ def run_file(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nda
     def fail(path: Path, reason: str) -> None:
         result.failed.append((path, reason.removeprefix(f"{path}: ")))
 
-    _run_one(process, Path(src), Path(dst), result, fail, input_set=input_set, skip_existing=skip_existing,
+    _run_one(process, as_path(src), as_path(dst), result, fail, input_set=input_set, skip_existing=skip_existing,
              overwrite=overwrite, fmt=fmt, quality=quality, max_pixels=max_pixels)
     return result
 
