@@ -176,14 +176,15 @@ class RemotePath:
         return self._type().name == "Directory"
 
     def files(self, recursive: bool = False) -> Iterator[RemotePath]:
-        """The objects under this prefix (one level, or all with ``recursive``), unsorted.
+        """The objects under this prefix (one level, or all with ``recursive``), unsorted;
+        none if nothing is stored under it.
 
         Raises:
-            FileNotFoundError: nothing is stored under the prefix.
+            OSError: no access, the store unreachable.
         """
         fs = filesystem()
         import pyarrow.fs as pafs
-        infos = fs.get_file_info(pafs.FileSelector(self.key, recursive=recursive))
+        infos = fs.get_file_info(pafs.FileSelector(self.key, recursive=recursive, allow_not_found=True))
         return (self._of(PurePosixPath(i.path)) for i in infos if i.type == pafs.FileType.File)
 
     def read_bytes(self) -> bytes:

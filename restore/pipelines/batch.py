@@ -157,7 +157,7 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
     """
     inputs, outputs, input_set = plan_batch(input_path, output_dir, recursive=recursive,
                                             skip_existing=skip_existing, overwrite=overwrite, fmt=fmt)
-    output_dir = Path(output_dir)
+    output_dir = as_path(output_dir)
     result = BatchResult()
     from tqdm.auto import tqdm
 
@@ -309,7 +309,7 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         ValueError: ``source`` is a file that is not a readable image, or a folder inside
             the input folder (its images would be processed as inputs).
     """
-    input_path, source = Path(input_path), Path(source)
+    input_path, source = as_path(input_path), as_path(source)
     if not source.exists():
         raise FileNotFoundError(f"{kind} {source} does not exist")
     if source.is_file():
@@ -321,7 +321,7 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
             raise ValueError(f"cannot read {kind} {source}: {e}") from None
         return lambda path: one
     root = (input_path if input_path.is_dir() else input_path.parent).absolute()
-    if input_path.is_dir() and source.resolve().is_relative_to(input_path.resolve()):
+    if input_path.is_dir() and is_within(source.resolve(), input_path.resolve()):
         raise ValueError(f"the {kind} folder {source} is inside the input folder; keep {kind}s in their own folder")
     by_rel: dict[str, Path] = {}
     by_stem: dict[str, Path] = {}
@@ -330,8 +330,8 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         by_stem.setdefault(p.stem, p)
 
     def find(path: Path) -> np.ndarray:
-        path = Path(path).absolute()  # the same pairing whichever working folder (an engine's worker)
-        rel = path.relative_to(root).with_suffix("").as_posix() if path.is_relative_to(root) else path.stem
+        path = as_path(path).absolute()  # the same pairing whichever working folder (an engine's worker)
+        rel = path.relative_to(root).with_suffix("").as_posix() if is_within(path, root) else path.stem
         found = by_rel.get(rel) or by_stem.get(path.stem)
         if found is None:
             raise FileNotFoundError(f"no {kind} for {path.name} in {source} ({kind}s are paired by file stem)")
