@@ -228,3 +228,25 @@ def test_a_file_that_keeps_killing_its_worker_fails_by_name(cluster, tmp_path, m
     assert sorted(listing(tmp_path / "out")) == ["a.png", "c.png", "d.png"]  # no temporary file left
     for name in ("a.png", "c.png", "d.png"):
         assert np.array_equal(read_image(tmp_path / "out" / name), 255 - images[name])
+
+
+def test_s3_ray_matches_local(cluster, s3_bucket, tmp_path, cached_pipelines):
+    """Inputs and outputs in an S3 bucket (moto's server on 127.0.0.1): the workers, which
+    get this process's AWS_* settings, write the same bytes as a local run of the local engine."""
+    client, bucket = s3_bucket
+    src = tmp_path / "in"
+    write_image(src / "a.png", smooth(24, 32, seed=4))
+    write_image(src / "sub" / "b.png", smooth(20, 24, seed=5))
+    (src / "sub" / "broken.png").write_bytes(b"not a png")
+    for p in sorted(src.rglob("*.png")):
+        client.put_object(Bucket=bucket, Key=f"in/{p.relative_to(src).as_posix()}", Body=p.read_bytes())
+    args = ("--sigma", "25", "--recursive", "--format", "jpg", "--quiet")
+    code_local, text_local = invoke("denoise", src, tmp_path / "local", *args)
+    code_ray, text_ray = invoke("denoise", f"s3://{bucket}/in", f"s3://{bucket}/out", *args,
+                                "--engine", "ray", "--workers", "2")
+    assert code_local == code_ray == 1
+    assert summary_line(text_local) == summary_line(text_ray) == "2 written, 0 skipped, 1 failed"
+    assert f"failed: s3://{bucket}/in/sub/broken.png: " in text_ray
+    listed = client.list_objects_v2(Bucket=bucket, Prefix="out/")["Contents"]
+    out = {o["Key"][4:]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+    assert out == listing(tmp_path / "local")  # no temporary object either
