@@ -87,3 +87,20 @@ def test_s3_single_object_and_local_output(s3_bucket, tmp_path):
     result = run_folder(lambda: (lambda im, p: 255 - im), f"s3://{bucket}/one/x.png", tmp_path / "out", progress=False)
     assert [(str(s), d) for s, d in result.written] == [(f"s3://{bucket}/one/x.png", tmp_path / "out" / "x.png")]
     assert np.array_equal(read_image(tmp_path / "out" / "x.png"), 255 - image)
+
+
+def test_s3_inputs_pair_with_local_masks(s3_bucket, tmp_path, cached_pipelines):
+    """inpaint with INPUT in S3 and --masks a local folder: masks paired by relative path."""
+    from restore.ops.degrade.masks import center_mask
+    client, bucket = s3_bucket
+    mask = (center_mask(64, 64) * 255).astype(np.uint8)
+    write_image(tmp_path / "masks" / "sub" / "x.png", mask)
+    write_image(tmp_path / "masks" / "x.png", 255 - mask)              # same stem, other folder: not x's
+    for rel in ("sub/x.png", "y.png"):
+        client.put_object(Bucket=bucket, Key=f"in/{rel}", Body=encode_image(noisy(64, 64, seed=7), "png"))
+    code, text = invoke("inpaint", f"s3://{bucket}/in", tmp_path / "out", "--masks", tmp_path / "masks", "--recursive",
+                        "--model", "gan-faces-64", "--steps", "2", "--quiet")
+    assert code == 1 and "1 written, 0 skipped, 1 failed" in text and "no mask for y.png" in text
+    out = read_image(tmp_path / "out" / "sub" / "x.png")
+    kept = center_mask(64, 64) == 0  # outside the paired mask: the input as it was (not so with the other mask)
+    assert np.array_equal(out[kept], noisy(64, 64, seed=7)[kept]) and not np.array_equal(out, noisy(64, 64, seed=7))
