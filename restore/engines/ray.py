@@ -82,15 +82,17 @@ class FileWorker:
 
     def __init__(self, make_process: Callable[[], Callable], options: dict, counter=None, retries: int = RETRIES,
                  max_loads: int = RETRIES + 1) -> None:
+        import sys
+
         import ray
-        import torch
-        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
-        torch.set_num_threads(max(1, int(cpus)))  # one thread per CPU Ray gave the worker
         self.counter, self.retries = counter, retries
         if counter is not None and ray.get(counter.load_started.remote()) > max_loads:
             raise RuntimeError(f"the workers died {max_loads} times while loading the pipeline "
                                "(out of memory?); not tried again")
         self.process = make_process()
+        if "torch" in sys.modules:  # a pipeline (a process function without torch does not load it)
+            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+            sys.modules["torch"].set_num_threads(max(1, int(cpus)))  # one thread per CPU Ray gave the worker
         if counter is not None:
             ray.get(counter.load_finished.remote())
         self.options = options
@@ -138,7 +140,9 @@ def run(make_process: Callable[[], Callable], input_path: str | Path, output_dir
             ``workers * gpus_per_worker`` (machines an autoscaling cluster would add later
             do not count).
         recursive, skip_existing, overwrite, fmt, quality, progress, on_error, max_pixels:
-            as :func:`restore.pipelines.batch.run_batch`'s.
+            as :func:`restore.pipelines.batch.run_batch`'s. With ``skip_existing`` the files
+            whose output exists are skipped here, before any worker starts (a finished job
+            starts none).
 
     Returns:
         The :class:`~restore.pipelines.batch.BatchResult`, files in input order. A file
@@ -173,60 +177,63 @@ def run(make_process: Callable[[], Callable], input_path: str | Path, output_dir
     guard = {p for p in input_set if storage.is_within(p, out_real)}
     options = dict(input_set=guard, skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality,
                    max_pixels=max_pixels)
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=False)
     outcomes: dict[int, tuple[str, str]] = {}
-    from tqdm.auto import tqdm
-    bar = tqdm(total=len(inputs), disable=not progress, unit="img", desc="restore")
-    try:
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False  # the bar is ours (tqdm, per file)
-        ctx.print_on_execution_start = False
-        logging.getLogger("ray.data").setLevel(logging.ERROR)  # its execution notes are not for users
-        items = [{"i": i, "src": str(src.absolute()), "dst": str(dst.absolute())}
-                 for i, (src, dst) in enumerate(zip(inputs, outputs))]
-        if gpus_per_worker:
-            check_gpus(workers, gpus_per_worker)
-        counter = ray.remote(num_cpus=0, max_restarts=0)(AttemptCounter).remote()
-        ds = ray.data.from_items(items, override_num_blocks=len(items))
-        # the actors restart and their files are given out again without Ray's own limit: the
-        # counter bounds it per file (a file that keeps killing its worker fails, the rest go on)
-        args = (make_process, options, counter, RETRIES, RETRIES * workers + 1)
-        remote_args = {}
-        if storage.is_remote(inputs[0]) or storage.is_remote(output_dir):
-            # the workers reach the store as this process does: its AWS_* settings go with them
-            remote_args["runtime_env"] = {"env_vars": storage.settings()}
-        map_args = dict(fn_constructor_args=args, batch_size=1, **remote_args,
-                        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=0 if gpus_per_worker else 1,
-                        num_gpus=gpus_per_worker or None)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # Ray >= 2.60: remote args to go in 2.64
-            try:
-                ds = ds.map_batches(FileWorker, **map_args, max_restarts=-1, max_task_retries=-1)
-            except TypeError:  # a Ray without them: its own default (restarts without limit)
-                ds = ds.map_batches(FileWorker, **map_args)
-        try:
-            for row in ds.iter_rows():
-                i = int(row["i"])
-                outcomes[i] = (row["status"], row["path"] or row["reason"])
-                if row["status"] == "failed" and on_error is not None:
-                    on_error(inputs[i], row["reason"])
-                bar.update(1)
-        except ray.exceptions.RayError as e:
-            why = f"not processed: the Ray job stopped ({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})"
-            for i, src in enumerate(inputs):
-                if i not in outcomes:
-                    outcomes[i] = ("failed", why)
-                    if on_error is not None:
-                        on_error(src, why)
-    except KeyboardInterrupt:
-        result.interrupted = True
-    finally:
-        bar.close()
+    if skip_existing:  # the first check a worker makes, made here: a finished job starts no worker
+        outcomes = {i: ("skipped", "") for i, dst in enumerate(outputs) if dst.exists()}
+    if len(outcomes) < len(inputs):
+        started = not ray.is_initialized()
         if started:
-            ray.shutdown()
+            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
+                     log_to_driver=False)
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(inputs), initial=len(outcomes), disable=not progress, unit="img", desc="restore")
+        try:
+            ctx = ray.data.DataContext.get_current()
+            ctx.enable_progress_bars = False  # the bar is ours (tqdm, per file)
+            ctx.print_on_execution_start = False
+            logging.getLogger("ray.data").setLevel(logging.ERROR)  # its execution notes are not for users
+            items = [{"i": i, "src": str(src.absolute()), "dst": str(dst.absolute())}
+                     for i, (src, dst) in enumerate(zip(inputs, outputs)) if i not in outcomes]
+            if gpus_per_worker:
+                check_gpus(workers, gpus_per_worker)
+            counter = ray.remote(num_cpus=0, max_restarts=0)(AttemptCounter).remote()
+            ds = ray.data.from_items(items, override_num_blocks=len(items))
+            # the actors restart and their files are given out again without Ray's own limit: the
+            # counter bounds it per file (a file that keeps killing its worker fails, the rest go on)
+            args = (make_process, options, counter, RETRIES, RETRIES * workers + 1)
+            remote_args = {}
+            if storage.is_remote(inputs[0]) or storage.is_remote(output_dir):
+                # the workers reach the store as this process does: its AWS_* settings go with them
+                remote_args["runtime_env"] = {"env_vars": storage.settings()}
+            map_args = dict(fn_constructor_args=args, batch_size=1, **remote_args,
+                            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=0 if gpus_per_worker else 1,
+                            num_gpus=gpus_per_worker or None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # Ray >= 2.60: remote args to go in 2.64
+                try:
+                    ds = ds.map_batches(FileWorker, **map_args, max_restarts=-1, max_task_retries=-1)
+                except TypeError:  # a Ray without them: its own default (restarts without limit)
+                    ds = ds.map_batches(FileWorker, **map_args)
+            try:
+                for row in ds.iter_rows():
+                    i = int(row["i"])
+                    outcomes[i] = (row["status"], row["path"] or row["reason"])
+                    if row["status"] == "failed" and on_error is not None:
+                        on_error(inputs[i], row["reason"])
+                    bar.update(1)
+            except ray.exceptions.RayError as e:
+                why = f"not processed: the Ray job stopped ({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})"
+                for i, src in enumerate(inputs):
+                    if i not in outcomes:
+                        outcomes[i] = ("failed", why)
+                        if on_error is not None:
+                            on_error(src, why)
+        except KeyboardInterrupt:
+            result.interrupted = True
+        finally:
+            bar.close()
+            if started:
+                ray.shutdown()
     for i, (src, dst) in enumerate(zip(inputs, outputs)):
         if i not in outcomes:
             result.not_started.append(src)
