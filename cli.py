@@ -145,8 +145,22 @@ def _job(task: str, model: Optional[str], device: str, tile: Optional[int], over
 
 
 # Shared options of the task commands.
-InputArg = typer.Argument(..., help="An image file or a folder of images.", exists=True)
-OutputArg = typer.Argument(..., help="Output folder (created).")
+def _input_location(value: str):
+    """INPUT_PATH: a local file or folder (must exist) or an ``s3://`` location (checked when listed)."""
+    from restore.storage import as_path, is_remote
+    if not is_remote(value) and not Path(value).exists():
+        raise typer.BadParameter(f"Path '{value}' does not exist.")
+    return as_path(value)
+
+
+def _output_location(value: str):
+    from restore.storage import as_path
+    return as_path(value)
+
+
+InputArg = typer.Argument(..., help="An image file or a folder of images (or s3://BUCKET/PREFIX).",
+                          parser=_input_location)
+OutputArg = typer.Argument(..., help="Output folder, created (or s3://BUCKET/PREFIX).", parser=_output_location)
 ModelOpt = typer.Option(None, "--model", "-m", help="Zoo model (see `restore models`); default: the task's default.")
 DeviceOpt = typer.Option("auto", "--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps.")
 TileOpt = typer.Option(None, "--tile", min=0,
