@@ -43,15 +43,7 @@ class ResUNet(nn.Module):
         dec_blocks: residual blocks per level in the decoder (defaults to ``blocks``).
 
     ``features(h)`` maps (B, in_channels, H, W) to the tail's (B, out_channels, H, W).
-
-    Under CPU/CUDA autocast (bf16, :mod:`restore.zoo.accel`) the submodules named in
-    ``fp32_modules`` (e.g. ``("tail",)``, ``("dec.2", "tail")``) run in float32 on a
-    float32 copy of their input: a plain attribute, not a weight, that a subclass or a
-    caller sets. Outside autocast it changes nothing.
     """
-
-    #: Names of submodules (as in ``named_modules``) run in float32 under autocast.
-    fp32_modules: tuple[str, ...] = ()
 
     def __init__(self, in_channels: int, out_channels: int, width: int = 32, levels: int = 3, blocks: int = 2,
                  dec_blocks: int | None = None) -> None:
@@ -77,26 +69,17 @@ class ResUNet(nn.Module):
     def multiple_of(self) -> int:
         return 2 ** (self.levels - 1)
 
-    def _run(self, name: str, module: nn.Module, h: torch.Tensor) -> torch.Tensor:
-        """``module(h)``, in float32 if ``name`` is in ``fp32_modules`` and autocast is on."""
-        if name in self.fp32_modules and torch.is_autocast_enabled(h.device.type):
-            with torch.autocast(h.device.type, enabled=False):
-                return module(h.float())
-        return module(h)
-
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        h = self._run("head", self.head, x)
+        h = self.head(x)
         skips = []
-        for i, (enc, down) in enumerate(zip(self.enc, self.down)):
-            h = self._run(f"enc.{i}", enc, h)
+        for enc, down in zip(self.enc, self.down):
+            h = enc(h)
             skips.append(h)
-            h = self._run(f"down.{i}", down, h)
-        h = self._run("body", self.body, h)
-        for i, (up, dec) in enumerate(zip(self.up, self.dec)):
-            u = self._run(f"up.{i}", up, h)
-            s = skips.pop()
-            h = self._run(f"dec.{i}", dec, u + s if u.dtype == s.dtype else u.float() + s.float())
-        return self._run("tail", self.tail, h)
+            h = down(h)
+        h = self.body(h)
+        for up, dec in zip(self.up, self.dec):
+            h = dec(up(h) + skips.pop())
+        return self.tail(h)
 
 
 class NoiseLevelUNet(ResUNet):
