@@ -3,7 +3,7 @@ subsets of its bench sets: the check behind ``ModelSpec.supports_bf16`` (bf16 is
 for a model only where every row moves by at most 0.05 dB, and for a watermark model its
 mask IoU by at most 0.01).
 
-    python docs/bf16_quality.py [--models dae-real-s,unwatermark-s] [--limit N]
+    python docs/bf16_quality.py [--models dae-real-s,unwatermark-s] [--limit N] [--fp32-modules head,enc.0]
 
 dae-real-s (denoise): CBSD68 saved as JPEG at quality 10 and 20 (first ``--limit`` images,
 default 16), PolyU real noise (first ``--limit`` pairs) and clean Kodak24 (first 8, the
@@ -12,13 +12,15 @@ them (:mod:`restore.bench.denoise`). unwatermark-s: CBSD68 and Kodak24 (first ``
 and 8 images) with the held-out synthetic marks, PNG and saved as JPEG quality 90, as
 ``restore bench unwatermark`` builds them (:mod:`restore.bench.unwatermark`), default
 pipeline settings (Telea refinement, TTA). Both precisions run the same pipeline code:
-``load_pipeline(task, model, device="cpu", precision=...)``. No timing here
+``load_pipeline(task, model, device="cpu", precision=...)``, the model's ``fp32_modules`` kept in
+float32 under bf16 (``--fp32-modules`` tries other ones: ``""`` for none). No timing here
 (docs/speed_steps.py times).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
 
@@ -30,7 +32,7 @@ LOGOS = ["../shared/data/train/logos", "../shared/data/train/watermarks-real"]
 PRECISIONS = ("fp32", "bf16")
 
 
-def _denoise_rows(model: str, limit: int) -> list[tuple[str, dict[str, dict[str, float]]]]:
+def _denoise_rows(model, limit: int) -> list[tuple[str, dict[str, dict[str, float]]]]:
     from restore.bench.denoise import _score, clean_cases, jpeg_cases, real_cases
 
     sets = [(f"CBSD68 JPEG q{q} (first {limit})", jpeg_cases(f"{DATA}/denoise/CBSD68", quality=q, limit=limit))
@@ -51,7 +53,7 @@ def _denoise_rows(model: str, limit: int) -> list[tuple[str, dict[str, dict[str,
     return rows
 
 
-def _unwatermark_rows(model: str, limit: int) -> list[tuple[str, dict[str, dict[str, float]]]]:
+def _unwatermark_rows(model, limit: int) -> list[tuple[str, dict[str, dict[str, float]]]]:
     from restore.bench.unwatermark import make_test_set, wm_scores
     from restore.ops.degrade import load_watermark_bank
 
@@ -77,17 +79,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="dae-real-s,unwatermark-s")
     ap.add_argument("--limit", type=int, default=16)
+    ap.add_argument("--fp32-modules", default=None,
+                    help="comma-separated submodules kept in float32 under bf16, instead of the spec's")
     args = ap.parse_args()
-    for model in args.models.split(","):
-        spec = get_spec(model)
+    for name in args.models.split(","):
+        spec = get_spec(name)
+        if args.fp32_modules is not None:
+            spec = dataclasses.replace(spec, fp32_modules=tuple(m for m in args.fp32_modules.split(",") if m))
+        model = spec
+        print(f"<!-- {name}: fp32_modules {spec.fp32_modules} -->", flush=True)
         if spec.task == "denoise":
             rows, second = _denoise_rows(model, args.limit), ("SSIM", "ssim", ".4f")
         elif spec.task == "unwatermark":
             rows, second = _unwatermark_rows(model, args.limit), ("mask IoU", "iou", ".3f")
         else:
-            raise SystemExit(f"{model}: only denoise and unwatermark models are checked here")
+            raise SystemExit(f"{name}: only denoise and unwatermark models are checked here")
         name, key, fmt = second
-        print(f"\n**{model}: float32 against bf16 (CPU)**\n")
+        print(f"\n**{name}: float32 against bf16 (CPU)**\n")
         print(f"| set | PSNR fp32 | PSNR bf16 | change (dB) | {name} fp32 | {name} bf16 | change |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for title, r in rows:
