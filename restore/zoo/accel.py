@@ -111,6 +111,14 @@ def autocast(precision: str) -> Iterator[None]:
         yield
 
 
+def _autocast_enabled(device: str) -> bool:
+    """Whether autocast is on for ``device`` (``"cpu"``, ``"cuda"``...), on every PyTorch of 2.x."""
+    try:
+        return torch.is_autocast_enabled(device)
+    except TypeError:  # PyTorch < 2.4: no device argument
+        return torch.is_autocast_cpu_enabled() if device == "cpu" else torch.is_autocast_enabled()
+
+
 def keep_float32(model: torch.nn.Module, names: tuple[str, ...] | list[str]) -> torch.nn.Module:
     """Make the submodules ``names`` of ``model`` (as ``model.get_submodule`` finds them, e.g.
     ``"head"``, ``"enc.0"``) run in float32 under autocast: their floating-point tensor
@@ -135,7 +143,7 @@ def keep_float32(model: torch.nn.Module, names: tuple[str, ...] | list[str]) -> 
 
         def fp32_forward(*args, _forward=forward, **kwargs):
             device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "cpu")
-            if not torch.is_autocast_enabled(device):
+            if not _autocast_enabled(device):
                 return _forward(*args, **kwargs)
             args = tuple(a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
             with torch.autocast(device, enabled=False):
