@@ -207,7 +207,7 @@ class Pipeline:
         self.dtype = torch.float16 if half else torch.float32
         #: ``"fp32"`` or ``"bf16"`` (CPU autocast, :mod:`restore.zoo.accel`); fp16 is ``dtype``.
         self.precision = "fp32" if half else resolve_precision(precision, device, spec.supports_bf16)
-        if self.precision == "bf16":
+        if self.precision == "bf16" and model is not None:
             keep_float32(model, spec.fp32_modules)
 
     @classmethod
