@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from restore.ops.tiling import run_tiled
-from restore.zoo.accel import autocast, resolve_precision
+from restore.zoo.accel import autocast, keep_float32, resolve_precision
 from restore.zoo.registry import ModelSpec, default_model, get_spec, load_model, resolve_device
 
 
@@ -207,6 +207,8 @@ class Pipeline:
         self.dtype = torch.float16 if half else torch.float32
         #: ``"fp32"`` or ``"bf16"`` (CPU autocast, :mod:`restore.zoo.accel`); fp16 is ``dtype``.
         self.precision = "fp32" if half else resolve_precision(precision, device, spec.supports_bf16)
+        if self.precision == "bf16" and model is not None:
+            keep_float32(model, spec.fp32_modules)
 
     @classmethod
     def from_pretrained(cls, model: str | ModelSpec | None = None, device: str = "auto", *,

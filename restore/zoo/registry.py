@@ -78,6 +78,9 @@ class ModelSpec:
         supports_bf16: whether bf16 autocast on the CPU keeps the model's bench figures
             (within 0.05 dB of float32 on each bench set); ``precision="auto"`` uses it
             only then, on a CPU with native bf16 (:mod:`restore.zoo.accel`).
+        fp32_modules: submodule names (``model.get_submodule``) kept in float32 when the
+            rest runs in bf16 (:func:`restore.zoo.accel.keep_float32`), where the figures
+            need them; empty: the whole network in bf16.
         license: licence of the weights.
         trained_on: training data, in words.
         description: one line for ``restore models``.
@@ -101,6 +104,7 @@ class ModelSpec:
     settings: DenoiseSettings | ColorizeSettings | UnwatermarkSettings | InpaintSettings | None = None
     supports_half: bool = False
     supports_bf16: bool = False
+    fp32_modules: tuple[str, ...] = ()
     license: str = ""
     trained_on: str = ""
     description: str = ""
