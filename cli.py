@@ -221,6 +221,9 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
                                                 help="Model scale: picks the default model of that scale (4)."),
             outscale: Optional[float] = typer.Option(None, "--outscale",
                                                      help="Final size as a multiple of the input (default: the model's scale)."),
+            strength: Optional[float] = typer.Option(None, "--strength", min=0.0, max=1.0,
+                                                     help="Detail against fidelity, 0-1, for srgan-x4: 0 = as srresnet-x4 "
+                                                          "(smooth, faithful), 1 = sharpest (the default)."),
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
@@ -232,7 +235,7 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
     if scale is not None:
         from restore.zoo.registry import model_for_scale
         model = _pick_model(model_for_scale, "upscale", scale, model)
-    pipe, opts = _task("upscale", model, device, tile, overlap, precision, outscale=outscale)
+    pipe, opts = _task("upscale", model, device, tile, overlap, precision, outscale=outscale, strength=strength)
     _run_folder(_job("upscale", model, device, tile, overlap, opts, precision), pipe, input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
                 max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))

@@ -92,3 +92,115 @@ def test_unknown_degradation_is_refused(photos, tmp_path):
     from restore.train.upscale import train_upscale
     with pytest.raises(ValueError, match="degradation must be one of"):
         train_upscale(data=photos, out=tmp_path / "x.safetensors", degradation="jpeg", **QUIET)
+
+
+# --- the realistic bench ----------------------------------------------------------------------
+
+def test_blockiness_rises_with_jpeg_compression_and_survives_upscaling():
+    import cv2
+    from restore.metrics import blockiness
+    from restore.ops.degrade import jpeg_roundtrip
+    img = real_image(128, 128, index=3)
+    scores = [blockiness(jpeg_roundtrip(img, q)) for q in (95, 40, 10)]
+    assert abs(blockiness(img) - 1) < 0.1 and scores[0] < scores[1] < scores[2] and scores[2] > 1.5
+    big = cv2.resize(jpeg_roundtrip(img, 10), (512, 512), interpolation=cv2.INTER_CUBIC)
+    assert blockiness(big, 4) > 1.5 and abs(blockiness(cv2.resize(img, (512, 512)), 4) - 1) < 0.1
+    assert np.isnan(blockiness(img[:8, :8]))
+
+
+def test_realistic_cases_are_reproducible_and_cached(tmp_path):
+    from restore.bench.upscale import realistic_cases
+    data = tmp_path / "Photos"
+    for i in range(2):
+        write_image(data / f"im{i}.png", real_image(66, 90, index=i))
+    a = realistic_cases(data, 4)
+    b = realistic_cases(data, 4, cache=tmp_path / "cache")
+    c = realistic_cases(data, 4, cache=tmp_path / "cache")            # read back from the files
+    assert [x["lr"].shape for x in a] == [(16, 22, 3)] * 2 and a[0]["hr"].shape == (64, 88, 3)
+    for x, y, z in zip(a, b, c):
+        assert np.array_equal(x["lr"], y["lr"]) and np.array_equal(x["lr"], z["lr"])
+    assert len(list((tmp_path / "cache").glob("Photos_realistic_x4_seed0_*/*.png"))) == 2
+    assert not np.array_equal(a[0]["lr"], realistic_cases(data, 4, seed=1)[0]["lr"])
+    assert realistic_cases(data, 2)[0]["lr"].shape == (33, 45, 3)
+    # a file's LR does not depend on which other files are in the folder
+    assert np.array_equal(realistic_cases(data, 4, limit=1)[0]["lr"], a[0]["lr"])
+
+
+def test_realistic_bench_rows_and_table(tmp_path):
+    from restore.bench.upscale import bench_upscale, format_table
+    data = tmp_path / "Photos"
+    for i in range(2):
+        write_image(data / f"im{i}.png", real_image(48, 48, index=i))
+    rows = bench_upscale(data, models=["srresnet-x4"], device="cpu", realistic=True, scale=4)
+    assert [r["method"] for r in rows] == ["bicubic (OpenCV)", "lanczos (OpenCV)", "restore srresnet-x4"]
+    assert all(r["blockiness"] > 0.5 and r["images"] == 2 and r["scale"] == 4 for r in rows)
+    table = format_table(rows)
+    assert "| blockiness |" in table.splitlines()[0] and len(table.splitlines()) == 5
+    with pytest.raises(ValueError, match="x4"):
+        bench_upscale(data, models=["srresnet-x4"], device="cpu", realistic=True, scale=2)
+
+
+# --- strength -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pipes():
+    from restore.pipelines.upscale import UpscalePipeline
+    return {m: UpscalePipeline.from_pretrained(m, device="cpu", precision="fp32") for m in ("srresnet-x4", "srgan-x4")}
+
+
+def _bicubic_lr(hr: np.ndarray) -> np.ndarray:
+    from restore.ops.degrade import bicubic_down, quantize_8bit
+    x = torch.from_numpy(hr).permute(2, 0, 1)[None].float() / 255
+    return (quantize_8bit(bicubic_down(x, 4))[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def test_strength_ends_are_the_two_models_bit_exact_and_psnr_falls_with_strength(pipes):
+    from restore.metrics import psnr
+    gan, psnr_model = pipes["srgan-x4"], pipes["srresnet-x4"]
+    scores = []
+    for index in (0, 1):          # the mean of two images: on one image 0.25-0.5 can be ~0.01 dB above 0
+        hr = real_image(128, 128, index=index)
+        lr = _bicubic_lr(hr)
+        default, ref_gan, ref_psnr = gan(lr), gan(lr, strength=1.0), psnr_model(lr)
+        outs = {s: gan(lr, strength=s) for s in (0.0, 0.5, 1.0)}
+        assert np.array_equal(outs[0.0], ref_psnr) and np.array_equal(outs[1.0], ref_gan)
+        assert np.array_equal(default, ref_gan) and np.array_equal(gan(lr), ref_gan)  # the default after others
+        assert not np.array_equal(outs[0.5], outs[0.0]) and not np.array_equal(outs[0.5], outs[1.0])
+        scores.append([psnr(hr / 255, outs[s] / 255, crop_border=4, y_channel=True) for s in (0.0, 0.5, 1.0)])
+    mean = np.mean(scores, axis=0)
+    assert mean[0] > mean[1] > mean[2], scores
+
+
+def test_strength_is_checked_and_refused_without_a_partner(pipes):
+    from restore.pipelines.base import OptionError
+    img = real_image(16, 16)
+    with pytest.raises(OptionError, match="srresnet-x4 has no PSNR partner.*srgan-x4"):
+        pipes["srresnet-x4"](img, strength=0.5)
+    assert pipes["srresnet-x4"].resolve_options(strength=0)["strength"] == 0.0
+    with pytest.raises(OptionError, match=r"\[0, 1\]"):
+        pipes["srgan-x4"](img, strength=1.5)
+    assert pipes["srgan-x4"].resolve_options()["strength"] == 1.0
+
+
+def test_interpolation_is_linear_in_the_weights():
+    from restore.pipelines.upscale import interpolate_state
+    a, b = {"w": torch.zeros(3), "n": torch.tensor(1)}, {"w": torch.ones(3) * 2, "n": torch.tensor(7)}
+    mid = interpolate_state(a, b, 0.25)
+    assert torch.allclose(mid["w"], torch.full((3,), 0.5)) and mid["n"] == 7
+    assert interpolate_state(a, b, 0)["w"] is a["w"] and interpolate_state(a, b, 1)["w"] is b["w"]
+    with pytest.raises(ValueError, match="architecture"):
+        interpolate_state(a, {"w": torch.ones(4), "n": torch.tensor(1)}, 0.5)
+
+
+def test_cli_upscale_strength(tmp_path):
+    from typer.testing import CliRunner
+    import cli
+    write_image(tmp_path / "in" / "a.png", real_image(24, 24, index=2))
+    run = lambda *a: CliRunner().invoke(cli.app, [str(x) for x in a])  # noqa: E731
+    ok = run("upscale", tmp_path / "in", tmp_path / "out", "--model", "srgan-x4", "--strength", "0.5", "--quiet",
+             "--device", "cpu")
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "out" / "a.png").exists()
+    bad = run("upscale", tmp_path / "in", tmp_path / "out2", "--model", "srresnet-x4", "--strength", "0.5", "--quiet",
+              "--device", "cpu")
+    assert bad.exit_code == 2 and "PSNR partner" in bad.output and not (tmp_path / "out2" / "a.png").exists()
