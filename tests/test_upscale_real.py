@@ -204,3 +204,11 @@ def test_cli_upscale_strength(tmp_path):
     bad = run("upscale", tmp_path / "in", tmp_path / "out2", "--model", "srresnet-x4", "--strength", "0.5", "--quiet",
               "--device", "cpu")
     assert bad.exit_code == 2 and "PSNR partner" in bad.output and not (tmp_path / "out2" / "a.png").exists()
+
+
+def test_web_models_pass_the_strength_to_the_pipeline(pipes):
+    from restore.web.jobs import Models
+    img = real_image(16, 16, index=4)
+    models = Models(device="cpu")
+    models._pipes[("upscale", "srgan-x4")] = pipes["srgan-x4"]      # the fp32 pipeline, loaded once
+    assert np.array_equal(models.run("upscale", "srgan-x4", img, strength=0.5), pipes["srgan-x4"](img, strength=0.5))
