@@ -21,7 +21,7 @@ from torch import nn
 
 from restore.zoo import paths
 from restore.zoo.paths import MANIFEST
-from restore.zoo.settings import ColorizeSettings, DenoiseSettings, InpaintSettings, UnwatermarkSettings
+from restore.zoo.settings import ColorizeSettings, DenoiseSettings, InpaintSettings, UnwatermarkSettings, UpscaleSettings
 
 log = logging.getLogger("restore")
 
@@ -71,7 +71,8 @@ class ModelSpec:
             model: between its windows, whose side is the generator's).
         settings: the model's other inference settings, a frozen dataclass of its task
             (:mod:`restore.zoo.settings`: ``DenoiseSettings``, ``ColorizeSettings``,
-            ``UnwatermarkSettings``, ``InpaintSettings``; None for upscale, which has none);
+            ``UnwatermarkSettings``, ``InpaintSettings``, ``UpscaleSettings``; None for an
+            upscale model without a strength control);
             the pipelines take their defaults from it. Replace it with
             ``dataclasses.replace`` to run a model with other values.
         supports_half: whether fp16 inference is accurate enough (used on CUDA only).
@@ -101,7 +102,7 @@ class ModelSpec:
     tiling: bool = True
     tile: int | None = None
     overlap: int = 0
-    settings: DenoiseSettings | ColorizeSettings | UnwatermarkSettings | InpaintSettings | None = None
+    settings: DenoiseSettings | ColorizeSettings | UnwatermarkSettings | InpaintSettings | UpscaleSettings | None = None
     supports_half: bool = False
     supports_bf16: bool = False
     fp32_modules: tuple[str, ...] = ()
