@@ -130,6 +130,9 @@ def _padded_index(n: int, padded: int, reflect: bool) -> slice | np.ndarray:
     return np.where(i < n, i, 2 * (n - 1) - i) if reflect else np.minimum(i, n - 1)
 
 
+#: Output rows handed to the sink at a time (bounds the temporaries of the last division).
+FLUSH_ROWS = 128
+
 #: Receives finished rows of the output: ``sink(row0, block)`` with ``block`` (B, C', rows, W')
 #: float, rows ``row0 .. row0 + rows`` of the (cropped) output.
 Sink = Callable[[int, torch.Tensor], None]
@@ -227,33 +230,34 @@ def _run(model_fn, read, hp: int, wp: int, h: int, w: int, tile: int | None, ove
     overlap = min(-(-overlap // m) * m, tile // 2 // m * m)
     th, ys = _tiles(hp, tile, overlap, m)
     tw, xs = _tiles(wp, tile, overlap, m)
-    acc = weight = None  # the band of output rows top .. top + th * scale
+    acc = weight = None  # the band of output rows top .. top + th * scale, reused row after row
     top = 0
     out_dtype = None
 
-    def flush(n: int) -> None:
-        if top < oh and n > 0:
-            rows = min(n, oh - top)
-            emit(top, (acc[..., :rows, :ow] / weight[..., :rows, :ow].clamp_min(1e-8)).to(out_dtype))
+    def flush(n: int) -> None:  # hand on the band's first n rows, a few at a time (small temporaries)
+        for r0 in range(0, min(n, oh - top), FLUSH_ROWS):
+            r1 = min(n, oh - top, r0 + FLUSH_ROWS)
+            emit(top + r0, (acc[..., r0:r1, :ow] / weight[..., r0:r1, :ow].clamp_min(1e-8)).to(out_dtype))
 
     for y0 in ys:
         start = y0 * scale
-        band = None
         if acc is not None:  # rows above this row of tiles are final: hand them on, keep the rest
             flush(start - top)
-            band, wband = acc[..., start - top:, :], weight[..., start - top:, :]
+            shift = start - top
+            keep = acc.shape[-2] - shift
+            if keep > 0:
+                acc[..., :keep, :] = acc[..., shift:, :].clone()
+                weight[..., :keep, :] = weight[..., shift:, :].clone()
+            acc[..., max(keep, 0):, :] = 0
+            weight[..., max(keep, 0):, :] = 0
         top = start
         for x0 in xs:
             t = read(y0, y0 + th, x0, x0 + tw)
             out_dtype = t.dtype
             y = model_fn(t)
-            if acc is None or band is not None:
-                new = torch.zeros(y.shape[0], y.shape[1], th * scale, wp * scale, device=y.device, dtype=torch.float32)
-                wnew = torch.zeros(1, 1, th * scale, wp * scale, device=y.device, dtype=torch.float32)
-                if band is not None:
-                    new[..., : band.shape[-2], :] = band
-                    wnew[..., : band.shape[-2], :] = wband
-                acc, weight, band = new, wnew, None
+            if acc is None:
+                acc = torch.zeros(y.shape[0], y.shape[1], th * scale, wp * scale, device=y.device, dtype=torch.float32)
+                weight = torch.zeros(1, 1, th * scale, wp * scale, device=y.device, dtype=torch.float32)
             wy = _ramp(th * scale, overlap * scale, y0 > 0, y0 + th < hp, y.device, torch.float32)
             wx = _ramp(tw * scale, overlap * scale, x0 > 0, x0 + tw < wp, y.device, torch.float32)
             wt = wy[:, None] * wx[None, :]
