@@ -145,8 +145,22 @@ def _job(task: str, model: Optional[str], device: str, tile: Optional[int], over
 
 
 # Shared options of the task commands.
-InputArg = typer.Argument(..., help="An image file or a folder of images.", exists=True)
-OutputArg = typer.Argument(..., help="Output folder (created).")
+def _input_location(value: str):
+    """INPUT_PATH: a local file or folder (must exist) or an ``s3://`` location (checked when listed)."""
+    from restore.storage import as_path, is_remote
+    if not is_remote(value) and not Path(value).exists():
+        raise typer.BadParameter(f"Path '{value}' does not exist.")
+    return as_path(value)
+
+
+def _output_location(value: str):
+    from restore.storage import as_path
+    return as_path(value)
+
+
+InputArg = typer.Argument(..., help="An image file or a folder of images (or s3://BUCKET/PREFIX).",
+                          parser=_input_location)
+OutputArg = typer.Argument(..., help="Output folder, created (or s3://BUCKET/PREFIX).", parser=_output_location)
 ModelOpt = typer.Option(None, "--model", "-m", help="Zoo model (see `restore models`); default: the task's default.")
 DeviceOpt = typer.Option("auto", "--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps.")
 TileOpt = typer.Option(None, "--tile", min=0,
@@ -221,6 +235,9 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
                                                 help="Model scale: picks the default model of that scale (4)."),
             outscale: Optional[float] = typer.Option(None, "--outscale",
                                                      help="Final size as a multiple of the input (default: the model's scale)."),
+            strength: Optional[float] = typer.Option(None, "--strength", min=0.0, max=1.0,
+                                                     help="Detail against fidelity, 0-1, for srgan-x4: 0 = as srresnet-x4 "
+                                                          "(smooth, faithful), 1 = sharpest (the default)."),
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
@@ -232,7 +249,7 @@ def upscale(input_path: Path = InputArg, output: Path = OutputArg,
     if scale is not None:
         from restore.zoo.registry import model_for_scale
         model = _pick_model(model_for_scale, "upscale", scale, model)
-    pipe, opts = _task("upscale", model, device, tile, overlap, precision, outscale=outscale)
+    pipe, opts = _task("upscale", model, device, tile, overlap, precision, outscale=outscale, strength=strength)
     _run_folder(_job("upscale", model, device, tile, overlap, opts, precision), pipe, input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
                 max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))
@@ -462,21 +479,31 @@ def bench_denoise_cmd(
 
 @bench_app.command("upscale")
 def bench_upscale_cmd(
-        data: list[Path] = typer.Option(..., "--data", help="Folder of *_HR / *_LR pairs (Set5, Set14); repeatable.", exists=True),
+        data: list[Path] = typer.Option(..., "--data", help="Folder of *_HR / *_LR pairs (Set5, Set14), or of clean photos "
+                                        "with --realistic (Kodak24, CBSD68); repeatable.", exists=True),
         model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Zoo models (default: all of the pairs' scale)."),
         baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="bicubic, lanczos (default: both)."),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N pairs."),
         picture: Optional[Path] = typer.Option(None, "--picture", help="Write a comparison grid (HR | bicubic | models) of the "
                                                "most detailed 96 px crop of each image of the first --data folder."),
+        realistic: bool = typer.Option(False, "--realistic", help="Make the LR inputs from clean photos with the realistic "
+                                       "degradation model (blur, resize, noise, JPEG; fixed seed per image) and add a "
+                                       "JPEG blockiness column."),
+        scale: int = typer.Option(4, "--scale", "-s", help="Scale of the realistic test set (2 or 4)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the realistic test set."),
+        lr_cache: Optional[Path] = typer.Option(None, "--lr-cache", help="Keep the realistic LR files in this folder and "
+                                                "read them from there next time (default: made again, identically)."),
         device: str = DeviceOpt,
         record: bool = RecordOpt,
         quiet: bool = QuietOpt) -> None:
-    """Print a markdown table per folder: PSNR-Y, SSIM-Y, HF ratio and seconds per output megapixel."""
+    """Print a markdown table per folder: PSNR-Y, SSIM-Y, HF ratio (and blockiness with --realistic) and seconds per
+    output megapixel."""
     _setup_logging(quiet)
     from restore.bench.upscale import BASELINES, reports
     _print_reports(reports(data, models=model or None, device=device,
                            baselines=tuple(baseline) if baseline else BASELINES, limit=limit, picture=picture,
-                           record=record, progress=_progress(quiet)))
+                           record=record, progress=_progress(quiet), realistic=realistic, scale=scale, seed=seed,
+                           cache=lr_cache))
 
 
 @bench_app.command("unwatermark")

@@ -11,11 +11,19 @@ megapixel (of the output for the x4 upscaler), for each step:
 - ``fp32 CL + jit.freeze``: the channels-last model traced and frozen (``torch.jit.freeze``);
 - ``bf16 NCHW``: ``torch.autocast("cpu", torch.bfloat16)``, contiguous tensors;
 - ``bf16 channels-last``: autocast and channels-last, what ``precision="auto"`` runs on a CPU
-  with AMX (:mod:`restore.zoo.accel`).
+  with AMX (:mod:`restore.zoo.accel`);
+- ``bf16 CL, fp32 modules``: as above with the spec's ``fp32_modules`` kept in float32
+  (unwatermark-s: its full-resolution level), what ``precision="auto"`` runs for such a model.
 
 Whole pipeline: ``load_pipeline(task, precision=...)`` on Kodak24's kodim05 (its size is printed; for
-the upscaler its 192x128 bicubic downscale, timed per output MP; for unwatermark-s the photo
-marked by ``synthesize_watermark`` with the held-out logos, seed 0), fp32 against bf16.
+the upscaler its 192x128 bicubic downscale, timed per output MP; for dae-real-s the photo saved
+as JPEG quality 20), fp32 against bf16. For unwatermark-s the photo is resized to 1224x816
+(1 MP, bicubic) and marked by ``synthesize_watermark`` with the held-out logos (seed 0: a
+tiled mark over a fifth of the photo, so the mirrored pass runs on many boxes), and each step
+is added to the one before: ``fp32, TTA box by box`` (the mirrored pass one box at a time, as
+before), ``fp32, TTA boxes batched`` (boxes of one padded size in one network call, the same
+numbers), ``bf16 (fp32 modules), batched`` (the default on a CPU with AMX); the table after it
+gives where the time of one call of each precision goes.
 
 Protocol: every variant is built and run once before timing; the variants are then timed
 alternately, ``--repeats`` rounds (default 3), and the median is printed, so a load that
@@ -36,19 +44,21 @@ import torch
 
 from restore import load_pipeline
 from restore.io import read_image, to_rgb8
-from restore.zoo.accel import cpu_features
-from restore.zoo.registry import load_model
+from restore.pipelines.unwatermark import UnwatermarkPipeline, confident_components, tta_boxes
+from restore.zoo.accel import cpu_features, keep_float32
+from restore.zoo.registry import get_spec, load_model
 
 KODIM05 = "../shared/data/bench/denoise/Kodak24/kodim05.png"
 LOGOS = ["../shared/data/train/logos", "../shared/data/train/watermarks-real"]
 #: model -> (input shape of the network alone, extra inputs)
 NETWORKS = {
     "dae-s": ((1, 3, 512, 512), (torch.full((1, 1, 1, 1), 25 / 255),)),
+    "dae-real-s": ((1, 3, 512, 512), (torch.zeros((1, 1, 1, 1)),)),
     "unwatermark-s": ((1, 3, 512, 512), ()),
     "srresnet-x4": ((1, 3, 192, 192), ()),
     "colorize-s": ((1, 1, 256, 256), ()),
 }
-TASKS = {"dae-s": "denoise", "unwatermark-s": "unwatermark", "srresnet-x4": "upscale", "colorize-s": "colorize"}
+TASKS = {"dae-s": "denoise", "dae-real-s": "denoise", "unwatermark-s": "unwatermark", "srresnet-x4": "upscale", "colorize-s": "colorize"}
 
 
 def _timed(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
@@ -87,6 +97,10 @@ def _network_variants(name: str, use_jit: bool) -> dict[str, Callable[[], torch.
             print(f"<!-- {name}: jit.freeze failed: {type(e).__name__}: {str(e).splitlines()[0][:120]} -->")
     variants["bf16 NCHW"] = run(net_nchw, x, bf16=True)
     variants["bf16 channels-last"] = run(net_cl, x_cl, bf16=True)
+    spec = get_spec(name)
+    if spec.fp32_modules:
+        net_mixed, _ = load_model(name, "cpu")
+        variants["bf16 CL, fp32 modules"] = run(keep_float32(net_mixed, spec.fp32_modules), x_cl, bf16=True)
     return variants
 
 
@@ -100,13 +114,95 @@ def _pipeline_input(name: str) -> tuple[np.ndarray, dict, float]:
         rng = np.random.default_rng(0)
         noisy = np.clip(photo + rng.normal(0, 25, photo.shape), 0, 255).astype(np.uint8)
         return noisy, {"sigma": 25}, h * w / 1e6
+    if name == "dae-real-s":
+        from restore.ops.degrade import jpeg_roundtrip
+        return jpeg_roundtrip(photo, 20), {}, h * w / 1e6
     if name == "srresnet-x4":
         return cv2.resize(photo, (w // 4, h // 4), interpolation=cv2.INTER_CUBIC), {}, h * w / 1e6
     if name == "unwatermark-s":
         from restore.ops.degrade import load_watermark_bank, synthesize_watermark
+        photo = cv2.resize(photo, (1224, 816), interpolation=cv2.INTER_CUBIC)
+        h, w = photo.shape[:2]
         marked, _, _ = synthesize_watermark(photo, np.random.default_rng(0), load_watermark_bank(LOGOS, "val"))
         return (np.clip(marked, 0, 1) * 255 + 0.5).astype(np.uint8), {}, h * w / 1e6
     return photo, {}, h * w / 1e6
+
+
+class _BoxByBox(UnwatermarkPipeline):
+    """The unwatermark pipeline with its mirrored pass one box at a time (as before batching)."""
+
+    def tta_average(self, x, pred, *, min_confidence="auto"):
+        d = self.spec.settings
+        min_confidence = self._min_confidence(min_confidence)
+        pred, low = pred.clone(), d.mask_ramp[0]
+        keep = confident_components(torch.sigmoid(pred[:, 3:4]), low, low if min_confidence is None else min_confidence)
+        for i in range(x.shape[0]):
+            for y0, y1, x0, x1 in tta_boxes(keep[i, 0].cpu().numpy(), d.tta_margin):
+                if (y1 - y0) * (x1 - x0) > d.tta_max_area * x.shape[-2] * x.shape[-1]:
+                    continue
+                mirrored = self.run_model(x[i:i + 1, :, y0:y1, x0:x1].flip(-1)).flip(-1)
+                pred[i:i + 1, :, y0:y1, x0:x1] = (pred[i:i + 1, :, y0:y1, x0:x1] + mirrored) / 2
+        return pred
+
+
+def _pipelines(name: str) -> dict[str, Callable]:
+    """The whole-pipeline steps of a model."""
+    if name != "unwatermark-s":
+        return {f"pipeline {p}": load_pipeline(TASKS[name], name, device="cpu", precision=p) for p in ("fp32", "bf16")}
+    return {"fp32, TTA box by box": _BoxByBox.from_pretrained(name, device="cpu", precision="fp32"),
+            "fp32, TTA boxes batched": load_pipeline("unwatermark", name, device="cpu", precision="fp32"),
+            "bf16 (fp32 modules), batched": load_pipeline("unwatermark", name, device="cpu", precision="bf16")}
+
+
+def _profile(pipe, image: np.ndarray, mp: float) -> dict[str, float]:
+    """Seconds per MP of the parts of one unwatermark call: the network's first pass, its
+    mirrored pass, the mask post-processing (hysteresis, boxes), the Telea refinement, and
+    the rest (conversions, composition)."""
+    import restore.pipelines.unwatermark as uw
+
+    spent = {"first pass": 0.0, "mirrored pass (TTA)": 0.0, "mask post-processing": 0.0, "Telea refine": 0.0}
+    originals = {n: getattr(uw, n) for n in ("confident_components", "tta_boxes", "classical_fill")}
+    run_model, in_tta = pipe.run_model, [False]
+
+    def timed(key, f):
+        def g(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return f(*a, **k)
+            finally:
+                spent[key] += time.perf_counter() - t0
+        return g
+
+    tta_average = pipe.tta_average
+
+    def tta(*a, **k):
+        in_tta[0] = True
+        try:
+            return tta_average(*a, **k)
+        finally:
+            in_tta[0] = False
+
+    def model(*a, **k):
+        t0 = time.perf_counter()
+        out = run_model(*a, **k)
+        spent["mirrored pass (TTA)" if in_tta[0] else "first pass"] += time.perf_counter() - t0
+        return out
+
+    uw.confident_components = timed("mask post-processing", originals["confident_components"])
+    uw.tta_boxes = timed("mask post-processing", originals["tta_boxes"])
+    uw.classical_fill = timed("Telea refine", originals["classical_fill"])
+    pipe.run_model, pipe.tta_average = model, tta
+    try:
+        t0 = time.perf_counter()
+        pipe(image)
+        total = time.perf_counter() - t0
+    finally:
+        for n, f in originals.items():
+            setattr(uw, n, f)
+        del pipe.run_model, pipe.tta_average
+    spent["the rest (conversions, composition)"] = total - sum(spent.values())
+    spent["whole call"] = total
+    return {k: v / mp for k, v in spent.items()}
 
 
 def _table(title: str, unit: str, medians: dict[str, float], diffs: dict[str, float], per: float) -> str:
@@ -138,12 +234,19 @@ def main() -> None:
         if args.no_pipeline:
             continue
         image, opts, mp = _pipeline_input(name)
-        pipes = {p: load_pipeline(TASKS[name], name, device="cpu", precision=p) for p in ("fp32", "bf16")}
-        medians, outs = _timed({f"pipeline {p}": (lambda q=q: q(image, **opts)) for p, q in pipes.items()},
-                               args.repeats)
-        ref = outs["pipeline fp32"].astype(np.float64)
+        pipes = _pipelines(name)
+        medians, outs = _timed({k: (lambda q=q: q(image, **opts)) for k, q in pipes.items()}, args.repeats)
+        ref = outs[next(iter(outs))].astype(np.float64)
         diffs = {k: float(np.abs(o.astype(np.float64) - ref).max() / 255) for k, o in outs.items()}
         print(_table(f"{name}, whole pipeline ({image.shape[1]}x{image.shape[0]} in)", unit, medians, diffs, mp))
+        if name == "unwatermark-s":
+            parts = {k: _profile(pipes[k], image, mp) for k in list(pipes)[1:]}
+            print(f"**{name}, where the time of one call goes (s/MP)**\n")
+            print("| part | " + " | ".join(parts) + " |")
+            print("|---|" + "---:|" * len(parts))
+            for part in next(iter(parts.values())):
+                print(f"| {part} | " + " | ".join(f"{p[part]:.2f}" for p in parts.values()) + " |")
+            print()
 
 
 if __name__ == "__main__":

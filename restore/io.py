@@ -1,5 +1,8 @@
 """Image files in and out: the only module of ``restore`` that touches the file system.
 
+Paths may also be object-store locations (``s3://BUCKET/KEY``, :mod:`restore.storage`): read
+and written whole, put-once, no temporary object.
+
 Arrays at this edge are ``H x W x C`` numpy arrays in RGB(A) channel order, C in {1, 3, 4}
 (1 = gray, 4 = RGBA), dtype uint8 or uint16 as stored in the file. Decoding and encoding
 use OpenCV; Pillow reads the headers (size, mode, EXIF orientation, which is applied on
@@ -23,6 +26,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from restore.storage import as_path, is_remote
 
 #: File extensions read and written, lower case, mapped to the canonical format name.
 FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".tif": "tif", ".tiff": "tif",
@@ -50,7 +55,7 @@ class ImageWriteError(ValueError):
 
 def is_image_path(path: str | Path) -> bool:
     """True if ``path`` has an image extension and is not a known OS metadata file."""
-    p = Path(path)
+    p = as_path(path)
     return (p.suffix.lower() in FORMATS and p.name.lower() not in IGNORED_NAMES
             and not p.name.startswith("._"))
 
@@ -65,7 +70,10 @@ def iter_images(root: str | Path, recursive: bool = False) -> Iterator[Path]:
     Raises:
         FileNotFoundError: if ``root`` does not exist.
     """
-    root = Path(root)
+    root = as_path(root)
+    if is_remote(root):
+        yield from _iter_remote_images(root, recursive)
+        return
     if not root.exists():
         raise FileNotFoundError(f"input not found: {root}")
     if root.is_file():
@@ -77,6 +85,20 @@ def iter_images(root: str | Path, recursive: bool = False) -> Iterator[Path]:
         if any(part.startswith(".") for part in p.relative_to(root).parts[:-1]):
             continue
         if p.is_file() and is_image_path(p):
+            yield p
+
+
+def _iter_remote_images(root, recursive: bool) -> Iterator:
+    """:func:`iter_images` of an ``s3://`` location (one listing request, not one per file)."""
+    if root.is_file():
+        if is_image_path(root.name):
+            yield root
+        return
+    files = sorted(root.files(recursive=recursive))
+    if not files:
+        raise FileNotFoundError(f"input not found: {root} (no objects under it)")
+    for p in files:
+        if not any(part.startswith(".") for part in p.relative_to(root).parts[:-1]) and is_image_path(p.name):
             yield p
 
 
@@ -255,7 +277,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = MAX_PIXELS) -> np.n
 
     Args:
         path: the image file (PNG, JPEG, TIFF, BMP, WebP; the content decides, not the
-            extension).
+            extension), or an ``s3://BUCKET/KEY`` object (:mod:`restore.storage`).
         max_pixels: largest width x height accepted; default :data:`MAX_PIXELS`
             (100 MP); 0 or None: no limit of our own.
 
@@ -271,9 +293,10 @@ def read_image(path: str | Path, *, max_pixels: int | None = MAX_PIXELS) -> np.n
             truncated JPEG/PNG, of zero size, of an unsupported sample type, or has NaN or
             infinite samples. The message names the file.
     """
-    path = Path(path)
+    path = as_path(path)
     try:
-        raw = np.fromfile(path, dtype=np.uint8)
+        raw = np.frombuffer(bytearray(path.read_bytes()), np.uint8) if is_remote(path) else \
+            np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise ImageReadError(f"{path}: cannot read file ({e.strerror or e})") from None
     if raw.size == 0:
@@ -362,10 +385,10 @@ def output_format(path: str | Path, image: np.ndarray, requested: str | None = N
     Raises:
         ValueError: for an unknown format.
     """
-    fmt = (requested or Path(path).suffix).lower().lstrip(".")
+    fmt = (requested or as_path(path).suffix).lower().lstrip(".")
     fmt = FORMATS.get("." + fmt)
     if fmt is None:
-        raise ValueError(f"unknown image format {requested or Path(path).suffix!r}; "
+        raise ValueError(f"unknown image format {requested or as_path(path).suffix!r}; "
                          f"known: {', '.join(sorted(set(FORMATS.values())))}")
     if image.ndim == 3 and image.shape[2] == 4 and fmt not in ALPHA_FORMATS:
         fmt = "png"
@@ -466,6 +489,8 @@ def clean_stale_temp_files(folder: str | Path, *, recursive: bool = False,
     Returns:
         The files removed.
     """
+    if is_remote(folder):
+        return []  # objects are written put-once: no temporary object is ever left
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -524,7 +549,8 @@ def write_image(path: str | Path, image: np.ndarray, *, fmt: str | None = None,
                 quality: int | None = None, overwrite: bool = True) -> Path:
     """Write ``image`` atomically: readers see the old file or the whole new one, never part.
 
-    The data goes to a hidden temporary file in the same folder (see :func:`temp_path`),
+    An ``s3://`` path is uploaded whole, put-once (:mod:`restore.storage`). A local one:
+    the data goes to a hidden temporary file in the same folder (see :func:`temp_path`),
     is flushed to disk (fsync), and is then given its name. A run killed meanwhile
     leaves only that hidden ``.tmp`` file, which :func:`clean_stale_temp_files` removes.
 
@@ -547,11 +573,19 @@ def write_image(path: str | Path, image: np.ndarray, *, fmt: str | None = None,
         ImageWriteError: if encoding or writing fails; no partial file is left.
         ValueError: for an unknown format.
     """
-    path = Path(path)
+    path = as_path(path)
     fmt = output_format(path, image, fmt)
     if FORMATS.get(path.suffix.lower()) != fmt:
         path = path.with_suffix("." + fmt)
     data = encode_image(image, fmt, quality)
+    if is_remote(path):
+        try:
+            path.write_once(data, overwrite=overwrite)
+        except FileExistsError:
+            raise OutputExistsError(f"output {path} exists") from None
+        except OSError as e:
+            raise ImageWriteError(f"{path}: cannot write ({e.strerror or e})") from None
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:

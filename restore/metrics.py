@@ -3,7 +3,7 @@
 Two forms share each definition:
 
 * numpy, for the benchmarks: one image, ``H x W x C`` (or ``H x W``) float in [0, 1], a
-  Python float out (:func:`psnr`, :func:`ssim`); PSNR/SSIM from scikit-image;
+  Python float out (:func:`psnr`, :func:`ssim`, :func:`blockiness`); PSNR/SSIM from scikit-image;
 * torch, for training validation and the per-image task figures: ``(B, C, H, W)`` float
   in [0, 1], a ``(B,)`` tensor out (:func:`batch_psnr`, :func:`hole_psnr`, :func:`rmse`, :func:`frmse`,
   :func:`hole_l1`, :func:`mask_iou`, :func:`colorfulness`, :func:`high_frequency_ratio`).
@@ -70,6 +70,56 @@ def ssim(reference: np.ndarray, test: np.ndarray, *, crop_border: int = 0, y_cha
     return float(structural_similarity(ref, out, data_range=1.0, gaussian_weights=True,
                                        sigma=1.5, use_sample_covariance=False,
                                        channel_axis=-1 if ref.ndim == 3 else None))
+
+
+#: Side of a JPEG block (DCT block of the luminance), pixels.
+JPEG_BLOCK = 8
+
+
+def blockiness(image: np.ndarray, scale: int = 1, block: int = JPEG_BLOCK) -> float:
+    """JPEG blockiness of an image made from (or being) a JPEG whose 8x8 grid starts at the
+    top-left pixel: the mean absolute luminance step across the block boundaries, over the
+    mean step across the other pixel boundaries of the same grid phase. 1 = no blocking;
+    on a natural photo a JPEG scores about 1.02 at quality 95, 1.6 at 30 and 2.7 at 10.
+
+    For an upscaled output (``scale`` > 1) the low-resolution JPEG's grid is mapped to the
+    output grid: a block boundary of the input, between input pixels ``8k - 1`` and ``8k``,
+    is the step between output pixels ``8ks - 1`` and ``8ks``; the reference steps are
+    those between output pixels ``js - 1`` and ``js`` for ``j`` not a multiple of 8 (the
+    boundaries of the other input pixels), so that the phase of an interpolation kernel
+    does not count as blocking. Steps are taken along rows and columns and pooled; the
+    luminance is Y of YCbCr (BT.601, as the SR metrics).
+
+    Args:
+        image: ``H x W x 3`` RGB or ``H x W`` gray, float in [0, 1] or uint8.
+        scale: output pixels per input pixel (1 for the JPEG itself).
+        block: block side of the input's grid (8 for JPEG).
+
+    Returns:
+        The ratio (float); NaN if the image is too small to hold one block boundary and one
+        other boundary (under ``(block + 1) * scale`` pixels a side).
+
+    Raises:
+        ValueError: for a scale or block below 1, or an image that is not 2-D or H x W x 3.
+    """
+    if scale < 1 or block < 1:
+        raise ValueError(f"scale and block must be >= 1, got {scale}, {block}")
+    a = np.asarray(image)
+    a = a / 255.0 if a.dtype == np.uint8 else a.astype(np.float64)
+    if a.ndim == 3 and a.shape[2] == 3:
+        a = rgb_to_y(torch.from_numpy(a).permute(2, 0, 1)[None].double())[0, 0].numpy()
+    elif a.ndim != 2:
+        raise ValueError(f"expected an H x W x 3 or H x W image, got shape {a.shape}")
+    on, off = [], []
+    for steps in (np.abs(np.diff(a, axis=1)), np.abs(np.diff(a, axis=0)).T):  # steps[:, x]: between x and x + 1
+        j = np.arange(1, steps.shape[1] // scale + 1)     # input boundaries j - 1 | j, at output step js - 1
+        j = j[j * scale - 1 < steps.shape[1]]
+        on.append(steps[:, j[j % block == 0] * scale - 1].ravel())
+        off.append(steps[:, j[j % block != 0] * scale - 1].ravel())
+    on, off = np.concatenate(on), np.concatenate(off)
+    if on.size == 0 or off.size == 0:
+        return float("nan")
+    return float(on.mean() / max(off.mean(), 1e-12))
 
 
 def batch_psnr(reference: torch.Tensor, test: torch.Tensor, *, crop_border: int = 0,

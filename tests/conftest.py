@@ -76,3 +76,34 @@ def tiny_bank():
     ring = np.ones((30, 60, 3), np.float32)             # no alpha: white background keyed out
     ring[10:20, 10:50] = 0.0
     return WatermarkBank((square, logo_alpha((ring * 255).astype(np.uint8))), (find_fonts()[0].read_bytes(),))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3 service on 127.0.0.1 (moto's server, in a thread): its ``http://HOST:PORT``.
+    Skips the test when moto (the ``test`` extra) is not installed."""
+    moto_server = pytest.importorskip("moto.server")
+    import logging
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch, request):
+    """A fresh bucket on :func:`s3_endpoint`, with the ``AWS_*`` environment pointing at it:
+    ``(boto3 client, bucket name)``."""
+    boto3 = pytest.importorskip("boto3")
+    env = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
+               AWS_ENDPOINT_URL=s3_endpoint, AWS_EC2_METADATA_DISABLED="true")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:50].strip("-")
+    client.create_bucket(Bucket=name)
+    return client, name

@@ -128,8 +128,9 @@ def test_blind_model_takes_no_sigma_and_runs_with_a_zero_noise_map(blind_pipe, m
         blind_pipe(np.zeros((16, 16, 3), np.float32), sigma=25)
     maps = []
     monkeypatch.setattr(denoise_module, "estimate_sigma", lambda *a, **k: pytest.fail("a blind model estimates nothing"))
-    run = blind_pipe.run_model
-    monkeypatch.setattr(blind_pipe, "run_model", lambda x, smap: maps.append(smap) or run(x, smap))
+    run = blind_pipe.run_model_streamed  # a numpy image runs tile by tile
+    monkeypatch.setattr(blind_pipe, "run_model_streamed",
+                        lambda src, smap, sink: maps.append(smap) or run(src, smap, sink=sink))
     clean, noisy = noisy_pair(sigma=10.0)
     out = blind_pipe(noisy)
     assert out.shape == noisy.shape and len(maps) == 1 and float(maps[0].abs().max()) == 0.0

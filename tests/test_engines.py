@@ -1,10 +1,12 @@
-"""Engines: the ray engine on a local Ray cluster started here (2 CPUs) gives the same files
-and the same summary as the local engine, names a corrupt file, and survives a worker
-killed mid-run; the local engine does not import Ray.
+"""Engines: the ray engine on a local Ray cluster started here (2 CPUs, 1 declared GPU) gives
+the same files and the same summary as the local engine, names a corrupt file, survives a
+worker killed mid-run, names a file that kills its worker every time, and gives its workers
+the GPUs asked for or refuses up front; the local engine does not import Ray.
 
 The workers run torch with one thread, as the test process does (conftest.py): the
-outputs are compared byte for byte. About 40-60 s on 2 busy CPU cores, most of it Ray
-starting and each worker importing torch and loading its model.
+outputs are compared byte for byte. About 60-120 s on 2 busy CPU cores, most of it Ray
+starting and each worker importing torch and loading its model (the workers of the tests
+whose process function needs no torch do not import it).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def cluster():
 
     import ray.cloudpickle
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    # one GPU declared, none present: Ray schedules GPU workers on it (they run torch on the CPU)
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -148,3 +151,102 @@ def test_killed_worker_loses_nothing_and_rerun_skips_everything(cluster, tmp_pat
     again = run_folder(make, src, tmp_path / "out", engine="ray", workers=2, progress=False, skip_existing=True)
     assert (len(again.written), len(again.skipped), len(again.failed)) == (0, 5, 0)
     assert listing(tmp_path / "out") == before
+
+
+def test_gpus_per_worker_is_the_actor_pools_request(cluster, tmp_path, monkeypatch):
+    """The request Ray Data gets (inspected, not run): each actor asks for the GPU share
+    and no CPU, the pool has --workers actors."""
+    from restore.engines import run_folder
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def map_batches(self, fn, **kwargs):
+        seen.update(kwargs, fn=fn)
+        raise Stop
+
+    monkeypatch.setattr(ray.data.Dataset, "map_batches", map_batches)
+    write_image(tmp_path / "in" / "a.png", smooth(16, 16))
+    with pytest.raises(Stop):
+        run_folder(lambda: (lambda im, p: im), tmp_path / "in", tmp_path / "out", engine="ray", workers=2,
+                   gpus_per_worker=0.5, progress=False)
+    assert seen["num_gpus"] == 0.5 and seen["num_cpus"] == 0
+    assert isinstance(seen["compute"], ray.data.ActorPoolStrategy)
+    assert (seen["compute"].min_size, seen["compute"].max_size) == (2, 2)
+
+
+def test_gpus_the_cluster_lacks_are_refused_not_awaited(cluster, tmp_path, cached_pipelines):
+    import time
+    write_image(tmp_path / "in" / "a.png", smooth(16, 16))
+    start = time.monotonic()
+    code, text = invoke("denoise", tmp_path / "in", tmp_path / "out", "--sigma", "25", "--quiet",
+                        "--engine", "ray", "--gpus-per-worker", "2")
+    assert code == 2 and "--gpus-per-worker 2: the Ray cluster has at most 1 GPU(s) on one machine" in text
+    code, text = invoke("denoise", tmp_path / "in", tmp_path / "out", "--sigma", "25", "--quiet",
+                        "--engine", "ray", "--workers", "3", "--gpus-per-worker", "0.5")
+    assert code == 2 and "needs 1.5 GPUs; the Ray cluster has 1" in text
+    assert time.monotonic() - start < 30 and not (tmp_path / "out").exists()
+
+
+def _always_dying_process(log: str):
+    """A process function that kills its worker every time it meets ``b.png``, and logs each
+    call (file name and the GPUs Ray gave the worker) to ``log``."""
+    import ray
+    gpus = ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0)
+
+    def process(image, path):
+        with open(log, "a") as f:
+            f.write(f"{Path(path).name} {gpus}\n")
+        if Path(path).name == "b.png":
+            os._exit(1)
+        return 255 - image
+    return process
+
+
+def test_a_file_that_keeps_killing_its_worker_fails_by_name(cluster, tmp_path, monkeypatch):
+    """On a GPU worker (half the declared GPU): b.png kills its worker at every start;
+    after RETRIES + 1 deaths it fails with that reason, the other files are written once."""
+    import functools
+
+    import restore.engines.ray as ray_engine
+    from restore.engines import run_folder
+    monkeypatch.setattr(ray_engine, "RETRIES", 1)  # two deaths, not four: each costs a worker restart
+    src, log = tmp_path / "in", tmp_path / "calls.txt"
+    images = {name: smooth(16, 16, seed=k) for k, name in enumerate(["a.png", "b.png", "c.png", "d.png"])}
+    for name, image in images.items():
+        write_image(src / name, image)
+    result = run_folder(functools.partial(_always_dying_process, str(log)), src, tmp_path / "out", engine="ray",
+                        workers=1, gpus_per_worker=0.5, progress=False)
+    calls = [line.split() for line in log.read_text().splitlines()]
+    assert {gpus for _, gpus in calls} == {"0.5"}
+    names = [name for name, _ in calls]
+    assert names.count("b.png") == 2 and all(names.count(n) == 1 for n in ("a.png", "c.png", "d.png"))
+    assert result.exit_code == 1 and [s.name for s in result.skipped] == []
+    assert [(s.name, why) for s, why in result.failed] == [("b.png", ray_engine.died_reason(2))]
+    assert f"failed: {src / 'b.png'}: its worker died 2 times while processing it" in result.summary()
+    assert [s.name for s, _ in result.written] == ["a.png", "c.png", "d.png"]
+    assert sorted(listing(tmp_path / "out")) == ["a.png", "c.png", "d.png"]  # no temporary file left
+    for name in ("a.png", "c.png", "d.png"):
+        assert np.array_equal(read_image(tmp_path / "out" / name), 255 - images[name])
+
+
+def test_s3_ray_matches_local(cluster, s3_bucket, tmp_path, cached_pipelines):
+    """Inputs and outputs in an S3 bucket (moto's server on 127.0.0.1): the workers, which
+    get this process's AWS_* settings, write the same bytes as a local run of the local engine."""
+    client, bucket = s3_bucket
+    src = tmp_path / "in"
+    write_image(src / "a.png", smooth(24, 32, seed=4))
+    write_image(src / "sub" / "b.png", smooth(20, 24, seed=5))
+    (src / "sub" / "broken.png").write_bytes(b"not a png")
+    for p in sorted(src.rglob("*.png")):
+        client.put_object(Bucket=bucket, Key=f"in/{p.relative_to(src).as_posix()}", Body=p.read_bytes())
+    args = ("--sigma", "25", "--recursive", "--format", "jpg", "--quiet")
+    code_local, text_local = invoke("denoise", src, tmp_path / "local", *args)
+    code_ray, text_ray = invoke("denoise", f"s3://{bucket}/in", f"s3://{bucket}/out", *args, "--engine", "ray")
+    assert code_local == code_ray == 1
+    assert summary_line(text_local) == summary_line(text_ray) == "2 written, 0 skipped, 1 failed"
+    assert f"failed: s3://{bucket}/in/sub/broken.png: " in text_ray
+    listed = client.list_objects_v2(Bucket=bucket, Prefix="out/")["Contents"]
+    out = {o["Key"][4:]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+    assert out == listing(tmp_path / "local")  # no temporary object either

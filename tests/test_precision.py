@@ -112,3 +112,90 @@ def test_cli_precision_option(tmp_path):
     ok = runner.invoke(cli.app, ["denoise", str(src), str(tmp_path / "out"), "--precision", "fp32", "--quiet"])
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "out" / "in.png").is_file()
+
+
+def _conv_dtypes_by_name(model: torch.nn.Module, run) -> dict[str, set[torch.dtype]]:
+    """The output dtypes of each named convolution of ``model`` during ``run()``."""
+    seen: dict[str, set[torch.dtype]] = {}
+    hooks = [m.register_forward_hook(lambda _m, _i, out, n=n: seen.setdefault(n, set()).add(out.dtype))
+             for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    try:
+        run()
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def test_keep_float32_runs_named_modules_in_fp32():
+    from restore.zoo.archs.unet import WatermarkUNet
+
+    torch.manual_seed(0)
+    net = WatermarkUNet(width=8, levels=3).eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        ref = net(x)
+    accel.keep_float32(net, ("head", "enc.0", "dec.1", "tail"))
+    accel.keep_float32(net, ("head",))  # a second call changes nothing
+    with torch.inference_mode():
+        assert torch.equal(net(x), ref), "outside autocast the network must be unchanged"
+
+    def run():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return net(x)
+
+    seen = _conv_dtypes_by_name(net, run)
+    kept = {n for n in seen if n.split(".")[0] in ("head", "tail") or n.startswith(("enc.0.", "dec.1."))}
+    assert kept >= {"head", "tail", "enc.0.0.conv1", "dec.1.0.conv2"}
+    assert all(seen[n] == {torch.float32} for n in kept), {n: seen[n] for n in kept}
+    assert all(seen[n] == {torch.bfloat16} for n in set(seen) - kept), "the rest must run in bf16"
+    assert run().dtype == torch.float32
+    with pytest.raises(AttributeError):
+        accel.keep_float32(net, ("no_such_layer",))
+
+
+def test_unwatermark_bf16_keeps_its_full_resolution_level_fp32(monkeypatch):
+    monkeypatch.delenv(accel.ENV_VAR, raising=False)
+    spec = get_spec("unwatermark-s")
+    assert spec.supports_bf16 and spec.fp32_modules
+    p16 = load_pipeline("unwatermark", device="cpu", precision="bf16")
+    img = _image(48, 64)
+    seen = _conv_dtypes_by_name(p16.model, lambda: p16(img, tta=False))
+    kept = {n for n in seen if any(n == k or n.startswith(k + ".") for k in spec.fp32_modules)}
+    assert kept and all(seen[n] == {torch.float32} for n in kept)
+    assert {d for n in set(seen) - kept for d in seen[n]} == {torch.bfloat16}
+    # the default denoiser and unwatermark model run bf16 under auto on a CPU with AMX
+    monkeypatch.setattr(accel, "cpu_features", lambda: frozenset({"amx_bf16"}))
+    if torch.backends.mkldnn.is_available():
+        assert load_pipeline("denoise", device="cpu").precision == "bf16"
+        assert load_pipeline("unwatermark", device="cpu").precision == "bf16"
+
+
+def test_mirrored_pass_batches_same_size_boxes_with_the_same_numbers():
+    from restore.pipelines.unwatermark import _same_shape_batches, confident_components, tta_boxes
+
+    boxes = [(0, (0, 30, 0, 20)), (0, (40, 70, 0, 22)), (0, (0, 30, 50, 70)), (1, (0, 10, 0, 10))]
+    # 30x20 and 30x22 both pad to 32x24 with multiple_of 8; the 10x10 box pads to 16x16
+    assert _same_shape_batches(boxes, 8, 10_000) == [boxes[:3], boxes[3:]]
+    assert _same_shape_batches(boxes, 8, 32 * 24 * 2) == [boxes[:2], boxes[2:3], boxes[3:]]
+    assert _same_shape_batches(boxes, 8, 0) == [[b] for b in boxes]
+
+    pipe = load_pipeline("unwatermark", device="cpu", precision="fp32")
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 128, 160)
+    pred = pipe.run_model(x).clone()
+    pred[:, 3:4] = -8.0
+    for y0, x0 in ((24, 24), (24, 104), (88, 24), (88, 104)):  # four confident blobs of one size
+        pred[:, 3:4, y0:y0 + 16, x0:x0 + 16] = 8.0
+    out = pipe.tta_average(x, pred)
+    # the reference: each box alone, as run_model runs it
+    d = pipe.spec.settings
+    keep = confident_components(torch.sigmoid(pred[:, 3:4]), d.mask_ramp[0], d.min_confidence)
+    found = tta_boxes(keep[0, 0].numpy(), d.tta_margin)
+    assert len(found) == 4 and len({(b[1] - b[0], b[3] - b[2]) for b in found}) == 1
+    ref = pred.clone()
+    for y0, y1, x0, x1 in found:
+        mirrored = pipe.run_model(x[:, :, y0:y1, x0:x1].flip(-1)).flip(-1)
+        ref[:, :, y0:y1, x0:x1] = (ref[:, :, y0:y1, x0:x1] + mirrored) / 2
+    assert not torch.equal(out, pred), "the mirrored pass must change the boxes"
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -66,14 +67,92 @@ def _ramp(length: int, overlap: int, left: bool, right: bool, device, dtype) -> 
     return w
 
 
-def run_tiled(model_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, tile: int | None = 768,
-              overlap: int = 64, scale: int = 1, multiple_of: int = 1, min_tile: int = 64) -> torch.Tensor:
+class ArraySource:
+    """A numpy image read tile by tile as float tensors, so that only one tile at a time
+    exists as float32 (the whole image stays in its file dtype).
+
+    Args:
+        array: ``H x W x C`` uint8, uint16 or float32/64 (a view is kept, not a copy).
+        channels: channels of the tiles; a 1-channel array is repeated to 3 when 3.
+
+    Attributes:
+        shape: ``(1, channels, H, W)``, the shape of the tensor the source stands for.
+    """
+
+    def __init__(self, array: np.ndarray, channels: int | None = None) -> None:
+        if array.ndim != 3:
+            raise ValueError(f"array must be H x W x C, got shape {array.shape}")
+        self.array = array
+        c = array.shape[2]
+        self.channels = c if channels is None else channels
+        if self.channels != c and not (c == 1 and self.channels == 3):
+            raise ValueError(f"cannot read a {c}-channel array as {self.channels} channels")
+        self.shape = (1, self.channels, array.shape[0], array.shape[1])
+
+    def read(self, rows: slice | np.ndarray, cols: slice | np.ndarray) -> torch.Tensor:
+        """The pixels ``array[rows, cols]`` as a (1, channels, h, w) float32 tensor, in [0, 1]
+        for integer arrays (:func:`to_float`); ``rows``/``cols`` are slices or index arrays."""
+        if isinstance(rows, np.ndarray) and isinstance(cols, np.ndarray):
+            a = self.array[rows[:, None], cols[None, :]]
+        else:
+            a = self.array[rows][:, cols]
+        t = to_float(a).permute(2, 0, 1).unsqueeze(0)
+        return t.expand(-1, 3, -1, -1).contiguous() if self.channels != a.shape[2] else t
+
+
+def to_float(a: np.ndarray) -> torch.Tensor:
+    """An ``H x W x C`` numpy image as a float32 tensor of the same layout: uint8 / 255,
+    uint16 / 65535, floats as they are. Every conversion of file pixels to the tensor
+    contract goes through this one function, so a tile converted alone has exactly the
+    values it has in the whole image converted at once.
+
+    Raises:
+        TypeError: for another dtype.
+    """
+    if a.dtype == np.uint8:
+        scale = 255.0
+    elif a.dtype == np.uint16:
+        scale = 65535.0
+    elif a.dtype in (np.float32, np.float64):
+        scale = None
+    else:
+        raise TypeError(f"unsupported image dtype {a.dtype}; use uint8, uint16 or float32")
+    t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    return t / scale if scale is not None else t
+
+
+def _padded_index(n: int, padded: int, reflect: bool) -> slice | np.ndarray:
+    """Source indices of the ``padded`` positions along a side of ``n`` px padded at the end
+    (as :func:`pad_to_multiple`: reflect, or replicate)."""
+    if padded == n:
+        return slice(0, n)
+    i = np.arange(padded)
+    return np.where(i < n, i, 2 * (n - 1) - i) if reflect else np.minimum(i, n - 1)
+
+
+#: Output rows handed to the sink at a time (bounds the temporaries of the last division).
+FLUSH_ROWS = 128
+
+#: Receives finished rows of the output: ``sink(row0, block)`` with ``block`` (B, C', rows, W')
+#: float, rows ``row0 .. row0 + rows`` of the (cropped) output.
+Sink = Callable[[int, torch.Tensor], None]
+
+
+def run_tiled(model_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor | ArraySource, *,
+              tile: int | None = 768, overlap: int = 64, scale: int = 1, multiple_of: int = 1, min_tile: int = 64,
+              sink: Sink | None = None, device: torch.device | str | None = None,
+              dtype: torch.dtype | None = None) -> torch.Tensor | None:
     """Run ``model_fn`` over ``x`` whole or tile by tile, and stitch the outputs.
+
+    Memory: besides the input, the output and one tile, the feathered blending holds a
+    float32 band one row of tiles high and the output's width (``tile * scale`` rows); with
+    an :class:`ArraySource` input and a ``sink`` nothing else of the image's size is made.
 
     Args:
         model_fn: maps (B, C, h, w) to (B, C', h*scale, w*scale); h and w are multiples of
             ``multiple_of``.
-        x: input, (B, C, H, W) float.
+        x: input, (B, C, H, W) float tensor, or an :class:`ArraySource` (a numpy image read
+            one tile at a time; padded the same way).
         tile: tile side in input pixels (rounded down to a multiple of ``multiple_of``);
             ``None`` or 0 runs the whole image at once.
         overlap: overlap between neighbouring tiles in input pixels (rounded up to a
@@ -81,52 +160,108 @@ def run_tiled(model_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
         scale: output / input size ratio of ``model_fn``.
         multiple_of: size multiple the model needs.
         min_tile: smallest tile tried when CUDA runs out of memory.
+        sink: where finished output rows go (:data:`Sink`), top to bottom; each row is
+            given once per attempt (again from the top after an out-of-memory retry).
+            None: the output is returned as one tensor.
+        device, dtype: where and as what the tiles of an :class:`ArraySource` are given to
+            ``model_fn`` (default: CPU, float32); a tensor input is moved there once.
 
     Returns:
-        (B, C', H*scale, W*scale) output, the padding cropped off.
+        (B, C', H*scale, W*scale) output, the padding cropped off; None when ``sink`` is given.
 
     Raises:
         ValueError: if ``x`` is not 4-D or the sizes are inconsistent.
         torch.cuda.OutOfMemoryError: if even ``min_tile`` does not fit. On an out-of-memory
             error the tile is halved and the run retried, with a warning.
     """
-    if x.ndim != 4:
+    if len(x.shape) != 4:
         raise ValueError(f"x must be (B, C, H, W), got shape {tuple(x.shape)}")
     m = max(1, int(multiple_of))
-    xp, (h, w) = pad_to_multiple(x, m)
+    h, w = x.shape[-2:]
+    if isinstance(x, ArraySource):
+        hp, wp = -(-h // m) * m, -(-w // m) * m
+        reflect = hp - h < h and wp - w < w
+        rows, cols = _padded_index(h, hp, reflect), _padded_index(w, wp, reflect)
+
+        def read(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
+            r = rows[y0:y1] if isinstance(rows, np.ndarray) else slice(y0, y1)
+            c = cols[x0:x1] if isinstance(cols, np.ndarray) else slice(x0, x1)
+            t = x.read(r, c)
+            return t.to(device, dtype) if device is not None or dtype is not None else t
+    else:
+        xp, _ = pad_to_multiple(x.to(device if device is not None else x.device, dtype or x.dtype), m)
+        hp, wp = xp.shape[-2:]
+
+        def read(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
+            return xp[..., y0:y1, x0:x1]
+    result: list[torch.Tensor] = []
+
+    def collect(r0: int, block: torch.Tensor) -> None:
+        if r0 == 0 and block.shape[-2] == h * scale:  # the whole output at once
+            result[:] = [block]
+            return
+        if not result:
+            result.append(block.new_empty(*block.shape[:-2], h * scale, w * scale))
+        result[0][..., r0:r0 + block.shape[-2], :] = block
+
+    emit = sink or collect
     while True:
         try:
-            out = _run(model_fn, xp, tile, overlap, scale, m)
-            return out[..., : h * scale, : w * scale]
+            _run(model_fn, read, hp, wp, h, w, tile, overlap, scale, m, emit)
+            break
         except torch.cuda.OutOfMemoryError:
-            current = tile or max(xp.shape[-2:])
+            current = tile or max(hp, wp)
             if current // 2 < min_tile:
                 raise
             tile = current // 2
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             log.warning("restore: CUDA out of memory, retrying with tile %d", tile)
+    return None if sink is not None else result[0]
 
 
-def _run(model_fn, xp: torch.Tensor, tile: int | None, overlap: int, scale: int, m: int) -> torch.Tensor:
-    b, _, hp, wp = xp.shape
+def _run(model_fn, read, hp: int, wp: int, h: int, w: int, tile: int | None, overlap: int, scale: int, m: int,
+         emit: Sink) -> None:
+    oh, ow = h * scale, w * scale
     if not tile or (hp <= tile and wp <= tile):
-        return model_fn(xp)
+        emit(0, model_fn(read(0, hp, 0, wp))[..., :oh, :ow])
+        return
     tile = max(m, tile // m * m)
     overlap = min(-(-overlap // m) * m, tile // 2 // m * m)
-    out = weight = None
     th, ys = _tiles(hp, tile, overlap, m)
     tw, xs = _tiles(wp, tile, overlap, m)
+    acc = weight = None  # the band of output rows top .. top + th * scale, reused row after row
+    top = 0
+    out_dtype = None
+
+    def flush(n: int) -> None:  # hand on the band's first n rows, a few at a time (small temporaries)
+        for r0 in range(0, min(n, oh - top), FLUSH_ROWS):
+            r1 = min(n, oh - top, r0 + FLUSH_ROWS)
+            emit(top + r0, (acc[..., r0:r1, :ow] / weight[..., r0:r1, :ow].clamp_min(1e-8)).to(out_dtype))
+
     for y0 in ys:
+        start = y0 * scale
+        if acc is not None:  # rows above this row of tiles are final: hand them on, keep the rest
+            flush(start - top)
+            shift = start - top
+            keep = acc.shape[-2] - shift
+            if keep > 0:
+                acc[..., :keep, :] = acc[..., shift:, :].clone()
+                weight[..., :keep, :] = weight[..., shift:, :].clone()
+            acc[..., max(keep, 0):, :] = 0
+            weight[..., max(keep, 0):, :] = 0
+        top = start
         for x0 in xs:
-            y = model_fn(xp[..., y0:y0 + th, x0:x0 + tw])
-            if out is None:
-                out = torch.zeros(b, y.shape[1], hp * scale, wp * scale, device=y.device, dtype=torch.float32)
-                weight = torch.zeros(1, 1, hp * scale, wp * scale, device=y.device, dtype=torch.float32)
+            t = read(y0, y0 + th, x0, x0 + tw)
+            out_dtype = t.dtype
+            y = model_fn(t)
+            if acc is None:
+                acc = torch.zeros(y.shape[0], y.shape[1], th * scale, wp * scale, device=y.device, dtype=torch.float32)
+                weight = torch.zeros(1, 1, th * scale, wp * scale, device=y.device, dtype=torch.float32)
             wy = _ramp(th * scale, overlap * scale, y0 > 0, y0 + th < hp, y.device, torch.float32)
             wx = _ramp(tw * scale, overlap * scale, x0 > 0, x0 + tw < wp, y.device, torch.float32)
             wt = wy[:, None] * wx[None, :]
-            sy, sx = slice(y0 * scale, (y0 + th) * scale), slice(x0 * scale, (x0 + tw) * scale)
-            out[..., sy, sx] += y.float() * wt
-            weight[..., sy, sx] += wt
-    return (out / weight.clamp_min(1e-8)).to(xp.dtype)
+            sx = slice(x0 * scale, (x0 + tw) * scale)
+            acc[..., :, sx] += y.float() * wt
+            weight[..., :, sx] += wt
+    flush(th * scale)

@@ -2,32 +2,59 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from restore.ops.tiling import run_tiled
-from restore.zoo.accel import autocast, resolve_precision
+from restore.ops.tiling import ArraySource, run_tiled, to_float
+from restore.zoo.accel import autocast, keep_float32, resolve_precision
 from restore.zoo.registry import ModelSpec, default_model, get_spec, load_model, resolve_device
 
 
-@dataclass
 class Prepared:
     """An input converted to the tensor contract, and how to convert the result back.
 
+    A numpy or PIL input is kept in its file dtype: ``array`` is a view of it, and ``x`` is
+    made from it only when first asked for, so a pipeline that works tile by tile
+    (:meth:`Pipeline.map_streamed`) never holds the whole image as float.
+
     Attributes:
         x: (B, C, H, W) float32, C in {1, 3}; [0, 1] for integer inputs, float inputs
-            are taken as they are (a noisy float image may leave [0, 1]).
-        alpha: (B, 1, H, W) float32 alpha in [0, 1], or None.
+            are taken as they are (a noisy float image may leave [0, 1]). Made on first use.
+        alpha: (B, 1, H, W) float32 alpha in [0, 1], or None. Made on first use.
         finish: maps the (B, C, H', W') result in [0, 1] back to the caller's kind
             (numpy/PIL/tensor, same dtype, alpha re-attached).
+        array: for numpy and PIL inputs, the ``H x W x C`` color channels (C in {1, 3}) in
+            the file dtype (uint8, uint16, float32/64); None for tensors.
+        alpha_array: ``H x W x 1`` alpha of ``array``'s dtype, or None.
+        finish_array: for numpy and PIL inputs, maps an ``H x W x C`` array of ``array``'s
+            dtype (color channels, then alpha when the input had it) to the caller's kind.
     """
 
-    x: torch.Tensor
-    alpha: torch.Tensor | None
-    finish: Callable[[torch.Tensor, torch.Tensor | None], Any]
+    def __init__(self, x: torch.Tensor | None, alpha: torch.Tensor | None,
+                 finish: Callable[[torch.Tensor, torch.Tensor | None], Any], *, array: np.ndarray | None = None,
+                 alpha_array: np.ndarray | None = None,
+                 finish_array: Callable[[np.ndarray], Any] | None = None) -> None:
+        self._x, self._alpha, self.finish = x, alpha, finish
+        self.array, self.alpha_array, self.finish_array = array, alpha_array, finish_array
+
+    @property
+    def x(self) -> torch.Tensor:
+        if self._x is None:
+            self._x = to_float(self.array).permute(2, 0, 1).unsqueeze(0)
+        return self._x
+
+    @property
+    def alpha(self) -> torch.Tensor | None:
+        if self._alpha is None and self.alpha_array is not None:
+            self._alpha = to_float(self.alpha_array).permute(2, 0, 1).unsqueeze(0)
+        return self._alpha
+
+    def new_output(self, height: int, width: int, channels: int) -> np.ndarray:
+        """An uninitialised ``height x width x (channels [+ 1 for alpha])`` array of the
+        file dtype, for :attr:`finish_array` (numpy and PIL inputs only)."""
+        return np.empty((height, width, channels + (self.alpha_array is not None)), self.array.dtype)
 
 
 def check_spec(spec: ModelSpec, task: str, settings_type: type | None) -> ModelSpec:
@@ -46,28 +73,19 @@ def check_spec(spec: ModelSpec, task: str, settings_type: type | None) -> ModelS
     return spec
 
 
-def _numpy_to_tensor(a: np.ndarray) -> tuple[torch.Tensor, float | None]:
-    if a.dtype == np.uint8:
-        scale = 255.0
-    elif a.dtype == np.uint16:
-        scale = 65535.0
-    elif a.dtype in (np.float32, np.float64):
-        scale = None
-    else:
-        raise TypeError(f"unsupported image dtype {a.dtype}; use uint8, uint16 or float32")
-    t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-    if scale is not None:
-        t = t / scale
-    return t.permute(2, 0, 1).unsqueeze(0), scale
-
-
-def _tensor_to_numpy(t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
-    a = t[0].permute(1, 2, 0).detach().float().cpu().numpy()
+def to_dtype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A float ``H x W x C`` array in [0, 1] (clipped first) as ``dtype``: uint8 and
+    uint16 rounded to the nearest level, floats clipped. The inverse of
+    :func:`restore.ops.tiling.to_float` for the values it makes."""
     if dtype == np.uint8:
         return (np.clip(a, 0, 1) * 255.0 + 0.5).astype(np.uint8)
     if dtype == np.uint16:
         return (np.clip(a, 0, 1) * 65535.0 + 0.5).astype(np.uint16)
     return np.clip(a, 0, 1).astype(dtype)
+
+
+def _tensor_to_numpy(t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    return to_dtype(t[0].permute(1, 2, 0).detach().float().cpu().numpy(), dtype)
 
 
 def prepare(image: Any) -> Prepared:
@@ -97,11 +115,11 @@ def prepare(image: Any) -> Prepared:
             arr = np.clip(arr, 0, 65535).astype(np.uint16)
         inner = prepare(arr)
 
-        def finish_pil(y: torch.Tensor, alpha: torch.Tensor | None) -> Any:
-            out = inner.finish(y, alpha)
-            return PILImage.fromarray(out[..., 0] if out.shape[2] == 1 else out)
+        def to_pil(out: np.ndarray) -> Any:
+            return PILImage.fromarray(out[..., 0] if out.ndim == 3 and out.shape[2] == 1 else out)
 
-        return Prepared(inner.x, inner.alpha, finish_pil)
+        return Prepared(None, None, lambda y, alpha: to_pil(inner.finish(y, alpha)), array=inner.array,
+                        alpha_array=inner.alpha_array, finish_array=lambda out: to_pil(inner.finish_array(out)))
     if isinstance(image, np.ndarray):
         if image.ndim == 2:
             image = image[:, :, None]
@@ -113,9 +131,10 @@ def prepare(image: Any) -> Prepared:
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ValueError(f"image is empty: shape {image.shape}")
         dtype = image.dtype
-        t, _ = _numpy_to_tensor(image)
-        c = t.shape[1]
-        x, alpha = (t[:, : c - 1], t[:, c - 1:]) if c in (2, 4) else (t, None)
+        if dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+            raise TypeError(f"unsupported image dtype {dtype}; use uint8, uint16 or float32")
+        c = image.shape[2]
+        color, alpha = (image[..., : c - 1], image[..., c - 1:]) if c in (2, 4) else (image, None)
 
         def finish_np(y: torch.Tensor, a: torch.Tensor | None) -> np.ndarray:
             if a is not None:
@@ -123,7 +142,8 @@ def prepare(image: Any) -> Prepared:
             out = _tensor_to_numpy(y, dtype)
             return out[..., 0] if squeeze else out
 
-        return Prepared(x, alpha, finish_np)
+        return Prepared(None, None, finish_np, array=color, alpha_array=alpha,
+                        finish_array=lambda out: out[..., 0] if squeeze else out)
     if isinstance(image, torch.Tensor):
         batched = image.ndim == 4
         t = image if batched else image.unsqueeze(0)
@@ -207,6 +227,8 @@ class Pipeline:
         self.dtype = torch.float16 if half else torch.float32
         #: ``"fp32"`` or ``"bf16"`` (CPU autocast, :mod:`restore.zoo.accel`); fp16 is ``dtype``.
         self.precision = "fp32" if half else resolve_precision(precision, device, spec.supports_bf16)
+        if self.precision == "bf16" and model is not None:
+            keep_float32(model, spec.fp32_modules)
 
     @classmethod
     def from_pretrained(cls, model: str | ModelSpec | None = None, device: str = "auto", *,
@@ -258,12 +280,7 @@ class Pipeline:
         """
         return dict(options)
 
-    def run_model(self, x: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
-        """Run the network over ``x`` (B, C, H, W) with tiling and padding per the spec.
-
-        ``extra`` tensors of shape (B, k, 1, 1) (e.g. a noise level) are passed to the
-        network after the image. Returns float32 on the input's device, not clamped.
-        """
+    def _model_fn(self, extra: tuple[torch.Tensor, ...]) -> Callable[[torch.Tensor], torch.Tensor]:
         dev, dtype = self.device, self.dtype
         extra = tuple(e.to(dev, dtype) for e in extra)
         cl = torch.channels_last if dev.type == "cpu" else torch.contiguous_format
@@ -272,6 +289,72 @@ class Pipeline:
             with autocast(self.precision):
                 return self.model(t.contiguous(memory_format=cl), *extra).float()
 
+        return fn
+
+    def run_model(self, x: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        """Run the network over ``x`` (B, C, H, W) with tiling and padding per the spec.
+
+        ``extra`` tensors of shape (B, k, 1, 1) (e.g. a noise level) are passed to the
+        network after the image. Returns float32 on the input's device, not clamped.
+        """
         with torch.inference_mode():  # the image moves to the device once, not tile by tile
-            return run_tiled(fn, x.to(dev, dtype), tile=self.tile if self.spec.tiling else None, overlap=self.overlap,
-                             scale=self.spec.scale, multiple_of=self.spec.multiple_of).to(x.device, torch.float32)
+            return run_tiled(self._model_fn(extra), x, tile=self.tile if self.spec.tiling else None,
+                             overlap=self.overlap, scale=self.spec.scale, multiple_of=self.spec.multiple_of,
+                             device=self.device, dtype=self.dtype).to(x.device, torch.float32)
+
+    def run_model_streamed(self, source: ArraySource, *extra: torch.Tensor,
+                           sink: Callable[[int, torch.Tensor], None]) -> None:
+        """:meth:`run_model` over a numpy image read tile by tile, the output handed to
+        ``sink`` a band of rows at a time (:func:`restore.ops.tiling.run_tiled`), so that
+        nothing of the image's size is made as float. The values are those of
+        :meth:`run_model` on the whole image converted at once.
+
+        Args:
+            source: the image (:class:`restore.ops.tiling.ArraySource`).
+            extra: as in :meth:`run_model`.
+            sink: called as ``sink(row0, block)``, top to bottom, with ``block``
+                (1, C', rows, W * scale) float32 on the CPU, not clamped: the output rows
+                ``row0 .. row0 + rows``.
+        """
+        def to_cpu(row0: int, block: torch.Tensor) -> None:
+            sink(row0, block.to("cpu", torch.float32))
+
+        with torch.inference_mode():
+            run_tiled(self._model_fn(extra), source, tile=self.tile if self.spec.tiling else None,
+                      overlap=self.overlap, scale=self.spec.scale, multiple_of=self.spec.multiple_of,
+                      sink=to_cpu, device=self.device, dtype=self.dtype)
+
+    def map_streamed(self, prep: Prepared, post: Callable[[torch.Tensor], torch.Tensor], *extra: torch.Tensor,
+                     channels: int) -> Any:
+        """Run the network over ``prep``'s numpy image tile by tile and return the caller's kind.
+
+        The image is read as 3 channels (a gray one repeated); each finished band of the
+        network's output goes through ``post`` ((1, C', rows, W') float32 ->
+        (1, channels, rows, W') in [0, 1]) and is written into an output of the file dtype
+        (:func:`to_dtype`, the rounding of ``prep.finish``); alpha is copied through.
+        Memory: the input and the output in their file dtype, plus one band of tiles as float.
+
+        Args:
+            prep: a :func:`prepare`\d numpy or PIL image (``prep.array`` is not None).
+            post: maps a band of the network's output to the result's values.
+            extra: as in :meth:`run_model`.
+            channels: color channels of the result (1 or 3).
+
+        Raises:
+            ValueError: for an image with alpha and a model whose scale is not 1.
+        """
+        scale = int(self.spec.scale)
+        if prep.alpha_array is not None and scale != 1:
+            raise ValueError("map_streamed copies alpha through, which needs a scale-1 model")
+        h, w = prep.array.shape[:2]
+        out = prep.new_output(h * scale, w * scale, channels)
+
+        def write(row0: int, block: torch.Tensor) -> None:
+            band = post(block)[0].permute(1, 2, 0).numpy()
+            out[row0:row0 + block.shape[-2], :, :channels] = to_dtype(band, out.dtype)
+
+        self.run_model_streamed(ArraySource(prep.array, 3), *extra, sink=write)
+        if prep.alpha_array is not None:
+            a = prep.alpha_array  # integer levels come back unchanged from the float round trip
+            out[..., channels:] = a if a.dtype.kind == "u" else to_dtype(a.astype(np.float32), a.dtype)
+        return prep.finish_array(out)

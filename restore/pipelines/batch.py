@@ -26,6 +26,7 @@ import numpy as np
 
 from restore.io import (FORMATS, MAX_PIXELS, ImageReadError, OutputExistsError, clean_stale_temp_files, is_image_path,
                         iter_images, output_format, read_image, write_image)
+from restore.storage import as_path, is_within
 
 
 @dataclasses.dataclass
@@ -68,9 +69,9 @@ class BatchResult:
 def plan_outputs(inputs: list[Path], root: Path, output_dir: Path, fmt: str | None) -> list[Path]:
     """The output path of each input: ``output_dir`` / path relative to ``root`` (the input
     folder; for a single input file, its name), extension changed when ``fmt`` is given."""
-    outs = []
+    outs, single = [], root.is_file()
     for p in inputs:
-        rel = Path(p.name) if root.is_file() else p.relative_to(root)
+        rel = Path(p.name) if single else p.relative_to(root)
         out = output_dir / rel
         if fmt:
             out = out.with_suffix("." + FORMATS["." + fmt.lower().lstrip(".")])
@@ -100,7 +101,7 @@ def plan_batch(input_path: str | Path, output_dir: str | Path, *, recursive: boo
         raise ValueError("--skip-existing and --overwrite exclude each other")
     if fmt is not None and "." + fmt.lower().lstrip(".") not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(set(FORMATS.values())))}")
-    root, output_dir = Path(input_path), Path(output_dir)
+    root, output_dir = as_path(input_path), as_path(output_dir)
     if root.is_file() and not is_image_path(root):
         raise ValueError(f"{root} is not an image file (known extensions: {', '.join(sorted(FORMATS))})")
     source_dir = root.parent if root.is_file() else root
@@ -109,8 +110,8 @@ def plan_batch(input_path: str | Path, output_dir: str | Path, *, recursive: boo
                          "(inputs are never overwritten)")
     inputs = list(iter_images(root, recursive=recursive))
     out_resolved = output_dir.resolve()
-    if root.is_dir() and out_resolved.is_relative_to(root.resolve()) and out_resolved != root.resolve():
-        inputs = [p for p in inputs if not p.resolve().is_relative_to(out_resolved)]
+    if is_within(out_resolved, root.resolve()) and out_resolved != root.resolve() and root.is_dir():
+        inputs = [p for p in inputs if not is_within(p.resolve(), out_resolved)]
     input_set = {p.resolve() for p in inputs}
     outputs = plan_outputs(inputs, root, output_dir, fmt)
     return inputs, outputs, input_set
@@ -156,7 +157,7 @@ def run_batch(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nd
     """
     inputs, outputs, input_set = plan_batch(input_path, output_dir, recursive=recursive,
                                             skip_existing=skip_existing, overwrite=overwrite, fmt=fmt)
-    output_dir = Path(output_dir)
+    output_dir = as_path(output_dir)
     result = BatchResult()
     from tqdm.auto import tqdm
 
@@ -272,7 +273,7 @@ def run_file(process: Callable[[np.ndarray, Path], np.ndarray | dict[str, np.nda
     def fail(path: Path, reason: str) -> None:
         result.failed.append((path, reason.removeprefix(f"{path}: ")))
 
-    _run_one(process, Path(src), Path(dst), result, fail, input_set=input_set, skip_existing=skip_existing,
+    _run_one(process, as_path(src), as_path(dst), result, fail, input_set=input_set, skip_existing=skip_existing,
              overwrite=overwrite, fmt=fmt, quality=quality, max_pixels=max_pixels)
     return result
 
@@ -308,7 +309,7 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         ValueError: ``source`` is a file that is not a readable image, or a folder inside
             the input folder (its images would be processed as inputs).
     """
-    input_path, source = Path(input_path), Path(source)
+    input_path, source = as_path(input_path), as_path(source)
     if not source.exists():
         raise FileNotFoundError(f"{kind} {source} does not exist")
     if source.is_file():
@@ -320,7 +321,7 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
             raise ValueError(f"cannot read {kind} {source}: {e}") from None
         return lambda path: one
     root = (input_path if input_path.is_dir() else input_path.parent).absolute()
-    if input_path.is_dir() and source.resolve().is_relative_to(input_path.resolve()):
+    if input_path.is_dir() and is_within(source.resolve(), input_path.resolve()):
         raise ValueError(f"the {kind} folder {source} is inside the input folder; keep {kind}s in their own folder")
     by_rel: dict[str, Path] = {}
     by_stem: dict[str, Path] = {}
@@ -329,8 +330,8 @@ def pair_finder(input_path: str | Path, source: str | Path, *, kind: str = "mask
         by_stem.setdefault(p.stem, p)
 
     def find(path: Path) -> np.ndarray:
-        path = Path(path).absolute()  # the same pairing whichever working folder (an engine's worker)
-        rel = path.relative_to(root).with_suffix("").as_posix() if path.is_relative_to(root) else path.stem
+        path = as_path(path).absolute()  # the same pairing whichever working folder (an engine's worker)
+        rel = path.relative_to(root).with_suffix("").as_posix() if is_within(path, root) else path.stem
         found = by_rel.get(rel) or by_stem.get(path.stem)
         if found is None:
             raise FileNotFoundError(f"no {kind} for {path.name} in {source} ({kind}s are paired by file stem)")

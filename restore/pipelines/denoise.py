@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from restore.ops.color import gray_to_rgb
+from restore.ops.tiling import ArraySource
 from restore.pipelines.base import OptionError, Pipeline, prepare
 from restore.zoo.settings import DenoiseSettings
 
@@ -34,6 +35,13 @@ def _mad_sigma(a: np.ndarray) -> float:
         warnings.simplefilter("ignore", RuntimeWarning)
         sigmas = np.asarray(mad_sigma(a, channel_axis=-1, average_sigmas=False), dtype=np.float64)
     return float(np.nan_to_num(sigmas, nan=0.0).mean())
+
+
+def auto_crop(height: int, width: int) -> tuple[slice, slice]:
+    """The centre crop of at most ``AUTO_CROP`` px a side that :func:`estimate_sigma` reads,
+    as ``(rows, cols)`` slices of an image of ``height x width`` px."""
+    y0, x0 = max(0, (height - AUTO_CROP) // 2), max(0, (width - AUTO_CROP) // 2)
+    return slice(y0, y0 + AUTO_CROP), slice(x0, x0 + AUTO_CROP)
 
 
 def estimate_sigma(x: torch.Tensor, limits: tuple[float, float] = SIGMA_RANGE) -> float:
@@ -67,8 +75,8 @@ def estimate_sigma(x: torch.Tensor, limits: tuple[float, float] = SIGMA_RANGE) -
     h, w = x.shape[-2:]
     if min(h, w) < MIN_SIDE_FOR_AUTO:
         raise ValueError(f"image is {w}x{h}: too small to estimate the noise level; pass sigma explicitly")
-    y0, x0 = max(0, (h - AUTO_CROP) // 2), max(0, (w - AUTO_CROP) // 2)
-    a = x[0, :, y0:y0 + AUTO_CROP, x0:x0 + AUTO_CROP].permute(1, 2, 0).float().cpu().numpy()
+    rows, cols = auto_crop(h, w)
+    a = x[0, :, rows, cols].permute(1, 2, 0).float().cpu().numpy()
     fine = _mad_sigma(a)
     half = cv2.resize(a, (a.shape[1] // 2, a.shape[0] // 2), interpolation=cv2.INTER_AREA)
     half = half[:, :, None] if half.ndim == 2 else half
@@ -134,11 +142,24 @@ class DenoisePipeline(Pipeline):
         """
         sigma = self.resolve_options(sigma=sigma)["sigma"]
         prep = prepare(image)
+        limits, blind = self.spec.settings.sigma_range, self.spec.settings.blind
+        if prep.array is not None:  # numpy or PIL: kept in its dtype, converted tile by tile
+            gray = prep.array.shape[2] == 1
+            if blind:
+                sigma = 0.0
+            elif sigma == "auto":
+                crop = ArraySource(prep.array, 3).read(*auto_crop(*prep.array.shape[:2]))
+                sigma = estimate_sigma(crop, limits)
+
+            def post(y: torch.Tensor) -> torch.Tensor:
+                y = y.clamp(0, 1)
+                return y.mean(1, keepdim=True) if gray else y
+
+            return self.map_streamed(prep, post, torch.full((1, 1, 1, 1), sigma / 255.0), channels=1 if gray else 3)
         x = prep.x
         gray = x.shape[1] == 1
         if gray:
             x = gray_to_rgb(x)
-        limits, blind = self.spec.settings.sigma_range, self.spec.settings.blind
         sigmas = [0.0 if blind else estimate_sigma(x[i:i + 1], limits) if sigma == "auto" else sigma
                   for i in range(x.shape[0])]
         outs = []

@@ -9,6 +9,7 @@ import torch
 
 from restore.ops.blend import classical_fill
 from restore.ops.color import gray_to_rgb
+from restore.ops.tiling import pad_to_multiple
 from restore.pipelines.base import OptionError, Pipeline, prepare
 from restore.zoo.archs.unet import compose, watermark_mask
 from restore.zoo.settings import UnwatermarkSettings
@@ -81,6 +82,23 @@ def tta_boxes(keep: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
                 out.append(b)
         boxes = out
     return boxes
+
+
+def _same_shape_batches(boxes: list[tuple[int, tuple[int, int, int, int]]], multiple_of: int, max_pixels: int
+                        ) -> list[list[tuple[int, tuple[int, int, int, int]]]]:
+    """Group ``(image index, (y0, y1, x0, x1))`` boxes by their size padded up to
+    ``multiple_of``, each group cut into batches of at most ``max_pixels`` padded pixels (a
+    box larger than that, or ``max_pixels`` 0, runs alone); order kept within a group."""
+    m = max(1, multiple_of)
+    groups: dict[tuple[int, int], list] = {}
+    for item in boxes:
+        y0, y1, x0, x1 = item[1]
+        groups.setdefault((-(-(y1 - y0) // m) * m, -(-(x1 - x0) // m) * m), []).append(item)
+    batches = []
+    for (h, w), items in groups.items():
+        per = max(1, max_pixels // (h * w)) if max_pixels else 1
+        batches += [items[k:k + per] for k in range(0, len(items), per)]
+    return batches
 
 
 def inpaint_refine(y: torch.Tensor, region: torch.Tensor, inpainter) -> torch.Tensor:
@@ -267,7 +285,9 @@ class UnwatermarkPipeline(Pipeline):
         object rarely survives the mirrored view, a real mark does. Outside the boxes the
         first pass is returned as it is, so an image without any detection costs one pass,
         and the second pass runs on at most a quarter of the image per box (with the
-        shipped model's settings).
+        shipped model's settings). Boxes of the same size (padded to the model's
+        ``multiple_of``) run as one batch, up to a tile's pixels (a tiled mark gives many
+        such boxes): each box gets the numbers it would get alone.
 
         Args:
             x: (B, 3, H, W) float in [0, 1], the watermarked images.
@@ -282,11 +302,16 @@ class UnwatermarkPipeline(Pipeline):
         pred = pred.clone()  # run_model's output is an inference tensor, not writable outside inference mode
         low = d.mask_ramp[0]
         keep = confident_components(torch.sigmoid(pred[:, 3:4]), low, low if min_confidence is None else min_confidence)
-        for i in range(x.shape[0]):
-            for y0, y1, x0, x1 in tta_boxes(keep[i, 0].cpu().numpy(), d.tta_margin):
-                if (y1 - y0) * (x1 - x0) > d.tta_max_area * x.shape[-2] * x.shape[-1]:
-                    continue
-                mirrored = self.run_model(x[i:i + 1, :, y0:y1, x0:x1].flip(-1)).flip(-1)
+        boxes = [(i, box) for i in range(x.shape[0]) for box in tta_boxes(keep[i, 0].cpu().numpy(), d.tta_margin)
+                 if (box[1] - box[0]) * (box[3] - box[2]) <= d.tta_max_area * x.shape[-2] * x.shape[-1]]
+        for batch in _same_shape_batches(boxes, self.spec.multiple_of, (self.tile or 0) ** 2):
+            # each box mirrored and padded as run_model would pad it alone; boxes of one padded
+            # size run as one batch (fewer, larger network calls; the same numbers)
+            crops = [pad_to_multiple(x[i:i + 1, :, y0:y1, x0:x1].flip(-1), self.spec.multiple_of)[0]
+                     for i, (y0, y1, x0, x1) in batch]
+            out = self.run_model(torch.cat(crops))
+            for k, (i, (y0, y1, x0, x1)) in enumerate(batch):
+                mirrored = out[k:k + 1, :, :y1 - y0, :x1 - x0].flip(-1)
                 pred[i:i + 1, :, y0:y1, x0:x1] = (pred[i:i + 1, :, y0:y1, x0:x1] + mirrored) / 2
         return pred
 

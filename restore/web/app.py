@@ -163,14 +163,21 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                         u_in = inputs("upscale", "Photos (one or several)")
                         u_model = gr.Dropdown(_models("upscale"), value=_models("upscale")[0], label="Model")
                         u_out = gr.Number(0, label="Output scale (0: the model's, 4)", minimum=0)
+                        u_strength = gr.Slider(0, 1, value=1, step=0.05, elem_id="upscale-strength",
+                                               label="Strength, srgan-x4 only (0: smooth and faithful, as srresnet-x4; "
+                                                     "1: sharpest)")
                         u_run = gr.Button("Upscale", variant="primary", elem_id="upscale-run")
                     u_res = results("upscale")
 
                 @_errors
-                def u_go(files, model, outscale, progress=gr.Progress()):
-                    return several("upscale", files, model, progress, outscale=outscale or None)
+                def u_go(files, model, outscale, strength, progress=gr.Progress()):
+                    from restore.zoo.registry import get_spec
+                    # only a model with a PSNR partner takes a strength; the others run at their own
+                    paired = getattr(get_spec(model).settings, "psnr_partner", None) if model else None
+                    return several("upscale", files, model, progress, outscale=outscale or None,
+                                   strength=float(strength) if paired else None)
 
-                u_run.click(u_go, [u_in, u_model, u_out], u_res, concurrency_limit=1, concurrency_id="upscale")
+                u_run.click(u_go, [u_in, u_model, u_out, u_strength], u_res, concurrency_limit=1, concurrency_id="upscale")
 
             with gr.Tab("Colorize", id="colorize"):
                 with gr.Row():

@@ -8,7 +8,9 @@ float32, and the pipelines take the network's output back to float32.
 
 A model takes part only where its spec says bf16 keeps its bench figures
 (``ModelSpec.supports_bf16``: within 0.05 dB of float32 on each bench set); ``precision``
-can force either way. ``RESTORE_PRECISION`` (``auto``, ``fp32`` or ``bf16``) sets the
+can force either way. A model whose figures need some layers at full precision names them
+(``ModelSpec.fp32_modules``); :func:`keep_float32` runs them in float32 inside the bf16
+autocast. ``RESTORE_PRECISION`` (``auto``, ``fp32`` or ``bf16``) sets the
 default for every pipeline loaded with ``precision="auto"``.
 """
 
@@ -107,3 +109,46 @@ def autocast(precision: str) -> Iterator[None]:
             yield
     else:
         yield
+
+
+def _autocast_enabled(device: str) -> bool:
+    """Whether autocast is on for ``device`` (``"cpu"``, ``"cuda"``...), on every PyTorch of 2.x."""
+    try:
+        return torch.is_autocast_enabled(device)
+    except TypeError:  # PyTorch < 2.4: no device argument
+        return torch.is_autocast_cpu_enabled() if device == "cpu" else torch.is_autocast_enabled()
+
+
+def keep_float32(model: torch.nn.Module, names: tuple[str, ...] | list[str]) -> torch.nn.Module:
+    """Make the submodules ``names`` of ``model`` (as ``model.get_submodule`` finds them, e.g.
+    ``"head"``, ``"enc.0"``) run in float32 under autocast: their floating-point tensor
+    inputs are cast to float32 and autocast is off inside them. Outside autocast nothing
+    changes. Wraps each submodule's ``forward`` in place (once; calling again is harmless).
+
+    Args:
+        model: the network.
+        names: submodule names; empty: nothing is done.
+
+    Returns:
+        ``model``.
+
+    Raises:
+        AttributeError: for a name that is not a submodule of ``model``.
+    """
+    for name in names:
+        module = model.get_submodule(name)
+        if getattr(module, "_restore_fp32", False):
+            continue
+        forward = module.forward
+
+        def fp32_forward(*args, _forward=forward, **kwargs):
+            device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "cpu")
+            if not _autocast_enabled(device):
+                return _forward(*args, **kwargs)
+            args = tuple(a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+            with torch.autocast(device, enabled=False):
+                return _forward(*args, **kwargs)
+
+        module.forward = fp32_forward
+        module._restore_fp32 = True
+    return model

@@ -43,7 +43,7 @@ def record_bench(rows: list[dict], key: str, limit: int | None = None) -> list[s
     A row is a model's when its ``model`` field names a model of the manifest (the bench
     runner sets it; baselines have None); the label is never parsed. A model with several
     rows (variants) is recorded from its first row, the default settings. Recorded:
-    ``psnr`` (2 decimals), ``ssim`` (4), any of ``hf_ratio``, ``rmse``, ``frmse``,
+    ``psnr`` (2 decimals), ``ssim`` (4), any of ``hf_ratio``, ``blockiness``, ``rmse``, ``frmse``,
     ``iou``, ``colorfulness``, ``cf_ratio``, ``hole_psnr``, ``hole_l1`` the row has (3),
     ``s_per_mp`` (2) and ``images``. Returns the models updated.
     """
@@ -55,7 +55,7 @@ def record_bench(rows: list[dict], key: str, limit: int | None = None) -> list[s
         name = row.get("model")
         if name in manifest and name not in updated:
             fig = {"psnr": round(row["psnr"], 2), "ssim": round(row["ssim"], 4)}
-            for k in ("hf_ratio", "rmse", "frmse", "iou", "colorfulness", "cf_ratio", "hole_psnr", "hole_l1"):
+            for k in ("hf_ratio", "blockiness", "rmse", "frmse", "iou", "colorfulness", "cf_ratio", "hole_psnr", "hole_l1"):
                 if row.get(k) is not None:
                     fig[k] = round(row[k], 3)
             fig.update(s_per_mp=round(row["s_per_mp"], 2), images=row["images"])

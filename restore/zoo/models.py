@@ -13,7 +13,7 @@ from restore.zoo.archs.dcgan import LatentInpainter
 from restore.zoo.archs.srresnet import SRResNet
 from restore.zoo.archs.unet import MASK_RAMP, ColorizationUNet, NoiseLevelUNet, WatermarkUNet
 from restore.zoo.registry import ModelSpec, register_model
-from restore.zoo.settings import ColorizeSettings, DenoiseSettings, InpaintSettings, UnwatermarkSettings
+from restore.zoo.settings import ColorizeSettings, DenoiseSettings, InpaintSettings, UnwatermarkSettings, UpscaleSettings
 
 #: Licence of weights trained on the photo folders: the code is MIT, but ImageNet and BSDS500
 #: are for non-commercial research, and the weights inherit that.
@@ -47,6 +47,9 @@ def dae_real_s() -> ModelSpec:
         # dae-s's network, fine-tuned from it with its noise map held at 0
         arch_kwargs=dict(channels=3, width=32, levels=4, blocks=1, dec_blocks=None),
         weights="dae-real-s.safetensors", multiple_of=8, tiling=True, tile=768, overlap=64, supports_half=True,
+        # bf16 on the CPU (docs/bf16_quality.py): CBSD68 JPEG q10 / q20 (16 images) 26.774 -> 26.773 /
+        # 29.081 -> 29.081 dB, PolyU (16 pairs) 36.137 -> 36.135 dB, clean Kodak24 (8) 42.717 -> 42.704 dB
+        supports_bf16=True,
         settings=DenoiseSettings(sigma_range=(0.0, 0.0), blind=True),
         license=_PHOTOS_LICENSE,
         trained_on="bsds400 + imagenet-samples (../shared/data/train) through the REAL_PHOTO degradation model "
@@ -62,11 +65,11 @@ _SR_DATA = ("bsds400 + imagenet-samples (../shared/data/train), x4 MATLAB-style 
 _SR_X4 = dict(channels=3, width=48, blocks=8, scale=4, batch_norm=False, bicubic_skip=True, edge_kernel=3)
 
 
-def _sr_x4(name: str, description: str) -> ModelSpec:
+def _sr_x4(name: str, description: str, settings: UpscaleSettings) -> ModelSpec:
     return ModelSpec(
         name=name, task="upscale", arch=SRResNet, arch_kwargs=dict(_SR_X4), weights=f"{name}.safetensors",
         # tiles at the low-resolution side: 192 px in gives 768 px out
-        scale=4, multiple_of=1, tiling=True, tile=192, overlap=32, supports_half=True,
+        scale=4, multiple_of=1, tiling=True, tile=192, overlap=32, supports_half=True, settings=settings,
         license=_PHOTOS_LICENSE,
         trained_on=_SR_DATA, description=description, device_advice="CPU ok")
 
@@ -75,14 +78,16 @@ def _sr_x4(name: str, description: str) -> ModelSpec:
 def srresnet_x4() -> ModelSpec:
     # bf16 on the CPU: Set5 31.26 -> 31.26 dB, Set14 28.04 -> 28.04 dB (docs/benchmarks.md, "Speed")
     spec = _sr_x4("srresnet-x4", "SRResNet x4 (L1, PSNR-oriented), CPU-sized: 8 blocks, width 48 "
-                                 "(trained on 2 CPU cores)")
+                                 "(trained on 2 CPU cores)", UpscaleSettings(psnr_partner=None, default_strength=0.0))
     return dataclasses.replace(spec, supports_bf16=True)
 
 
 @register_model()
 def srgan_x4() -> ModelSpec:
     return _sr_x4("srgan-x4", "SRGAN x4: srresnet-x4 fine-tuned with a GAN and a VGG-free content loss "
-                              "(sharper, lower PSNR)")
+                              "(sharper, lower PSNR)",
+                  # fine-tuned from srresnet-x4's weights: --strength interpolates between the two
+                  UpscaleSettings(psnr_partner="srresnet-x4", default_strength=1.0))
 
 
 _WM_DATA = ("bsds400 + imagenet-samples (../shared/data/train) with synthetic watermarks from 4 in 5 of the logos "
@@ -106,8 +111,11 @@ def unwatermark_s() -> ModelSpec:
         name="unwatermark-s", task="unwatermark", arch=WatermarkUNet,
         arch_kwargs=dict(channels=3, width=32, levels=4, blocks=1, dec_blocks=None),
         weights="unwatermark-s.safetensors", out_channels=5, multiple_of=8, tiling=True, tile=512, overlap=64,
-        # no bf16: its mask is thresholded at 0.995 confidence, and bf16 moved it (Kodak24, 8 images:
-        # mask IoU 0.656 -> 0.719, PSNR 35.26 -> 35.65 dB; the rule is "unchanged within 0.05 dB")
+        # bf16 on the CPU for all but the full-resolution level: its mask is thresholded at 0.995
+        # confidence, and bf16 everywhere moved it (Kodak24, 8 images: mask IoU 0.656 -> 0.719,
+        # PSNR 35.26 -> 35.65 dB), the full-resolution level in float32 keeps it (docs/bf16_quality.py:
+        # CBSD68 16 images / Kodak24 8, PNG and JPEG q90: PSNR within 0.010 dB, mask IoU within 0.001)
+        supports_bf16=True, fp32_modules=("head", "enc.0", "dec.2", "tail"),
         supports_half=True, settings=_UNWATERMARK_S,
         license=_PHOTOS_LICENSE, trained_on=_WM_DATA,
         description="two-head U-Net (watermark alpha + restored image), CPU-sized (trained on 2 CPU cores)",

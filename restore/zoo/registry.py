@@ -21,7 +21,7 @@ from torch import nn
 
 from restore.zoo import paths
 from restore.zoo.paths import MANIFEST
-from restore.zoo.settings import ColorizeSettings, DenoiseSettings, InpaintSettings, UnwatermarkSettings
+from restore.zoo.settings import ColorizeSettings, DenoiseSettings, InpaintSettings, UnwatermarkSettings, UpscaleSettings
 
 log = logging.getLogger("restore")
 
@@ -71,13 +71,17 @@ class ModelSpec:
             model: between its windows, whose side is the generator's).
         settings: the model's other inference settings, a frozen dataclass of its task
             (:mod:`restore.zoo.settings`: ``DenoiseSettings``, ``ColorizeSettings``,
-            ``UnwatermarkSettings``, ``InpaintSettings``; None for upscale, which has none);
+            ``UnwatermarkSettings``, ``InpaintSettings``, ``UpscaleSettings``; None for an
+            upscale model without a strength control);
             the pipelines take their defaults from it. Replace it with
             ``dataclasses.replace`` to run a model with other values.
         supports_half: whether fp16 inference is accurate enough (used on CUDA only).
         supports_bf16: whether bf16 autocast on the CPU keeps the model's bench figures
             (within 0.05 dB of float32 on each bench set); ``precision="auto"`` uses it
             only then, on a CPU with native bf16 (:mod:`restore.zoo.accel`).
+        fp32_modules: submodule names (``model.get_submodule``) kept in float32 when the
+            rest runs in bf16 (:func:`restore.zoo.accel.keep_float32`), where the figures
+            need them; empty: the whole network in bf16.
         license: licence of the weights.
         trained_on: training data, in words.
         description: one line for ``restore models``.
@@ -98,9 +102,10 @@ class ModelSpec:
     tiling: bool = True
     tile: int | None = None
     overlap: int = 0
-    settings: DenoiseSettings | ColorizeSettings | UnwatermarkSettings | InpaintSettings | None = None
+    settings: DenoiseSettings | ColorizeSettings | UnwatermarkSettings | InpaintSettings | UpscaleSettings | None = None
     supports_half: bool = False
     supports_bf16: bool = False
+    fp32_modules: tuple[str, ...] = ()
     license: str = ""
     trained_on: str = ""
     description: str = ""

@@ -107,3 +107,21 @@ class InpaintSettings:
     lambda_prior: float
     lr: float
     restart_noise: float
+
+
+@dataclasses.dataclass(frozen=True)
+class UpscaleSettings:
+    """Settings of a super-resolution model (:class:`restore.pipelines.upscale.UpscalePipeline`).
+
+    Attributes:
+        psnr_partner: the zoo name of the PSNR-trained model this one was fine-tuned from
+            (adversarially), with the same architecture and arch kwargs; it makes
+            ``strength`` available: the weights ``(1 - s) * partner + s * self`` (ESRGAN's
+            network interpolation, Wang et al. 2018). None: no partner, ``strength`` can
+            only be ``default_strength``.
+        default_strength: the strength a call without one runs at, in [0, 1]: 1 for an
+            adversarial model (its own weights), 0 for a PSNR model.
+    """
+
+    psnr_partner: str | None
+    default_strength: float

@@ -21,8 +21,8 @@ from restore.ops.degrade.kernels import (KERNEL_KINDS, KernelRange, apply_kernel
                                          random_kernel, sinc_kernel)
 from restore.ops.degrade.noise import add_awgn, bicubic_down, jpeg_roundtrip, quantize_8bit
 from restore.ops.degrade.realistic import (BSRGAN_X4, MILD, REAL_PHOTO, REALESRGAN_X2, REALESRGAN_X4,
-                                           DegradationConfig, DegradationStage, add_gaussian_noise,
-                                           add_poisson_noise, degrade, random_jpeg, random_resize)
+                                           DegradationConfig, DegradationStage, SR_PRESETS, add_gaussian_noise,
+                                           add_poisson_noise, degrade, random_jpeg, random_resize, sr_preset)
 from restore.ops.degrade.watermarks import (MASK_THRESHOLD, OPACITY_RANGE, WATERMARK_KINDS, WatermarkBank,
                                             load_watermark_bank, logo_alpha, overlay_watermark, render_text_mark,
                                             synthesize_watermark, watermark_layer)
@@ -34,7 +34,7 @@ __all__ = [
     "CameraParams", "camera_noise", "random_camera",
     "KERNEL_KINDS", "KernelRange", "apply_kernel", "gaussian_kernel", "plateau_kernel", "random_kernel", "sinc_kernel",
     "BSRGAN_X4", "MILD", "REAL_PHOTO", "REALESRGAN_X2", "REALESRGAN_X4", "DegradationConfig", "DegradationStage",
-    "add_gaussian_noise", "add_poisson_noise", "degrade", "random_jpeg", "random_resize",
+    "SR_PRESETS", "add_gaussian_noise", "add_poisson_noise", "degrade", "random_jpeg", "random_resize", "sr_preset",
     "MASK_THRESHOLD", "OPACITY_RANGE", "WATERMARK_KINDS", "WatermarkBank", "load_watermark_bank", "logo_alpha",
     "overlay_watermark", "render_text_mark", "synthesize_watermark", "watermark_layer",
 ]

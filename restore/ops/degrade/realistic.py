@@ -351,3 +351,21 @@ REALESRGAN_X4 = DegradationConfig(
 REALESRGAN_X2 = REALESRGAN_X4.replace(scale=2)
 #: BSRGAN's shuffled order (Zhang et al. 2021) over the same steps, x4.
 BSRGAN_X4 = REALESRGAN_X4.replace(order="bsrgan")
+
+#: The super-resolution presets by (order, scale): what ``restore train upscale
+#: --degradation`` and the realistic upscale bench use.
+SR_PRESETS = {("realesrgan", 4): REALESRGAN_X4, ("realesrgan", 2): REALESRGAN_X2, ("bsrgan", 4): BSRGAN_X4}
+
+
+def sr_preset(order: str, scale: int) -> DegradationConfig:
+    """The super-resolution degradation preset of ``order`` (``"realesrgan"`` or
+    ``"bsrgan"``) for a model of ``scale`` (:data:`SR_PRESETS`).
+
+    Raises:
+        ValueError: for a pair without a preset (e.g. ``bsrgan`` at x2).
+    """
+    try:
+        return SR_PRESETS[(order, int(scale))]
+    except KeyError:
+        have = ", ".join(f"{o} x{s}" for o, s in SR_PRESETS)
+        raise ValueError(f"no {order} degradation preset for x{scale}; presets: {have}") from None
