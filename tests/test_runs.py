@@ -133,6 +133,9 @@ def test_clean_stale_temp_files_removes_dead_and_old_ones_only(tmp_path):
 def test_keyboard_interrupt_stops_after_the_files_done(tmp_path, monkeypatch, where):
     """Ctrl-C in the work or in ``write_image`` (raised there: the output is dropped), or a
     real SIGINT while a file's output is being written (held until it is published)."""
+    # Python's own Ctrl-C handler, as in the CLI (a library run earlier in the same process,
+    # e.g. Ray in test_engines, may have left its own)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     images = make_inputs(tmp_path / "in", 6)
     calls = []
 
@@ -156,8 +159,11 @@ def test_keyboard_interrupt_stops_after_the_files_done(tmp_path, monkeypatch, wh
             real(fd)
 
         monkeypatch.setattr(rio.os, "fsync", fsync)
-    result = run_batch(process, tmp_path / "in", tmp_path / "out", progress=False)
-    monkeypatch.undo()
+    try:
+        result = run_batch(process, tmp_path / "in", tmp_path / "out", progress=False)
+    finally:
+        monkeypatch.undo()
+        signal.signal(signal.SIGINT, previous)
     done = 3 if where == "signal-while-writing" else 2
     names = [f"{i:02d}.png" for i in range(6)]
     assert result.interrupted and result.exit_code == 130

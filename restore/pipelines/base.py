@@ -335,7 +335,7 @@ class Pipeline:
         Memory: the input and the output in their file dtype, plus one band of tiles as float.
 
         Args:
-            prep: a :func:`prepare`\d numpy or PIL image (``prep.array`` is not None).
+            prep: numpy or PIL image from :func:`prepare` (``prep.array`` is not None).
             post: maps a band of the network's output to the result's values.
             extra: as in :meth:`run_model`.
             channels: color channels of the result (1 or 3).
