@@ -26,6 +26,9 @@ END = "<!-- figures: end -->"
 _UP = ("restore bench upscale --data ../shared/data/bench/sr/Set5 --data ../shared/data/bench/sr/Set14 "
        "--device cpu --picture docs/sr_comparison.png --record")
 
+_UP_REAL = ("restore bench upscale --realistic --data ../shared/data/bench/denoise/Kodak24 --data "
+            "../shared/data/bench/denoise/CBSD68 --device cpu --record")
+
 _D = "../shared/data/bench/denoise"
 _COL = ("restore bench colorize --data ../shared/data/bench/denoise/Kodak24 --data "
         "../shared/data/bench/denoise/CBSD68 --hints 1 --hints 10 --hints 50 --device cpu --picture "
@@ -56,8 +59,8 @@ _DENOISE: list[tuple[str, list[str]]] = [
 COMMANDS: dict[str, list[tuple[str, list[str]]]] = {
     "dae-s": _DENOISE,
     "dae-real-s": _DENOISE,
-    "srresnet-x4": [(_UP, ["Set5 x4", "Set14 x4"])],
-    "srgan-x4": [(_UP, ["Set5 x4", "Set14 x4"])],
+    "srresnet-x4": [(_UP, ["Set5 x4", "Set14 x4"]), (_UP_REAL, ["Kodak24 realistic x4", "CBSD68 realistic x4"])],
+    "srgan-x4": [(_UP, ["Set5 x4", "Set14 x4"]), (_UP_REAL, ["Kodak24 realistic x4", "CBSD68 realistic x4"])],
     "unwatermark-s": [
         ("restore bench unwatermark --data ../shared/data/bench/denoise/CBSD68 --data "
          "../shared/data/bench/denoise/Kodak24 --logos ../shared/data/train/logos --logos "
@@ -86,7 +89,7 @@ COMMANDS: dict[str, list[tuple[str, list[str]]]] = {
 #: Manifest figure -> (column title, decimals); the decimals are those ``record_bench`` rounds to.
 COLUMNS = {
     "psnr": ("PSNR (dB)", 2), "ssim": ("SSIM", 4),
-    "hf_ratio": ("HF ratio", 3), "rmse": ("RMSE", 3), "frmse": ("fRMSE", 3), "iou": ("mask IoU", 3),
+    "hf_ratio": ("HF ratio", 3), "blockiness": ("blockiness", 3), "rmse": ("RMSE", 3), "frmse": ("fRMSE", 3), "iou": ("mask IoU", 3),
     "colorfulness": ("colorfulness", 3), "cf_ratio": ("share of the originals' colorfulness", 3),
     "hole_psnr": ("hole PSNR (dB)", 3), "hole_l1": ("hole L1 (0-255)", 3),
     "s_per_mp": ("s/MP", 2), "images": ("images", 0),
