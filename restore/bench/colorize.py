@@ -82,6 +82,26 @@ def colorize_cases(data: str | Path, limit: int | None = None) -> list[dict]:
     return cases
 
 
+def _gray_method() -> Method:
+    """The baseline row: the gray input itself, as RGB (no work, not timed)."""
+    return Method(GRAY_LABEL, lambda c: np.repeat(c["gray"][..., None], 3, axis=2), timed=False)
+
+
+def _run_rows(methods: list[Method], cases: list[dict], progress: Progress, keep_outputs: dict | None,
+              **extra) -> list[dict]:
+    """:func:`restore.bench.runner.run_methods` rows with ``cf_ratio`` (the colorfulness over
+    the originals' mean) and, last, the row "original (ground truth)". ``extra[key]`` maps a
+    method label to a value the row gets under ``key`` (None for the original)."""
+    cf_true = float(np.mean([image_colorfulness(c["rgb"]) for c in cases]))
+    if keep_outputs is not None:
+        keep_outputs["original"] = {c["name"]: c["rgb"] for c in cases}
+    rows = [dict(row, cf_ratio=row["colorfulness"] / cf_true, **{k: v[row["method"]] for k, v in extra.items()})
+            for row in run_methods(methods, cases, _score, progress=progress, keep_outputs=keep_outputs)]
+    rows.append(dict(method="original (ground truth)", model=None, images=len(cases), psnr=float("inf"), ssim=1.0,
+                     colorfulness=cf_true, cf_ratio=1.0, seconds=None, s_per_mp=None, **{k: None for k in extra}))
+    return rows
+
+
 def _score(case: dict, out: np.ndarray) -> dict[str, float]:
     ref, test = case["rgb"] / 255.0, out / 255.0
     return dict(psnr=psnr(ref, test), ssim=ssim(ref, test), colorfulness=image_colorfulness(out))
@@ -116,20 +136,13 @@ def bench_colorize(data: str | Path, *, models: Iterable[str] | None = None, dev
     from restore import load_pipeline
 
     cases = colorize_cases(data, limit)
-    methods = [Method(GRAY_LABEL, lambda c: np.repeat(c["gray"][..., None], 3, axis=2), timed=False)]
+    methods = [_gray_method()]
     for m in resolve_models("colorize", models):
         pipe = load_pipeline("colorize", model=m, device=device)
         for suffix, options in (("", {}),) + (VARIANTS if variants else ()):
             methods.append(Method(f"restore {m}{suffix}", lambda c, pipe=pipe, options=options: pipe(c["gray"], **options),
                                   model=m))
-    cf_true = float(np.mean([image_colorfulness(c["rgb"]) for c in cases]))
-    if keep_outputs is not None:
-        keep_outputs["original"] = {c["name"]: c["rgb"] for c in cases}
-    rows = [dict(row, cf_ratio=row["colorfulness"] / cf_true)
-            for row in run_methods(methods, cases, _score, progress=progress, keep_outputs=keep_outputs)]
-    rows.append(dict(method="original (ground truth)", model=None, images=len(cases), psnr=float("inf"), ssim=1.0,
-                     colorfulness=cf_true, cf_ratio=1.0, seconds=None, s_per_mp=None))
-    return rows
+    return _run_rows(methods, cases, progress, keep_outputs)
 
 
 def add_hint_images(cases: list[dict], counts: Sequence[int], seed: int = 0) -> None:
@@ -177,7 +190,7 @@ def bench_colorize_hints(data: str | Path, *, counts: Sequence[int] = HINT_COUNT
         raise ValueError("no colorize model with hint inputs to benchmark")
     cases = colorize_cases(data, limit)
     add_hint_images(cases, counts)
-    methods = [Method(GRAY_LABEL, lambda c: np.repeat(c["gray"][..., None], 3, axis=2), timed=False)]
+    methods = [_gray_method()]
     hints_of = {GRAY_LABEL: None}
     for m in names:
         pipe = load_pipeline("colorize", model=m, device=device)
@@ -186,14 +199,7 @@ def bench_colorize_hints(data: str | Path, *, counts: Sequence[int] = HINT_COUNT
         for n in counts:
             methods.append(Method(hint_label(m, n), lambda c, pipe=pipe, n=n: pipe(c["gray"], c["hints"][n]), model=m))
             hints_of[methods[-1].label] = n
-    cf_true = float(np.mean([image_colorfulness(c["rgb"]) for c in cases]))
-    if keep_outputs is not None:
-        keep_outputs["original"] = {c["name"]: c["rgb"] for c in cases}
-    rows = [dict(row, cf_ratio=row["colorfulness"] / cf_true, hints=hints_of[row["method"]])
-            for row in run_methods(methods, cases, _score, progress=progress, keep_outputs=keep_outputs)]
-    rows.append(dict(method="original (ground truth)", model=None, images=len(cases), psnr=float("inf"), ssim=1.0,
-                     colorfulness=cf_true, cf_ratio=1.0, seconds=None, s_per_mp=None, hints=None))
-    return rows
+    return _run_rows(methods, cases, progress, keep_outputs, hints=hints_of)
 
 
 def format_table(rows: Sequence[dict], title: str | None = None) -> str:
