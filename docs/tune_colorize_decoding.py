@@ -32,15 +32,28 @@ from restore.zoo.archs.unet import ColorizationUNet
 DATA = ["../shared/data/train/bsds400", "../shared/data/train/imagenet-samples"]   # as trained, same split
 
 
-def main(ckpt: str) -> None:
-    t = {k.removeprefix("model."): v for k, v in load_file(ckpt).items() if not k.startswith("opt.")}
-    net = ColorizationUNet(hints=t["head.weight"].shape[1] > 4)
+def load_network(path: str) -> ColorizationUNet:
+    """The colorization network of a weights file or a training checkpoint (its model's
+    tensors), with hint inputs if the file has them, in eval mode."""
+    t = {k.removeprefix("net.model.").removeprefix("model."): v for k, v in load_file(path).items()
+         if not k.startswith("opt")}
+    net = ColorizationUNet(hints="hint_head.weight" in t)
     net.load_state_dict({k: v.float() for k, v in t.items()})
-    net.eval()
+    return net.eval()
+
+
+def held_out(full: bool = False) -> list:
+    """The 32 images held out of training (seed 0, as the runs split them): resized to the
+    render size (short side 256), or at their full size with ``full``."""
     imgs, names = load_folder(DATA, min_side=64)
-    imgs, kept = color_images(imgs, 256)
-    _, val, _ = split_train_val(imgs, [names[i] for i in kept], 32, 0)
-    clean = validation_set(val, 256)
+    small, kept = color_images(imgs, 256)
+    _, val, _ = split_train_val([imgs[i] for i in kept] if full else small, [names[i] for i in kept], 32, 0)
+    return val
+
+
+def main(ckpt: str) -> None:
+    net = load_network(ckpt)
+    clean = validation_set(held_out(), 256)
     with torch.no_grad():
         lab = rgb_to_lab(clean)
         L = lab[:, :1]
@@ -71,14 +84,8 @@ def main_full(weights: str) -> None:
     from restore.metrics import psnr
     from restore.pipelines.colorize import guided_upsample, render_shape
 
-    t = {k.removeprefix("net.model.").removeprefix("model."): v for k, v in load_file(weights).items()
-         if not k.startswith("opt")}
-    net = ColorizationUNet(hints="hint_head.weight" in t)
-    net.load_state_dict({k: v.float() for k, v in t.items()})
-    net.eval()
-    imgs, names = load_folder(DATA, min_side=64)
-    small, kept = color_images(imgs, 256)
-    _, val, _ = split_train_val([imgs[i] for i in kept], [names[i] for i in kept], 32, 0)
+    net = load_network(weights)
+    val = held_out(full=True)
     grid = list(itertools.product((0.25, 0.5, 0.75), (0.38, 0.5, 0.6), (1.0, 1.15, 1.3, 1.5)))
     sums = np.zeros((len(grid), 2))
     gray_psnr, cf_true = [], []

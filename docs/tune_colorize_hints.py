@@ -13,30 +13,20 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
+from tune_colorize_decoding import held_out, load_network   # docs/, beside this script
 
 from restore.metrics import batch_psnr
 from restore.ops.color import lab_to_rgb, rgb_to_lab
 from restore.ops.hints import pool_hints, propagate_hints, reveal_hints
-from restore.train.colorize import color_images, validation_set
-from restore.train.data import load_folder, split_train_val
-from restore.zoo.archs.unet import ColorizationUNet
+from restore.train.colorize import validation_set
 
-DATA = ["../shared/data/train/bsds400", "../shared/data/train/imagenet-samples"]   # as trained, same split
 DECODING = (0.6, 0.5)        # temperature, prior: the model's defaults
 COUNTS = (10, 50)
 
 
 def main(weights: str) -> None:
-    t = {k.removeprefix("net.model.").removeprefix("model."): v for k, v in load_file(weights).items()
-         if not k.startswith("opt")}
-    net = ColorizationUNet(hints="hint_head.weight" in t)
-    net.load_state_dict({k: v.float() for k, v in t.items()})
-    net.eval()
-    imgs, names = load_folder(DATA, min_side=64)
-    imgs, kept = color_images(imgs, 256)
-    _, val, _ = split_train_val(imgs, [names[i] for i in kept], 32, 0)
-    clean = validation_set(val, 256)
+    net = load_network(weights)
+    clean = validation_set(held_out(), 256)
     with torch.no_grad():
         lab = rgb_to_lab(clean)
         L = lab[:, :1]
