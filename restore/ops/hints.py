@@ -44,12 +44,7 @@ def hints_from_rgba(rgba: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     m = (rgba[:, 3:4] > HINT_ALPHA).float()
     if not bool(m.any()):
         return rgba.new_zeros(rgba.shape[0], 3, *size)
-    ab = rgb_to_lab(rgba[:, :3].float().clamp(0, 1))[:, 1:] * m
-    pooled_m = F.adaptive_avg_pool2d(m, size)
-    pooled_ab = F.adaptive_avg_pool2d(ab, size)
-    mask = (pooled_m > 0).float()
-    ab = torch.where(mask > 0, pooled_ab / pooled_m.clamp_min(1e-12), torch.zeros_like(pooled_ab))
-    return torch.cat([ab, mask], 1)
+    return pool_hints(torch.cat([rgb_to_lab(rgba[:, :3].float().clamp(0, 1))[:, 1:], m], 1), size)
 
 
 def reveal_hints(ab: torch.Tensor, counts: list[int], rng: np.random.Generator, sizes: tuple[int, int] = (1, 9)
