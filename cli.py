@@ -489,8 +489,13 @@ def bench_upscale_cmd(
         realistic: bool = typer.Option(False, "--realistic", help="Make the LR inputs from clean photos with the realistic "
                                        "degradation model (blur, resize, noise, JPEG; fixed seed per image) and add a "
                                        "JPEG blockiness column."),
-        scale: int = typer.Option(4, "--scale", "-s", help="Scale of the realistic test set (2 or 4)."),
+        scale: Optional[int] = typer.Option(None, "--scale", "-s", help="Scale of the realistic test set (2 or 4; default 4), "
+                                            "or of the pairs: another scale than the given *_LR files' makes the LR "
+                                            "from *_HR by MATLAB-style bicubic downsampling (e.g. Set5 x2)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the realistic test set."),
+        strength: Optional[list[float]] = typer.Option(None, "--strength", min=0.0, max=1.0,
+                                                       help="Also run each model with a strength control at this "
+                                                            "strength (repeatable: a row per strength)."),
         lr_cache: Optional[Path] = typer.Option(None, "--lr-cache", help="Keep the realistic LR files in this folder and "
                                                 "read them from there next time (default: made again, identically)."),
         device: str = DeviceOpt,
@@ -503,7 +508,7 @@ def bench_upscale_cmd(
     _print_reports(reports(data, models=model or None, device=device,
                            baselines=tuple(baseline) if baseline else BASELINES, limit=limit, picture=picture,
                            record=record, progress=_progress(quiet), realistic=realistic, scale=scale, seed=seed,
-                           cache=lr_cache))
+                           cache=lr_cache, strengths=strength or None))
 
 
 @bench_app.command("unwatermark")

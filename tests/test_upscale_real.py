@@ -212,3 +212,85 @@ def test_web_models_pass_the_strength_to_the_pipeline(pipes):
     models = Models(device="cpu")
     models._pipes[("upscale", "srgan-x4")] = pipes["srgan-x4"]      # the fp32 pipeline, loaded once
     assert np.array_equal(models.run("upscale", "srgan-x4", img, strength=0.5), pipes["srgan-x4"](img, strength=0.5))
+
+
+# --- x2 from x4, the bench's other scales and strength rows ---------------------------------------
+
+def test_an_x2_run_starts_from_x4_weights_keeping_every_tensor_it_shares(photos, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    from restore.train.upscale import train_upscale
+    from restore.zoo import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    x4 = get_spec("srresnet-x4")
+    spec = dataclasses.replace(x4, name="test-sr-x2", scale=2, arch_kwargs=dict(x4.arch_kwargs, scale=2))
+    registry.register_model(lambda: spec)
+    logs = []
+    out = tmp_path / "x2.safetensors"
+    train_upscale(model="test-sr-x2", data=photos, out=out, steps=1, val_every=1, batch=2, patch=8, n_val=1,
+                  init=x4.weights_path, lr=1e-12, device="cpu", log=logs.append)
+    old, new = load_file(str(x4.weights_path)), load_file(str(out))
+    shared = [k for k in new if k in old and old[k].shape == new[k].shape]
+    assert "head.0.weight" in shared and "upsample.0.weight" in shared and "tail.weight" in shared
+    assert not any(k.startswith("upsample.3") for k in new)             # x2 has one sub-pixel stage
+    assert all(torch.allclose(old[k], new[k], atol=1e-6) for k in shared)  # lr ~ 0: the init itself
+    assert any("init of another scale" in line for line in logs)
+
+
+def test_bench_pairs_at_another_scale_make_the_lr_from_hr(tmp_path):
+    from restore.bench.upscale import bench_upscale, format_table, sr_cases
+    from restore.ops.degrade import bicubic_down, quantize_8bit
+    data = tmp_path / "Pairs"
+    hr = real_image(64, 96, index=3)
+    write_image(data / "a_HR.png", hr)
+    write_image(data / "a_LR.png", real_image(16, 24, index=4))   # the given x4 input: ignored at x2
+    (case,) = sr_cases(data, scale=2)
+    x = torch.from_numpy(hr).permute(2, 0, 1)[None].float() / 255
+    want = (quantize_8bit(bicubic_down(x, 2))[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    assert case["scale"] == 2 and case["made"] and np.array_equal(case["lr"], want)
+    (given,) = sr_cases(data)
+    assert given["scale"] == 4 and not given["made"] and given["lr"].shape == (16, 24, 3)
+    rows = bench_upscale(data, models=[], device="cpu", scale=2)
+    assert [r["method"] for r in rows] == ["bicubic (OpenCV)", "lanczos (OpenCV)"]
+    assert rows[0]["psnr"] > 25 and rows[0]["lr_from_hr"]
+    with pytest.raises(ValueError, match="x4"):
+        bench_upscale(data, models=["srresnet-x4"], device="cpu", scale=2)
+    assert format_table(rows).count("\n") == 3
+
+
+def test_bench_strength_rows_only_the_default_one_is_the_models(tmp_path):
+    from restore.bench.upscale import bench_upscale
+    data = tmp_path / "Photos"
+    write_image(data / "im0.png", real_image(64, 64, index=5))
+    rows = bench_upscale(data, models=["srgan-x4", "srresnet-x4"], device="cpu", realistic=True,
+                         strengths=[1, 0, 0.5], baselines=("bicubic",))
+    assert [r["method"] for r in rows] == ["bicubic (OpenCV)", "restore srgan-x4 strength 0",
+                                           "restore srgan-x4 strength 0.5", "restore srgan-x4 strength 1",
+                                           "restore srresnet-x4"]
+    assert [r["model"] for r in rows] == [None, None, None, "srgan-x4", "srresnet-x4"]
+    # strength 0 is the PSNR partner's weights: the same output as srresnet-x4
+    assert rows[1]["psnr"] == pytest.approx(rows[4]["psnr"], abs=1e-6)
+    assert rows[1]["psnr"] != pytest.approx(rows[3]["psnr"], abs=1e-3)
+
+
+def test_model_for_scale_prefers_the_defaults_kind_of_input(monkeypatch):
+    from restore.zoo import registry
+    from restore.zoo.settings import UpscaleSettings
+
+    x4 = get_spec("srresnet-x4")
+    made = {name: dataclasses.replace(x4, name=name, scale=2, arch_kwargs=dict(x4.arch_kwargs, scale=2),
+                                      settings=UpscaleSettings(None, 0.0, inputs=kind))
+            for name, kind in (("a-bicubic-x2", "bicubic"), ("b-real-x2", "real"))}
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    for spec in made.values():
+        registry.register_model(lambda spec=spec: spec)
+    default = registry.default_model("upscale")
+    bicubic_default = dataclasses.replace(get_spec(default), settings=UpscaleSettings(None, 0.0, inputs="bicubic"))
+    monkeypatch.setitem(registry._REGISTRY, default, lambda: bicubic_default)
+    assert registry.model_for_scale("upscale", 2) == "a-bicubic-x2"
+    real_default = dataclasses.replace(bicubic_default, settings=UpscaleSettings(None, 0.0, inputs="real"))
+    monkeypatch.setitem(registry._REGISTRY, default, lambda: real_default)
+    assert registry.model_for_scale("upscale", 2) == "b-real-x2"
+    with pytest.raises(ValueError, match="inputs"):
+        UpscaleSettings(None, 0.0, inputs="jpeg")

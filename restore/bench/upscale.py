@@ -80,26 +80,47 @@ def sr_scores(hr8: np.ndarray, sr8: np.ndarray, border: int) -> dict[str, float]
                 hf_ratio=float(high_frequency_ratio(to_batch(sr), to_batch(hr), border=border)[0]))
 
 
-def sr_cases(data: str | Path, limit: int | None = None) -> list[dict]:
+def sr_cases(data: str | Path, limit: int | None = None, scale: int | None = None) -> list[dict]:
     """The test cases of an SR folder (:func:`find_sr_pairs`, the first ``limit``): ``name``,
     ``hr`` (cropped to ``scale`` times the LR size) and ``lr`` (H x W x 3 uint8),
     ``scale`` and ``mp`` (megapixels of the output, the HR size).
 
+    ``scale`` other than the given pairs' (e.g. 2 on Set5, whose ``*_LR`` files are x4):
+    the LR is made from the HR image, cropped to a multiple of ``scale``, by MATLAB-style
+    antialiased bicubic downsampling rounded to 8 bit
+    (:func:`restore.ops.degrade.bicubic_down`), the protocol of the published x2 figures.
+
     Raises:
         FileNotFoundError: no pairs.
-        ValueError: pairs of several scales.
+        ValueError: pairs of several scales (without ``scale``).
     """
     pairs = find_sr_pairs(data)[:limit] if limit else find_sr_pairs(data)
     cases = []
     for name, hr_path, lr_path in pairs:
         hr, lr = to_rgb8(read_image(hr_path)), to_rgb8(read_image(lr_path))
-        scale = hr.shape[0] // lr.shape[0]
-        hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
-        cases.append(dict(name=name, hr=hr, lr=lr, scale=scale, mp=hr.shape[0] * hr.shape[1] / 1e6))
+        given = hr.shape[0] // lr.shape[0]
+        made = scale is not None and scale != given
+        if made:
+            hr = np.ascontiguousarray(hr[: hr.shape[0] // scale * scale, : hr.shape[1] // scale * scale])
+            lr, given = bicubic_lr(hr, scale), scale
+        hr = hr[: lr.shape[0] * given, : lr.shape[1] * given]
+        cases.append(dict(name=name, hr=hr, lr=lr, scale=given, mp=hr.shape[0] * hr.shape[1] / 1e6, made=made))
     scales = {c["scale"] for c in cases}
     if len(scales) != 1:
         raise ValueError(f"pairs of several scales in {data}: {sorted(scales)}")
     return cases
+
+
+def bicubic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
+    """MATLAB-style antialiased bicubic downsampling of an H x W x 3 uint8 image (sides
+    multiples of ``scale``) by ``scale``, rounded to 8 bit: (H/scale, W/scale, 3) uint8."""
+    import torch
+
+    from restore.ops.degrade import bicubic_down, quantize_8bit
+
+    x = torch.from_numpy(hr).permute(2, 0, 1)[None].float() / 255.0
+    lr = quantize_8bit(bicubic_down(x, scale))[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+    return np.ascontiguousarray(lr)
 
 
 def realistic_lr(hr: np.ndarray, name: str, scale: int, seed: int = REALISTIC_SEED) -> np.ndarray:
@@ -179,14 +200,20 @@ def _interpolate(lr: np.ndarray, scale: int, interpolation: int) -> np.ndarray:
 def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, device: str = "auto",
                   baselines: Sequence[str] = BASELINES, limit: int | None = None,
                   progress: Progress = None, keep_outputs: dict | None = None, realistic: bool = False,
-                  scale: int = 4, seed: int = REALISTIC_SEED, cache: str | Path | None = None) -> list[dict]:
+                  scale: int | None = None, seed: int = REALISTIC_SEED, cache: str | Path | None = None,
+                  strengths: Sequence[float] | None = None) -> list[dict]:
     """Benchmark zoo upscale models and interpolation baselines on one SR test set.
 
     Args:
         data: folder of ``*_HR`` / ``*_LR`` pairs (Set5, Set14); with ``realistic``, a
             folder of clean photos made into the realistic test set (:func:`realistic_cases`).
-        realistic, scale, seed, cache: the realistic test set and its scale, seed and LR
-            cache folder (``scale`` is read from the pairs otherwise).
+        realistic, scale, seed, cache: the realistic test set and its scale (default 4),
+            seed and LR cache folder. Without ``realistic``, ``scale`` None is the pairs'
+            scale, another one makes the LR from the HR images (:func:`sr_cases`).
+        strengths: also run each model that has a strength control (a PSNR partner,
+            :class:`restore.zoo.settings.UpscaleSettings`) at these strengths, one row
+            each, labelled ``restore <model> strength <s>``; only its own default
+            strength's row is the model's (recorded) row.
         models: zoo model names; None = every upscale model of the pairs' scale, the
             task's default first.
         baselines: subset of :data:`BASELINES`.
@@ -214,7 +241,8 @@ def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, devi
     unknown = set(baselines) - set(BASELINES)
     if unknown:
         raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {BASELINES}")
-    cases = realistic_cases(data, scale, seed=seed, cache=cache, limit=limit) if realistic else sr_cases(data, limit)
+    cases = (realistic_cases(data, scale or 4, seed=seed, cache=cache, limit=limit) if realistic
+             else sr_cases(data, limit, scale))
     scale = cases[0]["scale"]
     names = resolve_models("upscale", models)
     if models is None:
@@ -225,7 +253,14 @@ def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, devi
     methods = [Method(f"{b} (OpenCV)", lambda c, i=_INTERP[b]: _interpolate(c["lr"], scale, i)) for b in baselines]
     for m in names:
         pipe = load_pipeline("upscale", model=m, device=device)
-        methods.append(Method(f"restore {m}", lambda c, pipe=pipe: pipe(c["lr"]), model=m))
+        settings = get_spec(m).settings
+        if strengths and getattr(settings, "psnr_partner", None):
+            for st in sorted(set(float(v) for v in strengths)):
+                own = st == settings.default_strength
+                methods.append(Method(f"restore {m} strength {st:g}",
+                                      lambda c, pipe=pipe, st=st: pipe(c["lr"], strength=st), model=m if own else None))
+        else:
+            methods.append(Method(f"restore {m}", lambda c, pipe=pipe: pipe(c["lr"]), model=m))
     if keep_outputs is not None:
         keep_outputs["HR"] = {c["name"]: c["hr"] for c in cases}
     def score(c: dict, out: np.ndarray) -> dict[str, float]:
@@ -233,7 +268,8 @@ def bench_upscale(data: str | Path, *, models: Iterable[str] | None = None, devi
         return dict(figures, blockiness=blockiness(out, scale)) if realistic else figures
 
     rows = run_methods(methods, cases, score, progress=progress, keep_outputs=keep_outputs)
-    return [dict(row, scale=scale) for row in rows]
+    made = bool(cases[0].get("made"))
+    return [dict(row, scale=scale, lr_from_hr=made) for row in rows]
 
 
 def format_table(rows: Sequence[dict], title: str | None = None) -> str:
@@ -246,15 +282,16 @@ def format_table(rows: Sequence[dict], title: str | None = None) -> str:
 
 def reports(data: Sequence[str | Path], *, models: Iterable[str] | None = None, device: str = "auto",
             baselines: Sequence[str] = BASELINES, limit: int | None = None, picture: str | Path | None = None,
-            record: bool = False, progress: Progress = None, realistic: bool = False, scale: int = 4,
-            seed: int = REALISTIC_SEED, cache: str | Path | None = None) -> Iterator[Report]:
+            record: bool = False, progress: Progress = None, realistic: bool = False, scale: int | None = None,
+            seed: int = REALISTIC_SEED, cache: str | Path | None = None,
+            strengths: Sequence[float] | None = None) -> Iterator[Report]:
     """``restore bench upscale``: one table per folder (:func:`bench_upscale`), yielded when
     done.
 
     Args:
         data: folders of ``*_HR`` / ``*_LR`` pairs; with ``realistic``, of clean photos.
-        models, device, baselines, limit, progress, realistic, scale, seed, cache: as in
-            :func:`bench_upscale`.
+        models, device, baselines, limit, progress, realistic, scale, seed, cache, strengths:
+            as in :func:`bench_upscale`.
         picture: write :func:`restore.bench.pictures.upscale_picture` of the first folder
             (HR | the methods but Lanczos, on each image's most detailed crop) there.
         record: store the models' figures in the manifest under ``"<folder> x<scale>"``
@@ -266,12 +303,12 @@ def reports(data: Sequence[str | Path], *, models: Iterable[str] | None = None, 
     def run(folder: Path, outputs: dict | None) -> list[dict]:
         return bench_upscale(folder, models=models, device=device, baselines=baselines, limit=limit,
                              progress=progress, keep_outputs=outputs, realistic=realistic, scale=scale, seed=seed,
-                             cache=cache)
+                             cache=cache, strengths=strengths)
 
     def text(folder: Path, rows: list[dict]) -> str:
         s = rows[0]["scale"]
         inputs = (f"realistic LR (Real-ESRGAN degradation model x{s}, seed {seed})" if realistic
-                  else "given LR inputs")
+                  else "LR made from HR (MATLAB-style bicubic, 8 bit)" if rows[0].get("lr_from_hr") else "given LR inputs")
         return format_table(rows, title=f"{folder.name}, x{s}, {inputs}; Y channel, border {s} px cropped")
 
     def key(folder: Path, rows: list[dict]) -> str:

@@ -276,6 +276,20 @@ class UpscaleRecipe(Recipe):
                 f"bicubic on held-out crops: "
                 f"PSNR-Y {float(psnr.mean()):.2f} dB, HF ratio {float(high_frequency_ratio(bic, self.val['hr']).mean()):.3f}")
 
+    def adapt_init(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weights of another scale (e.g. an x4 SRResNet to start an x2 one): the tensors
+        whose names and shapes the model has are taken (head, body, the first sub-pixel
+        stage, tail); the sub-pixel stages it lacks keep their fresh initialisation. Weights
+        of the model's own scale pass unchanged."""
+        own = self.net.state_dict()
+        if state.keys() == own.keys():
+            return state
+        kept = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        fresh = sorted(set(own) - set(kept))
+        self.log(f"init of another scale: {len(kept)} tensors taken, {len(state) - len(kept)} dropped, "
+                 f"{len(fresh)} fresh ({', '.join(fresh)})")
+        return {**own, **kept}
+
     def build(self) -> dict[str, nn.Module]:
         nets = super().build()
         if self.config.stage == "gan":

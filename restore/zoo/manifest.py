@@ -17,8 +17,9 @@ def _bench_cell(bench: dict[str, Any]) -> str:
 
 
 def models_table(task: str | None = None) -> str:
-    """A markdown table of the zoo: name, task, parameters, weights size, device advice,
-    license, training data, and the figures ``restore bench --record`` stored."""
+    """A markdown table of the zoo: name, task (for an upscaler: its scale and the inputs
+    it is for), parameters, weights size, device advice, license, training data, and the
+    figures ``restore bench --record`` stored."""
     rows = ["| model | task | params | size | device | license | trained on | benchmarks (PSNR / SSIM @ s/MP) |",
             "|---|---|---|---|---|---|---|---|"]
     defaults = {}
@@ -31,9 +32,18 @@ def models_table(task: str | None = None) -> str:
         path = spec.weights_path
         size = f"{path.stat().st_size / 2**20:.1f} MiB" if path.exists() else "missing"
         label = name + (" (default)" if defaults[spec.task] == name else "")
-        rows.append(f"| {label} | {spec.task} | {params / 1e6:.2f} M | {size} | {spec.device_advice} | "
+        rows.append(f"| {label} | {_task_cell(spec)} | {params / 1e6:.2f} M | {size} | {spec.device_advice} | "
                     f"{spec.license} | {spec.trained_on} | {_bench_cell(spec.bench)} |")
     return "\n".join(rows)
+
+
+def _task_cell(spec) -> str:
+    """The task, and for an upscaler its scale and the inputs it is for."""
+    from restore.zoo.settings import SR_INPUTS, UpscaleSettings
+
+    if isinstance(spec.settings, UpscaleSettings):
+        return f"{spec.task} x{spec.scale}, for {SR_INPUTS[spec.settings.inputs]}"
+    return spec.task
 
 
 def record_bench(rows: list[dict], key: str, limit: int | None = None) -> list[str]:

@@ -212,7 +212,8 @@ def default_model(task: str) -> str:
 def model_for_scale(task: str, scale: int, model: str | None = None) -> str:
     """The model of ``task`` that upscales by ``scale``: ``model`` itself when given (its
     scale checked), else the task's default if it has that scale, else the first such
-    model by name.
+    model by name made for the same inputs as the default (``settings.inputs``: real
+    photos or bicubic downsamplings), else the first such model by name.
 
     Raises:
         ValueError: if no model of ``task`` has that scale, or ``model`` is of another task
@@ -232,7 +233,11 @@ def model_for_scale(task: str, scale: int, model: str | None = None) -> str:
         scales = sorted({get_spec(m).scale for m in names})
         raise ValueError(f"no {task} model of scale {scale}; scales in the zoo: {scales}")
     default = _DEFAULTS.get(task)
-    return default if default in matching else matching[0]
+    if default in matching:
+        return default
+    kind = getattr(get_spec(default).settings, "inputs", None) if default is not None else None
+    same = [m for m in matching if getattr(get_spec(m).settings, "inputs", None) == kind]
+    return (same or matching)[0]
 
 
 def model_for_sigma(sigma: float | str, model: str | None = None) -> str:

@@ -121,7 +121,21 @@ class UpscaleSettings:
             only be ``default_strength``.
         default_strength: the strength a call without one runs at, in [0, 1]: 1 for an
             adversarial model (its own weights), 0 for a PSNR model.
+        inputs: the low-resolution inputs the model was trained for (:data:`SR_INPUTS`):
+            ``"bicubic"``, clean MATLAB-style bicubic downsamplings (the Set5/Set14
+            protocol), or ``"real"``, photos as people have them (blur, resizing, sensor
+            noise, JPEG; the realistic degradation model, :mod:`restore.ops.degrade`).
     """
 
     psnr_partner: str | None
     default_strength: float
+    inputs: str = "bicubic"
+
+    def __post_init__(self) -> None:
+        if self.inputs not in SR_INPUTS:
+            raise ValueError(f"inputs must be one of {SR_INPUTS}, got {self.inputs!r}")
+
+
+#: The kinds of low-resolution input a super-resolution model is made for
+#: (:attr:`UpscaleSettings.inputs`), with the words ``restore models`` uses.
+SR_INPUTS = {"bicubic": "clean bicubic-downsampled inputs", "real": "real photos (JPEG, noise, blur)"}
