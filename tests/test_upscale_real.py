@@ -294,3 +294,26 @@ def test_model_for_scale_prefers_the_defaults_kind_of_input(monkeypatch):
     assert registry.model_for_scale("upscale", 2) == "b-real-x2"
     with pytest.raises(ValueError, match="inputs"):
         UpscaleSettings(None, 0.0, inputs="jpeg")
+
+
+def test_ema_weights_are_validated_and_written(photos, tmp_path):
+    from safetensors.torch import load_file
+
+    from restore.train.upscale import train_upscale
+    init = get_spec("srresnet-x4").weights_path
+    start = load_file(str(init))
+    common = dict(data=photos, steps=3, val_every=3, batch=2, patch=8, n_val=1, init=init, lr=1e-3, **QUIET)
+    train_upscale(out=tmp_path / "raw.safetensors", **common)
+    raw = load_file(str(tmp_path / "raw.safetensors"))
+    train_upscale(out=tmp_path / "ema.safetensors", ema=0.5, **common)
+    ema = load_file(str(tmp_path / "ema.safetensors"))
+    moved = lambda a: sum(float((a[k] - start[k]).abs().sum()) for k in start)  # noqa: E731
+    # the average of 0.5 decay trails the raw weights: it moved, but less than they did
+    assert 0 < moved(ema) < moved(raw)
+    side = train_upscale(out=tmp_path / "still.safetensors", ema=0.99999, **common)
+    still = load_file(str(tmp_path / "still.safetensors"))
+    assert moved(still) < 1e-3 * moved(raw)
+    # the written network is the one validated: its PSNR is the init's, to the noise of 1e-5 of a step
+    assert side["validation"]["psnr_y"] == pytest.approx(
+        train_upscale(out=tmp_path / "zero.safetensors", **dict(common, steps=1, val_every=1, lr=1e-12))
+        ["validation"]["psnr_y"], abs=1e-3)

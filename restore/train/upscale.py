@@ -36,6 +36,7 @@ Low-resolution inputs (``--degradation``):
 
 from __future__ import annotations
 
+import copy
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,6 +233,9 @@ class UpscaleConfig(TrainConfig):
     vgg19: str | None = option(None, "Your torchvision VGG19 features weights as safetensors, for the paper's "
                                      "content loss.", path=True, exists=True)
     n_val: int = option(16, N_VAL, min=1)
+    ema: float = option(0.0, "Decay of an exponential moving average of the generator's weights, updated every "
+                             "step; validated and written instead of the raw weights (0 = off; Real-ESRGAN: 0.999).",
+                        min=0.0, max=0.99999)
 
     def check(self) -> None:
         if self.stage not in STAGES:
@@ -296,7 +300,19 @@ class UpscaleRecipe(Recipe):
             nets["discriminator"] = SRGANDiscriminator(3, self.config.d_width)
         return nets
 
+    @property
+    def weights(self) -> nn.Module:
+        """The EMA copy of the generator with ``--ema``, else the generator."""
+        return self.nets.get("ema", self.net)
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        if self.config.ema > 0 and "ema" not in self.nets:
+            # after init was loaded into the model: the average starts from those weights (a resumed
+            # run then loads the checkpointed average over it)
+            self.nets["ema"] = copy.deepcopy(self.net).requires_grad_(False)
+        return self._optimizers()
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         opts = {"model": torch.optim.Adam(self.net.parameters(), lr=c.lr, betas=(0.9, 0.99))}
         if c.stage == "gan":
@@ -346,6 +362,9 @@ class UpscaleRecipe(Recipe):
         else:
             loss, terms = self._gan_loss(tick, sr, hr)
         update(self.opt, self.net, loss)
+        if "ema" in self.nets:
+            with torch.no_grad():
+                torch._foreach_lerp_(list(self.nets["ema"].parameters()), list(self.net.parameters()), 1 - c.ema)
         return {k: t.detach() for k, t in terms.items()}
 
     def _gan_loss(self, tick: Tick, sr: torch.Tensor, hr: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -377,7 +396,7 @@ class UpscaleRecipe(Recipe):
         return loss, terms
 
     def validate(self) -> dict[str, float]:
-        return validate(self.net, self.val, self.device)
+        return validate(self.weights, self.val, self.device)
 
     def summary(self, figures: dict[str, float]) -> str:
         return f"val PSNR-Y {figures['psnr_y']:.2f} HF ratio {figures['hf_ratio']:.3f}"
