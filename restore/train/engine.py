@@ -280,7 +280,7 @@ class Recipe:
         return self.nets["model"]
 
     @property
-    def weights(self) -> nn.Module:
+    def saved_net(self) -> nn.Module:
         """The network whose weights are written to ``out`` (and to snapshots):
         :attr:`net` by default; a recipe keeping an exponential moving average of the
         weights returns that copy."""
@@ -408,12 +408,12 @@ def train(recipe_class: type[Recipe], config: TrainConfig, *, log: Log = print) 
                 + f"lr {tick.lr:.2e} | {recipe.summary(figures)}")
             save_checkpoint(ckpt, recipe.nets, recipe.opts, step=tick.step, history=history, seconds=tick.seconds)
             if config.snapshots:
-                save_weights(recipe.weights, out.with_name(f"{out.stem}.step{tick.step}.safetensors"),
+                save_weights(recipe.saved_net, out.with_name(f"{out.stem}.step{tick.step}.safetensors"),
                              metadata={**meta, "steps_done": str(tick.step)})
     final = figures if validated == schedule.step else recipe.validate()   # the last step validated: same network
     sidecar = dict(record, steps_done=schedule.step, seconds=round(schedule.seconds, 1), device=str(dev),
                    torch=torch.__version__, validation=recipe.validation_record(final), history=history)
-    save_weights(recipe.weights, out, metadata={**meta, "steps_done": str(schedule.step)})
+    save_weights(recipe.saved_net, out, metadata={**meta, "steps_done": str(schedule.step)})
     out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     log(f"wrote {out} and {out.with_suffix('.json')}; final {recipe.summary(final)}")
     return sidecar

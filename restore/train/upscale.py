@@ -301,7 +301,7 @@ class UpscaleRecipe(Recipe):
         return nets
 
     @property
-    def weights(self) -> nn.Module:
+    def saved_net(self) -> nn.Module:
         """The EMA copy of the generator with ``--ema``, else the generator."""
         return self.nets.get("ema", self.net)
 
@@ -396,7 +396,7 @@ class UpscaleRecipe(Recipe):
         return loss, terms
 
     def validate(self) -> dict[str, float]:
-        return validate(self.weights, self.val, self.device)
+        return validate(self.saved_net, self.val, self.device)
 
     def summary(self, figures: dict[str, float]) -> str:
         return f"val PSNR-Y {figures['psnr_y']:.2f} HF ratio {figures['hf_ratio']:.3f}"
