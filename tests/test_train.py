@@ -162,6 +162,29 @@ def test_resume_continues_from_the_checkpoint(photos, tmp_path):
     assert fresh["history"][0]["loss"] == first["history"][0]["loss"]
 
 
+def test_bf16_precision_trains_in_autocast_and_writes_float32_weights(photos, tmp_path, monkeypatch):
+    from restore.train.denoise import train_denoise
+    seen = []
+    real_step = __import__("restore.train.denoise", fromlist=["DenoiseRecipe"]).DenoiseRecipe.step
+
+    def spy(self, tick):
+        seen.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        return real_step(self, tick)
+
+    monkeypatch.setattr("restore.train.denoise.DenoiseRecipe.step", spy)
+    kw = dict(data=photos, batch=2, patch=32, n_val=1, val_every=2, steps=2, **QUIET)
+    side = train_denoise(out=tmp_path / "b.safetensors", precision="bf16", **kw)
+    assert seen == [True, True] and side["precision"] == "bf16"
+    weights = load_file(str(tmp_path / "b.safetensors"))
+    assert all(v.dtype == torch.float32 for v in weights.values() if v.is_floating_point())
+    fp32 = train_denoise(out=tmp_path / "f.safetensors", **kw)
+    assert seen[2:] == [False, False]
+    # the same run in another precision: close, not equal
+    assert side["history"][0]["loss"] == pytest.approx(fp32["history"][0]["loss"], rel=0.05)
+    with pytest.raises(ValueError, match="precision"):
+        train_denoise(out=tmp_path / "x.safetensors", precision="fp16", **kw)
+
+
 def test_max_minutes_stops_the_run_and_still_writes_it(photos, tmp_path):
     from restore.train.denoise import train_denoise
     said = []

@@ -73,6 +73,10 @@ def option(default: Any = dataclasses.MISSING, help: str = "", **cli: Any) -> An
     return dataclasses.field(default=default, metadata=dict(help=help, **cli))
 
 
+#: The choices of ``--precision`` for training.
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass(kw_only=True)
 class TrainConfig:
     """The options every training run has. A recipe's config subclasses it and adds its
@@ -96,6 +100,9 @@ class TrainConfig:
     snapshots: bool = option(False, "Also keep the weights of every validation (<out>.step<N>.safetensors).")
     seed: int = option(0, "Seed of the initialisation, the data split and the batches.")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps.")
+    precision: str = option("fp32", "fp32, or bf16: the training steps' forward passes in bfloat16 autocast (mixed "
+                                    "precision; weights, optimizer and validation stay float32). Worth it on CPUs "
+                                    "with AMX and on recent GPUs.")
 
     def __post_init__(self) -> None:
         self.data = folders(self.data)
@@ -105,6 +112,8 @@ class TrainConfig:
             raise ValueError(f"out must end in .safetensors, got {self.out}")
         if self.val_every < 1:
             raise ValueError(f"val_every must be at least 1, got {self.val_every}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         self.check()
 
     def check(self) -> None:
@@ -398,7 +407,8 @@ def train(recipe_class: type[Recipe], config: TrainConfig, *, log: Log = print) 
                         max_minutes=config.max_minutes, warmup=recipe.warmup(), val_every=config.val_every, log=log)
     figures, validated = None, None
     for tick in schedule:
-        losses = recipe.step(tick)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+            losses = recipe.step(tick)
         if tick.validate:
             figures, validated = recipe.validate(), tick.step
             losses = {k: float(v) for k, v in losses.items()}
