@@ -235,7 +235,7 @@ def propagate_hints(ab: torch.Tensor, L: torch.Tensor, hints: torch.Tensor, *, s
             k1 = min(count, k0 + chunk)
             dist = dijkstra(graph, directed=True, indices=np.arange(n + k0, n + k1), limit=limit)[:, :n]
             wk = np.exp(-dist / spread)                       # exp(-inf) = 0: beyond the limit
-            num += corr[:, k0:k1] @ wk
+            num += (corr[:, k0:k1, None] * wk[None]).sum(axis=1)   # not BLAS: its threads spin on small products
             den += wk.sum(axis=0)
         r = (num / den).reshape(2, h, w)
         r[:, m] = delta.reshape(2, h, w)[:, m]
