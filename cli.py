@@ -232,12 +232,14 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
 @app.command()
 def upscale(input_path: Path = InputArg, output: Path = OutputArg,
             scale: Optional[int] = typer.Option(None, "--scale", "-s",
-                                                help="Model scale: picks the default model of that scale (4)."),
+                                                help="Model scale, 2 or 4: picks the default model of that scale "
+                                                     "(for real photos: real-srgan-x4, real-srresnet-x2)."),
             outscale: Optional[float] = typer.Option(None, "--outscale",
                                                      help="Final size as a multiple of the input (default: the model's scale)."),
             strength: Optional[float] = typer.Option(None, "--strength", min=0.0, max=1.0,
-                                                     help="Detail against fidelity, 0-1, for srgan-x4: 0 = as srresnet-x4 "
-                                                          "(smooth, faithful), 1 = sharpest (the default)."),
+                                                     help="Detail against fidelity, 0-1, for real-srgan-x4 (the default model) "
+                                                          "and srgan-x4: 0 = their PSNR model (smooth, faithful), 1 = "
+                                                          "sharpest; default 0.5 for real-srgan-x4, 1 for srgan-x4."),
             model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,

@@ -62,7 +62,7 @@ def crops(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="realsrgan-x4", help="real-photo model with a strength control")
+    ap.add_argument("--model", default="real-srgan-x4", help="real-photo model with a strength control")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()

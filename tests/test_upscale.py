@@ -175,7 +175,8 @@ def set5_lr(tmp_path_factory) -> Path:
 @pytest.mark.usefixtures("cached_pipelines")
 def test_cli_upscales_set5_better_than_bicubic(set5_lr, tmp_path):
     import cv2
-    code, text = invoke("upscale", set5_lr, tmp_path / "out", "--scale", "4", "--quiet")
+    # the model for clean bicubic-downsampled inputs (the default is for real photos)
+    code, text = invoke("upscale", set5_lr, tmp_path / "out", "--model", "srresnet-x4", "--quiet")
     assert code == 0, text
     assert summary(text)[0] == (5, 0, 0)
     gains = []
@@ -186,6 +187,29 @@ def test_cli_upscales_set5_better_than_bicubic(set5_lr, tmp_path):
         bic = cv2.resize(lr, (lr.shape[1] * 4, lr.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
         gains.append(sr_scores(hr, out, 4)["psnr"] - sr_scores(hr, bic, 4)["psnr"])
     assert min(gains) > 0 and np.mean(gains) > 1.0
+
+
+@pytest.mark.usefixtures("cached_pipelines")
+def test_cli_scale_2_picks_the_x2_model_for_the_defaults_inputs_and_it_beats_bicubic(tmp_path):
+    import cv2
+
+    from restore.bench.upscale import bicubic_lr
+    from restore.zoo.registry import default_model, get_spec, model_for_scale
+    assert get_spec(default_model("upscale")).settings.inputs == get_spec(model_for_scale("upscale", 2)).settings.inputs
+    _, hr_path, _ = find_sr_pairs(require_data(SET5))[2]
+    hr = read_image(hr_path)
+    hr = hr[: hr.shape[0] // 2 * 2, : hr.shape[1] // 2 * 2]
+    src = tmp_path / "in"
+    write_image(src / "lr.png", bicubic_lr(hr, 2))
+    code, text = invoke("upscale", src, tmp_path / "out", "--scale", "2", "--model", "srresnet-x2", "--quiet")
+    assert code == 0, text
+    out = read_image(tmp_path / "out" / "lr.png")
+    assert out.shape == hr.shape
+    lr = bicubic_lr(hr, 2)
+    bic = cv2.resize(lr, (lr.shape[1] * 2, lr.shape[0] * 2), interpolation=cv2.INTER_CUBIC)
+    assert sr_scores(hr, out, 2)["psnr"] > sr_scores(hr, bic, 2)["psnr"] + 1.0
+    code, text = invoke("upscale", src, tmp_path / "out2", "--scale", "2", "--model", "srresnet-x4", "--quiet")
+    assert code == 2 and "x4" in text
 
 
 @pytest.mark.usefixtures("cached_pipelines")

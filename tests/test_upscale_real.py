@@ -317,3 +317,35 @@ def test_ema_weights_are_validated_and_written(photos, tmp_path):
     assert side["validation"]["psnr_y"] == pytest.approx(
         train_upscale(out=tmp_path / "zero.safetensors", **dict(common, steps=1, val_every=1, lr=1e-12))
         ["validation"]["psnr_y"], abs=1e-3)
+
+
+def test_the_real_photo_models_beat_the_bicubic_ones_on_realistic_inputs():
+    """On realistically degraded photos (blur, noise, JPEG) the models trained for them give a
+    higher PSNR-Y and a fainter JPEG grid than the models trained on bicubic inputs."""
+    from helpers import SHARED_DATA, require_data
+
+    from restore import load_pipeline
+    from restore.bench.upscale import realistic_cases, sr_scores
+    from restore.metrics import blockiness
+    cases = realistic_cases(require_data(SHARED_DATA / "bench" / "denoise" / "Kodak24"), 4, limit=2)
+    for real, bicubic in (("real-srresnet-x4", "srresnet-x4"),):
+        scores = {}
+        for m in (real, bicubic):
+            pipe = load_pipeline("upscale", m, device="cpu")
+            outs = [pipe(c["lr"]) for c in cases]
+            scores[m] = (np.mean([sr_scores(c["hr"], o, 4)["psnr"] for c, o in zip(cases, outs)]),
+                         np.mean([blockiness(o, 4) for o in outs]))
+        assert scores[real][0] > scores[bicubic][0] + 0.2
+        assert scores[real][1] < scores[bicubic][1]
+
+
+def test_the_default_strength_of_a_partnered_model_is_its_settings_not_its_own_weights(pipes):
+    from restore.pipelines.upscale import UpscalePipeline
+    pipe = UpscalePipeline.from_pretrained("real-srgan-x4", device="cpu", precision="fp32")
+    assert pipe.settings.default_strength == 0.5
+    img = real_image(24, 24, index=9)
+    half, own, zero = pipe(img), pipe(img, strength=1.0), pipe(img, strength=0.0)
+    assert np.array_equal(pipe(img, strength=0.5), half)
+    assert not np.array_equal(half, own) and not np.array_equal(half, zero)
+    psnr_model = UpscalePipeline.from_pretrained("real-srresnet-x4", device="cpu", precision="fp32")
+    assert np.array_equal(zero, psnr_model(img))

@@ -97,9 +97,11 @@ def test_tile_auto_takes_the_models_tile_and_settings_are_read_only():
 
 
 def test_model_for_scale():
-    assert model_for_scale("upscale", 4) == default_model("upscale") == "srresnet-x4"
+    assert model_for_scale("upscale", 4) == default_model("upscale") == "real-srgan-x4"
+    assert model_for_scale("upscale", 2) == "real-srresnet-x2"          # the default's kind: real photos
     assert model_for_scale("upscale", 4, "srgan-x4") == "srgan-x4"
-    with pytest.raises(ValueError, match="no upscale model of scale 3; scales in the zoo: \\[4\\]"):
+    assert model_for_scale("upscale", 2, "srresnet-x2") == "srresnet-x2"
+    with pytest.raises(ValueError, match="no upscale model of scale 3; scales in the zoo: \\[2, 4\\]"):
         model_for_scale("upscale", 3)
     with pytest.raises(ValueError, match="srgan-x4 is x4, not x2"):
         model_for_scale("upscale", 2, "srgan-x4")

@@ -26,8 +26,14 @@ END = "<!-- figures: end -->"
 _UP = ("restore bench upscale --data ../shared/data/bench/sr/Set5 --data ../shared/data/bench/sr/Set14 "
        "--device cpu --picture docs/sr_comparison.png --record")
 
-_UP_REAL = ("restore bench upscale --realistic --data ../shared/data/bench/denoise/Kodak24 --data "
-            "../shared/data/bench/denoise/CBSD68 --device cpu --record")
+_UP_REAL_STRENGTH = ("restore bench upscale --realistic --data ../shared/data/bench/denoise/Kodak24 --data "
+                     "../shared/data/bench/denoise/CBSD68 --strength 0 --strength 0.5 --strength 1 --device cpu --record")
+_UP_X2 = ("restore bench upscale --data ../shared/data/bench/sr/Set5 --data ../shared/data/bench/sr/Set14 --scale 2 "
+          "--device cpu --record")
+_UP_REAL_X2 = ("restore bench upscale --realistic --scale 2 --data ../shared/data/bench/denoise/Kodak24 --data "
+               "../shared/data/bench/denoise/CBSD68 --device cpu --record")
+_X4 = [(_UP, ["Set5 x4", "Set14 x4"]), (_UP_REAL_STRENGTH, ["Kodak24 realistic x4", "CBSD68 realistic x4"])]
+_X2 = [(_UP_X2, ["Set5 x2", "Set14 x2"]), (_UP_REAL_X2, ["Kodak24 realistic x2", "CBSD68 realistic x2"])]
 
 _D = "../shared/data/bench/denoise"
 _COL = ("restore bench colorize --data ../shared/data/bench/denoise/Kodak24 --data "
@@ -59,8 +65,8 @@ _DENOISE: list[tuple[str, list[str]]] = [
 COMMANDS: dict[str, list[tuple[str, list[str]]]] = {
     "dae-s": _DENOISE,
     "dae-real-s": _DENOISE,
-    "srresnet-x4": [(_UP, ["Set5 x4", "Set14 x4"]), (_UP_REAL, ["Kodak24 realistic x4", "CBSD68 realistic x4"])],
-    "srgan-x4": [(_UP, ["Set5 x4", "Set14 x4"]), (_UP_REAL, ["Kodak24 realistic x4", "CBSD68 realistic x4"])],
+    "srresnet-x4": _X4, "srgan-x4": _X4, "real-srresnet-x4": _X4, "real-srgan-x4": _X4,
+    "srresnet-x2": _X2, "real-srresnet-x2": _X2,
     "unwatermark-s": [
         ("restore bench unwatermark --data ../shared/data/bench/denoise/CBSD68 --data "
          "../shared/data/bench/denoise/Kodak24 --logos ../shared/data/train/logos --logos "

@@ -56,7 +56,7 @@ class UpscalePipeline(Pipeline):
     """Upscale images with a zoo super-resolution generator (SRResNet or SRGAN).
 
     Example:
-        >>> pipe = UpscalePipeline.from_pretrained("srgan-x4")   # device auto
+        >>> pipe = UpscalePipeline.from_pretrained("real-srgan-x4")   # device auto
         >>> big = pipe(image)                                     # numpy in -> numpy out, 4x the size
         >>> big = pipe(image, outscale=3.5)                       # model x4, then resized to 3.5x
 
@@ -68,7 +68,7 @@ class UpscalePipeline(Pipeline):
     Real-ESRGAN's ``--alpha_upsampler bicubic`` does.
 
     ``strength`` (0-1) trades fidelity for detail on a model fine-tuned adversarially from a
-    PSNR model (its spec's ``settings.psnr_partner``, e.g. srgan-x4 from srresnet-x4): the
+    PSNR model (its spec's ``settings.psnr_partner``, e.g. real-srgan-x4 from real-srresnet-x4): the
     network runs with the weights ``(1 - strength) * PSNR + strength * GAN``; 0 gives the
     PSNR model's output (smooth, faithful, highest PSNR), 1 the adversarial model's
     (sharpest). The partner's weights are loaded on first use, and the interpolated weights
@@ -80,7 +80,10 @@ class UpscalePipeline(Pipeline):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._states: dict[float, dict[str, torch.Tensor]] = {}
-        self._strength = self.settings.default_strength if self.settings is not None else None
+        st = self.settings
+        # the strength of the weights loaded: a model's own weights are strength 1 when it has a
+        # PSNR partner (whatever strength it runs at by default), its default otherwise
+        self._strength = None if st is None else 1.0 if st.psnr_partner else st.default_strength
         self._lock = threading.Lock()
 
     @property
@@ -146,8 +149,9 @@ class UpscalePipeline(Pipeline):
                 model's output is resized to ``round(H * outscale) x round(W * outscale)``
                 (Lanczos up, area down). Default: the model's scale.
             strength: detail against fidelity, in [0, 1], for a model with a PSNR partner
-                (srgan-x4): 0 = the PSNR model's output, 1 = the adversarial model's.
-                Default: the model's (1 for srgan-x4, its own weights).
+                (real-srgan-x4, srgan-x4): 0 = the PSNR model's output, 1 = the adversarial
+                model's own weights. Default: the model's ``settings.default_strength`` (0.5
+                for real-srgan-x4, 1 for srgan-x4).
 
         Returns:
             The upscaled image, of the same kind, dtype and channel count as ``image``,

@@ -163,9 +163,10 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                         u_in = inputs("upscale", "Photos (one or several)")
                         u_model = gr.Dropdown(_models("upscale"), value=_models("upscale")[0], label="Model")
                         u_out = gr.Number(0, label="Output scale (0: the model's, 4)", minimum=0)
-                        u_strength = gr.Slider(0, 1, value=1, step=0.05, elem_id="upscale-strength",
-                                               label="Strength, srgan-x4 only (0: smooth and faithful, as srresnet-x4; "
-                                                     "1: sharpest)")
+                        u_strength = gr.Slider(0, 1, value=_settings("upscale").default_strength, step=0.05,
+                                               elem_id="upscale-strength",
+                                               label="Strength, real-srgan-x4 and srgan-x4 only (0: smooth and "
+                                                     "faithful, their PSNR model; 1: sharpest)")
                         u_run = gr.Button("Upscale", variant="primary", elem_id="upscale-run")
                     u_res = results("upscale")
 
