@@ -343,9 +343,9 @@ class ColorizePipeline(Pipeline):
         return prep.finish_array(out)
 
 
-#: Pixels per band of the full-resolution steps of a numpy/PIL image (about 1 MP: the
-#: band's float temporaries stay near 100 MiB at any image size).
-BAND_PIXELS = 2**20
+#: Pixels per band of the full-resolution steps of a numpy/PIL image (a quarter MP: the
+#: band's float temporaries stay near 30 MiB at any image size).
+BAND_PIXELS = 2**18
 
 
 def _band_rows(width: int) -> int:
