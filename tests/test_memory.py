@@ -105,3 +105,41 @@ def test_peak_memory_within_budget(task):
     print(f"{task}: {used / 2**20:.0f} MiB over the baseline ({used / pixels:.1f} bytes/pixel), {m['seconds']:.1f} s")
     assert used <= budget, (f"{task} on {pixels / 1e6:.0f} MP used {used / 2**20:.0f} MiB over the baseline "
                             f"({used / pixels:.0f} bytes/pixel), budget {budget / 2**20:.0f} MiB ({m['code']})")
+
+
+def _tensor_path(pipe, img, *args, **kw):
+    """``pipe`` on ``img`` given as a float tensor (the path that holds the image as float),
+    rounded to ``img``'s dtype as the numpy path rounds."""
+    import torch
+
+    from restore.ops.tiling import to_float
+    from restore.pipelines.base import to_dtype
+
+    out = pipe(to_float(img).permute(2, 0, 1), *args, **kw)
+    return to_dtype(out.permute(1, 2, 0).numpy(), img.dtype) if isinstance(out, torch.Tensor) else out
+
+
+@pytest.mark.parametrize("task", ["colorize", "unwatermark", "inpaint"])
+def test_banded_paths_give_the_tensor_paths_numbers(task):
+    """The bounded-memory paths of numpy images (bands, streamed tiles, windows around the
+    hole) give the numbers of the tensor path, which holds the whole image as float."""
+    import numpy as np
+
+    from helpers import real_image
+    from restore import load_pipeline
+
+    img = real_image(200, 300)
+    pipe = load_pipeline(task, device="cpu")
+    args = ()
+    if task == "inpaint":
+        hole = np.zeros(img.shape[:2], np.uint8)
+        hole[40:70, 30:90] = 255
+        hole[150:153, :] = 255  # a line across, to the border
+        args = (hole,)
+    elif task == "unwatermark":
+        img = img.copy()
+        img[60:90, 40:260] = (0.4 * img[60:90, 40:260] + 0.6 * 255).astype(np.uint8)  # a light bar, a mark
+    new, ref = pipe(img, *args), _tensor_path(pipe, img, *args)
+    assert new.shape == ref.shape and new.dtype == ref.dtype
+    assert np.abs(new.astype(int) - ref.astype(int)).max() <= 1
+    assert (new != ref).mean() < 1e-3
