@@ -13,6 +13,8 @@ refinement of opaque marks and the benchmarks' baselines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -85,44 +87,57 @@ def classical_fill(x: torch.Tensor, region: torch.Tensor, method: str = "telea",
     return out
 
 
-def _poisson_one(source: np.ndarray, target: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """(C, H, W) float64 source/target, (H, W) bool hole -> (C, H, W) float64."""
+def poisson_solve(ys: np.ndarray, xs: np.ndarray, height: int, width: int,
+                  source_at: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                  target_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """The Poisson fill (:func:`poisson_blend`) of the hole pixels ``(ys, xs)``, reading the
+    images only at those pixels and their 4-neighbours, so that its memory grows with the
+    hole, not with the image.
+
+    Args:
+        ys, xs: (n,) int row and column of each hole pixel, in row-major order (as
+            ``np.nonzero`` gives them), inside the ``height`` x ``width`` image.
+        height, width: the image's size (its border is a free, zero-flux boundary).
+        source_at: ``source_at(rows, cols)`` -> (m, C) float values of the fill at those pixels.
+        target_at: the same for the image with its known pixels (asked only at known pixels).
+
+    Returns:
+        (n, C) float64, the filled values of the hole pixels (not clipped).
+    """
     from scipy.sparse import csc_matrix
     from scipy.sparse.linalg import splu
 
-    c, h, w = target.shape
-    ys, xs = np.nonzero(hole)
     n = ys.size
-    index = -np.ones((h, w), np.int64)
-    index[ys, xs] = np.arange(n)
+    linear = ys.astype(np.int64) * width + xs  # sorted: the hole's index of a pixel by binary search
+    src = np.asarray(source_at(ys, xs), np.float64)
+    c = src.shape[1]
     rows, cols, vals = [np.arange(n)], [np.arange(n)], []
     diag = np.zeros(n)
     rhs = np.zeros((n, c))
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
         ny, nx = ys + dy, xs + dx
-        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)  # outside the image: no constraint (Neumann)
+        inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)  # outside the image: no constraint (Neumann)
         p = np.nonzero(inside)[0]
         qy, qx = ny[p], nx[p]
         diag[p] += 1
         # guidance: the source's gradient along this edge
-        rhs[p] += (source[:, ys[p], xs[p]] - source[:, qy, qx]).T
-        q = index[qy, qx]
-        unknown = q >= 0
+        rhs[p] += src[p] - np.asarray(source_at(qy, qx), np.float64)
+        ql = qy.astype(np.int64) * width + qx
+        q = np.minimum(np.searchsorted(linear, ql), max(n - 1, 0))
+        unknown = linear[q] == ql
         rows.append(p[unknown])
         cols.append(q[unknown])
         vals.append(-np.ones(unknown.sum()))
         known = ~unknown
-        rhs[p[known]] += target[:, qy[known], qx[known]].T  # Dirichlet: the known border pixel
+        if known.any():
+            rhs[p[known]] += np.asarray(target_at(qy[known], qx[known]), np.float64)  # Dirichlet: the known border pixel
     # a hole component with no known neighbour (the whole image missing) keeps the source's
     # mean level through a weak tie to it
     diag += 1e-6
-    rhs += 1e-6 * source[:, ys, xs].T
+    rhs += 1e-6 * src
     vals = [diag] + vals
     a = csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-    solution = splu(a).solve(rhs)
-    out = target.copy()
-    out[:, ys, xs] = solution.T
-    return out
+    return splu(a).solve(rhs)
 
 
 def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -153,7 +168,8 @@ def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
         hole = (mask[i, 0] > 0.5).cpu().numpy()
         if not hole.any():
             continue
-        solved = _poisson_one(source[i].detach().double().cpu().numpy(), target[i].detach().double().cpu().numpy(),
-                              hole)
-        out[i] = torch.from_numpy(solved).to(out)
+        src, tgt = source[i].detach().float().cpu().numpy(), target[i].detach().float().cpu().numpy()
+        ys, xs = np.nonzero(hole)
+        solved = poisson_solve(ys, xs, *hole.shape, lambda r, c: src[:, r, c].T, lambda r, c: tgt[:, r, c].T)
+        out[i][:, torch.from_numpy(ys), torch.from_numpy(xs)] = torch.from_numpy(solved.T).to(out)
     return out.clamp(0, 1)

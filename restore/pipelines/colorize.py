@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from restore.ops.color import lab_to_rgb, rgb_to_lab, rgb_to_lightness
 from restore.ops.hints import hints_from_rgba, pool_hints, propagate_hints
-from restore.pipelines.base import OptionError, Pipeline, prepare
+from restore.ops.tiling import to_float
+from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, to_dtype
 from restore.zoo.accel import autocast
 from restore.zoo.settings import ColorizeSettings
 
@@ -52,17 +53,65 @@ def guided_upsample(ab: torch.Tensor, L_low: torch.Tensor, L: torch.Tensor, radi
     Returns:
         (B, 2, H, W) chroma.
     """
-    g_low, g = L_low / 100.0, L / 100.0
+    a, b = guided_coefficients(ab, L_low, radius, eps)
+    size = L.shape[-2:]
+    a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+    b = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
+    return a * (L / 100.0) + b
+
+
+def guided_coefficients(ab: torch.Tensor, L_low: torch.Tensor, radius: int = 2, eps: float = 1e-3
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The low-resolution linear model of :func:`guided_upsample`: chroma ``~ A * L*/100 + b``
+    in each window (He & Sun 2015), window-averaged.
+
+    Args:
+        ab: (B, 2, h, w) chroma.
+        L_low: (B, 1, h, w) L* in [0, 100] at the chroma's resolution.
+        radius, eps: as in :func:`guided_upsample`.
+
+    Returns:
+        ``(A, b)``, each (B, 2, h, w).
+    """
+    g_low = L_low / 100.0
     mean_g, mean_p = _box(g_low, radius), _box(ab, radius)
     cov = _box(g_low * ab, radius) - mean_g * mean_p
     var = _box(g_low * g_low, radius) - mean_g * mean_g
     a = cov / (var + eps)
     b = mean_p - a * mean_g
-    a, b = _box(a, radius), _box(b, radius)
-    size = L.shape[-2:]
-    a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
-    b = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
-    return a * g + b
+    return _box(a, radius), _box(b, radius)
+
+
+class RowUpsampler:
+    """Bilinear upsampling of a (B, C, h, w) map to (H, W), produced a band of rows at a time,
+    with the values of ``F.interpolate(m, size=(H, W), mode="bilinear", align_corners=False)``
+    (the columns are interpolated once at the map's h rows, then each band's rows from them,
+    in the order PyTorch's kernel combines the four neighbours), so that nothing of the full
+    size is made.
+
+    Args:
+        m: (B, C, h, w) float map.
+        size: (H, W) output size.
+    """
+
+    def __init__(self, m: torch.Tensor, size: tuple[int, int]) -> None:
+        h = m.shape[-2]
+        H, W = size
+        self.cols = F.interpolate(m, size=(h, W), mode="bilinear", align_corners=False)  # (B, C, h, W)
+        # PyTorch's source index (area_pixel_compute_source_index, align_corners=False), in float32
+        src = ((torch.arange(H, dtype=torch.float32) + 0.5) * torch.tensor(h / H, dtype=torch.float32) - 0.5
+               ).clamp_min(0)
+        i0 = src.floor().long().clamp(max=h - 1)
+        self.i0, self.i1 = i0, torch.where(i0 < h - 1, i0 + 1, i0)
+        self.l1 = (src - i0.float()).to(m.dtype)
+        self.l0 = 1 - self.l1
+
+    def rows(self, r0: int, r1: int) -> torch.Tensor:
+        """Output rows ``r0 .. r1``: (B, C, r1 - r0, W)."""
+        c, sl = self.cols, slice(r0, r1)
+        view = (1, 1, -1, 1)
+        return (c[:, :, self.i0[sl]] * self.l0[sl].view(view).to(c.device)
+                + c[:, :, self.i1[sl]] * self.l1[sl].view(view).to(c.device))
 
 
 def _rgb_input(image: Any) -> Any:
@@ -235,9 +284,12 @@ class ColorizePipeline(Pipeline):
         if hints is not None and not self.takes_hints:
             raise OptionError("hints", f"model {self.spec.name} takes no color hints; use colorize-hints-s")
         prep = prepare(_rgb_input(image))
-        x = prep.x.to(self.device)
-        gray = bool((x[:, :1] == x[:, 1:2]).all() and (x[:, :1] == x[:, 2:3]).all())
-        L = rgb_to_lightness(x[:, :1] if gray else x)
+        if prep.array is not None:  # numpy / PIL: the image stays in its file dtype, float a band at a time
+            L = _lightness_by_bands(prep.array).to(self.device)
+        else:
+            x = prep.x.to(self.device)
+            gray = bool((x[:, :1] == x[:, 1:2]).all() and (x[:, :1] == x[:, 2:3]).all())
+            L = rgb_to_lightness(x[:, :1] if gray else x)
         size = render_shape(*L.shape[-2:], render_size, self.spec.multiple_of)
         L_render = F.interpolate(L, size=size, mode="bilinear", align_corners=False,
                                  antialias=size[0] < L.shape[-2])
@@ -256,9 +308,60 @@ class ColorizePipeline(Pipeline):
             if hint_maps is not None and self.spec.settings.hint_spread > 0:
                 ab = propagate_hints(ab, L_low, pool_hints(hint_maps.float(), tuple(ab.shape[-2:])),
                                      spread=self.spec.settings.hint_spread, edge=self.spec.settings.hint_edge)
+            if prep.array is not None:
+                return self._finish_by_bands(prep, L, ab, L_low, edge_aware)
             if edge_aware:
                 ab = guided_upsample(ab, L_low, L)
             else:
                 ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
             y = lab_to_rgb(torch.cat([L, ab], 1))
         return prep.finish(y.to(prep.x.device), prep.alpha)
+
+    def _finish_by_bands(self, prep: Prepared, L: torch.Tensor, ab: torch.Tensor, L_low: torch.Tensor,
+                         edge_aware: bool) -> Any:
+        """The full-resolution end of ``__call__`` for a numpy/PIL image, a band of rows at a
+        time: chroma upsampled (guided or bilinear) to the band, merged with its L*, converted
+        to RGB and written into an output of the file dtype; alpha copied through. Besides the
+        input and the output only ``L`` (float32, 4 bytes per pixel) has the image's size."""
+        H, W = L.shape[-2:]
+        if edge_aware:
+            a, b = guided_coefficients(ab, L_low)
+            ups = (RowUpsampler(a, (H, W)), RowUpsampler(b, (H, W)))
+        else:
+            ups = (RowUpsampler(ab, (H, W)),)
+        out = prep.new_output(H, W, 3)
+        step = _band_rows(W)
+        for r0 in range(0, H, step):
+            r1 = min(H, r0 + step)
+            Lb = L[:, :, r0:r1]
+            ab_b = ups[0].rows(r0, r1) * (Lb / 100.0) + ups[1].rows(r0, r1) if edge_aware else ups[0].rows(r0, r1)
+            y = lab_to_rgb(torch.cat([Lb, ab_b], 1))
+            out[r0:r1, :, :3] = to_dtype(y[0].permute(1, 2, 0).cpu().numpy(), out.dtype)
+        if prep.alpha_array is not None:
+            a = prep.alpha_array  # integer levels come back unchanged from the float round trip
+            out[..., 3:] = a if a.dtype.kind == "u" else to_dtype(a.astype(np.float32), a.dtype)
+        return prep.finish_array(out)
+
+
+#: Pixels per band of the full-resolution steps of a numpy/PIL image (a quarter MP: the
+#: band's float temporaries stay near 30 MiB at any image size).
+BAND_PIXELS = 2**18
+
+
+def _band_rows(width: int) -> int:
+    return max(1, BAND_PIXELS // max(1, width))
+
+
+def _lightness_by_bands(array: np.ndarray) -> torch.Tensor:
+    """L* (:func:`restore.ops.color.rgb_to_lightness`) of an ``H x W x 3`` numpy image of a
+    file dtype, converted a band of rows at a time: (1, 1, H, W) float32. A gray image
+    (three equal channels, checked band by band) is taken as gray, as the tensor path does."""
+    H, W = array.shape[:2]
+    step = _band_rows(W)
+    gray = all(np.array_equal(array[r:r + step, :, 0], array[r:r + step, :, 1])
+               and np.array_equal(array[r:r + step, :, 0], array[r:r + step, :, 2]) for r in range(0, H, step))
+    L = torch.empty(1, 1, H, W)
+    for r0 in range(0, H, step):
+        band = to_float(array[r0:r0 + step, :, :1] if gray else array[r0:r0 + step]).permute(2, 0, 1)[None]
+        L[:, :, r0:r0 + band.shape[-2]] = rgb_to_lightness(band)
+    return L

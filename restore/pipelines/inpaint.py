@@ -32,9 +32,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore.ops.blend import CLASSICAL_FILLS, classical_fill, poisson_blend
+from restore.ops.blend import CLASSICAL_FILLS, classical_fill, poisson_blend, poisson_solve
 from restore.ops.color import gray_to_rgb
-from restore.pipelines.base import OptionError, Pipeline, prepare
+from restore.ops.tiling import to_float
+from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, to_dtype
 from restore.zoo.archs.dcgan import LatentInpainter, sample_latent, to_sphere
 from restore.zoo.settings import InpaintSettings
 
@@ -250,6 +251,11 @@ class InpaintPipeline(Pipeline):
         o = self.resolve_options(method=method, init=init, steps=steps, restarts=restarts, lambda_prior=lambda_prior,
                                  seed=seed, return_raw=return_raw)
         prep = prepare(image)
+        if (method == "gan" and not return_raw and self.spec.tiling and prep.array is not None
+                and prep.array.dtype in (np.uint8, np.uint16) and min(prep.array.shape[:2]) >= self.model.size):
+            search = dataclasses.replace(self.spec.settings, steps=o["steps"], restarts=o["restarts"],
+                                         lambda_prior=o["lambda_prior"])
+            return self._gan_sparse(prep, mask_array(mask, *prep.array.shape[:2]), search, init, seed)
         x = prep.x.clamp(0, 1)
         if x.shape[0] != 1:
             raise ValueError("inpaint takes one image at a time")
@@ -287,6 +293,77 @@ class InpaintPipeline(Pipeline):
             raw = self._windows(x, hole, settings)
         return poisson_blend(raw, x, hole), raw
 
+    def _gan_sparse(self, prep: Prepared, hole: np.ndarray, search: InpaintSettings, init: str, seed: int) -> Any:
+        """The windowed GAN fill of ``__call__`` for a numpy/PIL image of an integer dtype at
+        least a window high and wide, with the numbers of the tensor path (:meth:`_windows`,
+        then :func:`restore.ops.blend.poisson_blend`) but memory that grows with the hole:
+        the image stays in its file dtype, only the windows that hold missing pixels are
+        read as float, the windows' feathered fill is evaluated window by window, and the
+        Poisson system reads it and the image only at the hole's pixels and their
+        neighbours (:func:`restore.ops.blend.poisson_solve`). The output is a copy of the
+        input with the hole's pixels replaced."""
+        arr = prep.array
+        h, w = arr.shape[:2]
+        channels = arr.shape[2]
+        out = prep.new_output(h, w, channels)
+        out[..., :channels] = arr
+        if prep.alpha_array is not None:
+            out[..., channels:] = prep.alpha_array
+        ys_hole, xs_hole = np.nonzero(hole)
+        if ys_hole.size == 0:
+            return prep.finish_array(out)
+        s = self.model.size
+        overlap = min(self.overlap, s // 2)
+        sy, sx = np.asarray(window_starts(h, s, overlap)), np.asarray(window_starts(w, s, overlap))
+        boxes = [(int(y0), int(x0)) for y0 in sy for x0 in sx if hole[y0:y0 + s, x0:x0 + s].any()]
+
+        def read(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:  # (1, 3, y1 - y0, x1 - x0) float32
+            t = to_float(arr[y0:y1, x0:x1]).permute(2, 0, 1)[None]
+            return gray_to_rgb(t) if channels == 1 else t
+
+        crops = torch.cat([read(y0, y0 + s, x0, x0 + s) for y0, x0 in boxes])
+        ms = torch.cat([torch.from_numpy(hole[y0:y0 + s, x0:x0 + s].astype(np.float32))[None, None]
+                        for y0, x0 in boxes])
+        settings = dict(dataclasses.asdict(search), init=init, seed=seed)
+        fill, _, _ = latent_search(self.model, crops.to(self.device), ms.to(self.device), **settings)
+        raws = _feathered_windows(fill.cpu(), crops, boxes, s, overlap)
+        del crops, ms, fill
+        grid = -np.ones((len(sy), len(sx)), np.int64)  # window index by grid position, -1: no window
+        for k, (y0, x0) in enumerate(boxes):
+            grid[np.searchsorted(sy, y0), np.searchsorted(sx, x0)] = k
+
+        def target_at(r: np.ndarray, c: np.ndarray) -> np.ndarray:  # (m, 3) float32, the image
+            v = to_float(arr[r, c][:, None]).numpy()[:, 0]
+            return np.repeat(v, 3, axis=1) if channels == 1 else v
+
+        # a pixel lies in at most s / (smallest spacing of the starts) + 1 windows along each side
+        reach_y, reach_x = (range(0, -(s // max(1, int(np.diff(st).min(initial=s))) + 2), -1) for st in (sy, sx))
+
+        def source_at(r: np.ndarray, c: np.ndarray) -> np.ndarray:  # (m, 3): a window's raw fill, else the image
+            k = -np.ones(r.size, np.int64)
+            iy = np.searchsorted(sy, r, side="right") - 1  # the last window starting at or above r
+            ix = np.searchsorted(sx, c, side="right") - 1
+            for dy in reach_y:
+                for dx in reach_x:
+                    gy, gx = iy + dy, ix + dx
+                    ok = (k < 0) & (gy >= 0) & (gx >= 0)
+                    ok[ok] &= (r[ok] < sy[gy[ok]] + s) & (c[ok] < sx[gx[ok]] + s)
+                    k[ok] = grid[gy[ok], gx[ok]]
+            v = target_at(r, c)
+            hit = np.nonzero(k >= 0)[0]
+            if hit.size:
+                kk = k[hit]
+                wy, wx = r[hit] - np.asarray([boxes[i][0] for i in kk]), c[hit] - np.asarray([boxes[i][1] for i in kk])
+                v[hit] = raws[torch.from_numpy(kk), :, torch.from_numpy(wy), torch.from_numpy(wx)].numpy()
+            return v
+
+        solved = poisson_solve(ys_hole, xs_hole, h, w, source_at, target_at)
+        vals = torch.from_numpy(solved).to(torch.float32).clamp(0, 1)  # (n, 3), as poisson_blend returns them
+        if channels == 1:
+            vals = vals.mean(1, keepdim=True)
+        out[ys_hole, xs_hole, :channels] = to_dtype(vals.numpy(), out.dtype)
+        return prep.finish_array(out)
+
     def _windows(self, x: torch.Tensor, hole: torch.Tensor, settings: dict) -> torch.Tensor:
         net, dev = self.model, self.device
         s = net.size
@@ -315,11 +392,54 @@ class InpaintPipeline(Pipeline):
         return raw[:, :, :h, :w]
 
 
+def _feathered_windows(fill: torch.Tensor, crops: torch.Tensor, boxes: list[tuple[int, int]], s: int,
+                       overlap: int) -> torch.Tensor:
+    """The raw fill of :meth:`InpaintPipeline._windows` over each window, without the
+    image-size accumulators: for window k, the feathered mean of every window that overlaps
+    it, accumulated in the windows' order (so each pixel gets the numbers of ``_windows``),
+    and ``crops[k]`` (the image) where no window reaches.
+
+    Args:
+        fill: (N, 3, s, s) the generator's fill of each window.
+        crops: (N, 3, s, s) the image under each window.
+        boxes: (y0, x0) of each window, in the order of ``_windows``.
+        s, overlap: the windows' side and overlap.
+
+    Returns:
+        (N, 3, s, s) float32.
+    """
+    ramp = torch.minimum(torch.arange(s) + 1.0, s - torch.arange(s).float()).clamp(max=max(1, overlap)) / max(1, overlap)
+    feather = (ramp[:, None] * ramp[None, :])[None, None]
+    weighted = fill * feather
+    starts = np.asarray(boxes).reshape(-1, 2)
+    raws = torch.empty_like(crops)
+    for k, (y0, x0) in enumerate(boxes):
+        acc = torch.zeros(1, 3, s, s)
+        weight = torch.zeros(1, 1, s, s)
+        near = np.nonzero((np.abs(starts[:, 0] - y0) < s) & (np.abs(starts[:, 1] - x0) < s))[0]
+        for j in near:
+            v0, u0 = boxes[j]
+            a0, a1, b0, b1 = max(y0, v0), min(y0, v0) + s, max(x0, u0), min(x0, u0) + s
+            acc[:, :, a0 - y0:a1 - y0, b0 - x0:b1 - x0] += weighted[j:j + 1, :, a0 - v0:a1 - v0, b0 - u0:b1 - u0]
+            weight[:, :, a0 - y0:a1 - y0, b0 - x0:b1 - x0] += feather[:, :, a0 - v0:a1 - v0, b0 - u0:b1 - u0]
+        raws[k] = torch.where(weight > 0, acc / weight.clamp_min(1e-8), crops[k:k + 1])[0]
+    return raws
+
+
 def mask_tensor(mask: Any, height: int, width: int) -> torch.Tensor:
     """A mask given as numpy, PIL or tensor -> (1, 1, height, width) float32 in {0, 1}, 1 = fill.
 
     Color masks count a pixel as fill when any channel is above half its full scale;
     an alpha channel is ignored. Resized with nearest neighbour when sizes differ.
+
+    Raises:
+        TypeError, ValueError: unsupported mask kinds or shapes.
+    """
+    return torch.from_numpy(mask_array(mask, height, width).astype(np.float32))[None, None]
+
+
+def mask_array(mask: Any, height: int, width: int) -> np.ndarray:
+    """:func:`mask_tensor`'s mask as a (height, width) bool numpy array (1 byte per pixel).
 
     Raises:
         TypeError, ValueError: unsupported mask kinds or shapes.
@@ -357,4 +477,4 @@ def mask_tensor(mask: Any, height: int, width: int) -> torch.Tensor:
     m = m.astype(np.uint8)
     if m.shape != (height, width):
         m = cv2.resize(m, (width, height), interpolation=cv2.INTER_NEAREST)
-    return torch.from_numpy(m.astype(np.float32))[None, None]
+    return m.astype(bool)

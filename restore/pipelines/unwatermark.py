@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from restore.ops.blend import classical_fill
+from restore.ops.blend import classical_fill, classical_inpaint
 from restore.ops.color import gray_to_rgb
-from restore.ops.tiling import pad_to_multiple
-from restore.pipelines.base import OptionError, Pipeline, prepare
+from restore.ops.tiling import ArraySource, pad_to_multiple, to_float
+from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, to_dtype
 from restore.zoo.archs.unet import compose, watermark_mask
 from restore.zoo.settings import UnwatermarkSettings
 
@@ -240,6 +241,10 @@ class UnwatermarkPipeline(Pipeline):
         o = self.resolve_options(return_mask=return_mask, refine=refine, opaque_alpha=opaque_alpha,
                                  min_confidence=min_confidence, tta=tta)
         prep = prepare(image)
+        if prep.array is not None and prep.array.dtype in (np.uint8, np.uint16) and o["refine"] != "inpaint":
+            h, w = prep.array.shape[:2]
+            given = None if mask is None else given_mask(mask, 1, h, w)
+            return self._call_by_bands(prep, given, o, mask_kind=image)
         x = prep.x.clamp(0, 1)
         given = None if mask is None else given_mask(mask, x.shape[0], x.shape[2], x.shape[3]).to(x.device)
         gray = x.shape[1] == 1
@@ -297,21 +302,30 @@ class UnwatermarkPipeline(Pipeline):
         Returns:
             (B, 5, H, W) float32, a new tensor on ``pred``'s device.
         """
+        pred = pred.clone()  # run_model's output is an inference tensor, not writable outside inference mode
+        return self._tta_in_place(lambda i, y0, y1, x0, x1: x[i:i + 1, :, y0:y1, x0:x1], pred,
+                                  min_confidence=min_confidence)
+
+    def _tta_in_place(self, read: Callable[[int, int, int, int, int], torch.Tensor], pred: torch.Tensor, *,
+                      min_confidence: float | str | None = "auto") -> torch.Tensor:
+        """:meth:`tta_average` on ``pred`` in place, the image's crops read by
+        ``read(i, y0, y1, x0, x1)`` -> (1, 3, y1 - y0, x1 - x0) float32 (image ``i``)."""
         d = self.spec.settings
         min_confidence = self._min_confidence(min_confidence)
-        pred = pred.clone()  # run_model's output is an inference tensor, not writable outside inference mode
         low = d.mask_ramp[0]
+        b, _, h, w = pred.shape
         keep = confident_components(torch.sigmoid(pred[:, 3:4]), low, low if min_confidence is None else min_confidence)
-        boxes = [(i, box) for i in range(x.shape[0]) for box in tta_boxes(keep[i, 0].cpu().numpy(), d.tta_margin)
-                 if (box[1] - box[0]) * (box[3] - box[2]) <= d.tta_max_area * x.shape[-2] * x.shape[-1]]
+        boxes = [(i, box) for i in range(b) for box in tta_boxes(keep[i, 0].cpu().numpy(), d.tta_margin)
+                 if (box[1] - box[0]) * (box[3] - box[2]) <= d.tta_max_area * h * w]
+        del keep
         for batch in _same_shape_batches(boxes, self.spec.multiple_of, (self.tile or 0) ** 2):
             # each box mirrored and padded as run_model would pad it alone; boxes of one padded
             # size run as one batch (fewer, larger network calls; the same numbers)
-            crops = [pad_to_multiple(x[i:i + 1, :, y0:y1, x0:x1].flip(-1), self.spec.multiple_of)[0]
+            crops = [pad_to_multiple(read(i, y0, y1, x0, x1).flip(-1), self.spec.multiple_of)[0]
                      for i, (y0, y1, x0, x1) in batch]
             out = self.run_model(torch.cat(crops))
             for k, (i, (y0, y1, x0, x1)) in enumerate(batch):
-                mirrored = out[k:k + 1, :, :y1 - y0, :x1 - x0].flip(-1)
+                mirrored = out[k:k + 1, :, :y1 - y0, :x1 - x0].flip(-1).to(pred.device)
                 pred[i:i + 1, :, y0:y1, x0:x1] = (pred[i:i + 1, :, y0:y1, x0:x1] + mirrored) / 2
         return pred
 
@@ -367,6 +381,96 @@ class UnwatermarkPipeline(Pipeline):
         elif refine == "inpaint" and region.any():
             y = inpaint_refine(y, region, self.inpainter())
         return y.clamp(0, 1), mask
+
+    def _call_by_bands(self, prep: Prepared, given: torch.Tensor | None, o: dict[str, Any], mask_kind: Any) -> Any:
+        """``__call__`` for a numpy/PIL image of an integer dtype, with the numbers of the
+        tensor path but bounded memory: the image stays in its file dtype (converted to
+        float a tile or a band of rows at a time), the first pass is streamed
+        (:meth:`Pipeline.run_model_streamed`) into one float32 prediction (20 bytes per
+        pixel), the mirrored pass reads its crops from the file-dtype image, and the
+        composition, rounding and returned mask are made a band of rows at a time into
+        outputs of the file dtype. Besides those, the full-size arrays are a few bytes per
+        pixel: the kept parts and the refined region (bool), the mask probability while the
+        hysteresis runs, and, with a refined region, the 8-bit image that Telea fills."""
+        arr = prep.array
+        h, w = arr.shape[:2]
+        gray = arr.shape[2] == 1
+        d = self.spec.settings
+        ramp, opaque_alpha = d.mask_ramp, o["opaque_alpha"]
+        min_confidence = o["min_confidence"]
+        pred = torch.empty(1, 5, h, w)
+
+        def sink(row0: int, block: torch.Tensor) -> None:
+            pred[:, :, row0:row0 + block.shape[-2]] = block
+
+        self.run_model_streamed(ArraySource(arr, 3), sink=sink)
+
+        def read(i: int, y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
+            t = to_float(arr[y0:y1, x0:x1]).permute(2, 0, 1)[None]
+            return gray_to_rgb(t) if gray else t
+
+        if o["tta"]:
+            self._tta_in_place(read, pred, min_confidence=min_confidence)
+        keep = None
+        if given is None and min_confidence is not None:
+            keep = confident_components(torch.sigmoid(pred[:, 3:4]), ramp[0], min_confidence)
+        channels = 1 if gray else 3
+        out = prep.new_output(h, w, channels)
+        want_mask = o["return_mask"]
+        mask_dtype = np.uint16 if arr.dtype == np.uint16 and isinstance(mask_kind, np.ndarray) else np.uint8
+        mask_out = np.empty((h, w), mask_dtype) if want_mask else None
+        region = torch.zeros(1, 1, h, w, dtype=torch.bool)
+        # Telea fills the 8-bit image of the composition (:func:`restore.ops.blend.classical_fill`);
+        # for an RGB uint8 image that is the output itself
+        img8 = None
+        if o["refine"] == "telea" and (gray or arr.dtype != np.uint8):
+            img8 = np.empty((h, w, 3), np.uint8)
+        step = max(1, (1 << 18) // w)  # a quarter MP per band
+        for r0 in range(0, h, step):
+            r1 = min(h, r0 + step)
+            p = pred[:, :, r0:r1]
+            prob = torch.sigmoid(p[:, 3:4])
+            soft = watermark_mask(prob, ramp)
+            alpha = torch.sigmoid(p[:, 4:5])
+            if given is None:
+                if keep is not None:
+                    soft = soft * keep[:, :, r0:r1]
+                reg = (alpha > opaque_alpha) & (soft > 0)
+            else:
+                g = given[:, :, r0:r1]
+                added = g & (soft <= 0)
+                soft = torch.where(g, torch.where(added, torch.ones_like(soft), soft), torch.zeros_like(soft))
+                reg = g & ((alpha > opaque_alpha) | added)
+            region[:, :, r0:r1] = reg
+            y = compose(read(0, r0, r1, 0, w), p[:, :3].clamp(0, 1), soft)
+            if img8 is not None:
+                img8[r0:r1] = to_dtype(y[0].permute(1, 2, 0).numpy(), np.uint8)
+            y = y.clamp(0, 1)
+            if gray:
+                y = y.mean(1, keepdim=True)
+            out[r0:r1, :, :channels] = to_dtype(y[0].permute(1, 2, 0).numpy(), out.dtype)
+            if want_mask:
+                mask_out[r0:r1] = _quantize(soft[0, 0].numpy(), mask_dtype)
+        pred = keep = None  # noqa: F841 - freed before Telea
+        if o["refine"] == "telea" and bool(region.any()):
+            r = region[0, 0].numpy()
+            del region
+            src = np.ascontiguousarray(out[..., :3]) if img8 is None else img8
+            filled = classical_inpaint(src, r, "telea")[r].astype(np.float32) / np.float32(255.0)  # (n, 3)
+            del src, img8
+            if gray:
+                filled = torch.from_numpy(filled).mean(1, keepdim=True).numpy()
+            out[r, :channels] = to_dtype(filled, out.dtype)
+        if prep.alpha_array is not None:
+            a = prep.alpha_array  # integer levels come back unchanged from the float round trip
+            out[..., channels:] = a
+        result = prep.finish_array(out)
+        if not want_mask:
+            return result
+        if isinstance(mask_kind, np.ndarray):
+            return result, mask_out
+        from PIL import Image
+        return result, Image.fromarray(mask_out, mode="L")
 
     def inpainter(self):
         """The inpainting pipeline used by ``refine="inpaint"`` (the default ``inpaint``
