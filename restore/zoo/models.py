@@ -183,11 +183,13 @@ def _gan(name: str, *, tiling: bool, overlap: int, settings: InpaintSettings, li
 #: fill away from the encoder's, and the hole PSNR drops (docs/models.md;
 #: docs/tune_inpaint_search.py).
 _SEARCH = dict(lambda_prior=0.003, lr=0.01, restart_noise=0.25)
+#: Coarse-to-fine fill of large holes (windowed models only; see below).
+_COARSE = dict(coarse_depth=16, coarse_context=16, max_levels=4, rounds=3, filled_weight=0.5, guide_weight=1.0)
 
 
 @register_model()
 def gan_faces_64() -> ModelSpec:
-    return _gan("gan-faces-64", tiling=False, overlap=0, settings=InpaintSettings(steps=100, restarts=4, **_SEARCH),
+    return _gan("gan-faces-64", tiling=False, overlap=0, settings=InpaintSettings(steps=100, restarts=4, **_SEARCH, **_COARSE),
                 license="non-commercial research only (inherited from training data: UTKFace)",
                 trained_on="faces (../shared/data/train/faces, UTKFace aligned crops) resized to 64x64, "
                            "1 in 16 held out",
@@ -197,7 +199,7 @@ def gan_faces_64() -> ModelSpec:
 
 @register_model(default=True)
 def gan_photos_64() -> ModelSpec:
-    return _gan("gan-photos-64", tiling=True, overlap=16, settings=InpaintSettings(steps=10, restarts=1, **_SEARCH),
+    return _gan("gan-photos-64", tiling=True, overlap=16, settings=InpaintSettings(steps=10, restarts=1, **_SEARCH, **_COARSE),
                 license=_PHOTOS_LICENSE,
                 trained_on="64x64 crops of bsds400 + imagenet-samples (../shared/data/train), 1 in 16 held out",
                 description="DCGAN G/D (spectral norm, hinge) + encoder for 64x64 photo windows, run window by "
