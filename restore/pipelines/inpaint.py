@@ -314,8 +314,8 @@ class InpaintPipeline(Pipeline):
                 where = torch.from_numpy(thin)[None, None]
                 raw = torch.where(where, self._windows(x, hole, settings, where=where.float()), raw)
 
-            def windows_search(ys, ms, weight, guide, guide_mask):
-                return latent_search(net, ys.to(dev), ms.to(dev), **settings, weight=weight.to(dev),
+            def windows_search(ys, ms, weight, guide, guide_mask, steps):
+                return latent_search(net, ys.to(dev), ms.to(dev), **dict(settings, steps=steps), weight=weight.to(dev),
                                      guide=None if guide is None else guide.to(dev),
                                      guide_mask=None if guide_mask is None else guide_mask.to(dev),
                                      guide_weight=search.guide_weight)[0].cpu()
@@ -324,8 +324,11 @@ class InpaintPipeline(Pipeline):
                 est = fill_coarse_to_fine(x, hole, part, windows_search, window=s, overlap=self.overlap,
                                           coarse_context=search.coarse_context, max_levels=search.max_levels,
                                           rounds=search.rounds, filled_weight=search.filled_weight,
+                                          steps=search.steps, coarse_steps=search.coarse_steps,
                                           importance=importance_weights)
-                raw = torch.where(torch.from_numpy(part)[None, None], est, raw)
+                # the part and a 1-px ring around it: the blend's guidance across the border is G's
+                ring = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+                raw = torch.where(torch.from_numpy(ring)[None, None], est, raw)
         return poisson_blend(raw, x, hole), raw
 
     def _windows(self, x: torch.Tensor, hole: torch.Tensor, settings: dict,

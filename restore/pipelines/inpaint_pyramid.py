@@ -25,8 +25,10 @@ engine at every level:
    ``filled_weight`` (the order of exemplar-based inpainting, Criminisi et al., IEEE TIP
    2004).
 
-The windows' fills are feathered together at every level; the caller Poisson-blends the
-full-resolution result (:func:`restore.ops.blend.poisson_blend`). The work is bounded: at
+The windows' fills are feathered together at every level and Poisson-blended into the
+level's image (:func:`restore.ops.blend.poisson_blend`: the generator's colours drift, the
+known pixels' border sets them) before they are upsampled; the caller blends the
+full-resolution result. The work is bounded: at
 most ``max_levels + 1`` levels and ``rounds`` sequential searches per level, and the number
 of windows per level is about a quarter of the next finer level's.
 """
@@ -41,9 +43,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-#: ``search(y, mask, weight, guide, guide_mask) -> fills``: the latent search over a batch
-#: of windows (all (N, C, S, S) tensors; ``guide`` and ``guide_mask`` may be None).
-WindowSearch = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None", "torch.Tensor | None"],
+from restore.ops.blend import poisson_blend
+
+#: ``search(y, mask, weight, guide, guide_mask, steps) -> fills``: the latent search over a
+#: batch of windows (tensors (N, C, S, S); ``guide`` and ``guide_mask`` may be None) with
+#: ``steps`` Adam steps.
+WindowSearch = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None", "torch.Tensor | None", int],
                         torch.Tensor]
 
 
@@ -109,7 +114,8 @@ def feather(size: int, overlap: int) -> torch.Tensor:
 
 def fill_coarse_to_fine(x: torch.Tensor, hole: torch.Tensor, part: np.ndarray, search: WindowSearch, *, window: int,
                         overlap: int, coarse_context: int, max_levels: int, rounds: int, filled_weight: float,
-                        importance: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+                        steps: int, coarse_steps: int, importance: Callable[[torch.Tensor], torch.Tensor]
+                        ) -> torch.Tensor:
     """Fill one large part of a hole from coarse to fine (see the module doc).
 
     Args:
@@ -119,13 +125,17 @@ def fill_coarse_to_fine(x: torch.Tensor, hole: torch.Tensor, part: np.ndarray, s
         search: the latent search over windows (:data:`WindowSearch`).
         window: the generator's side S.
         overlap: pixels shared by neighbouring windows.
-        coarse_context, max_levels, rounds, filled_weight: the model's
+        coarse_context, max_levels, rounds, filled_weight, coarse_steps: the model's
             :class:`restore.zoo.settings.InpaintSettings`.
+        steps: the search's steps at full resolution (``coarse_steps`` above it).
         importance: the contextual loss's weights of a (N, 1, S, S) mask
             (:func:`restore.pipelines.inpaint.importance_weights`).
 
     Returns:
-        (1, 3, H, W): ``x`` with the pixels of ``part`` filled (before blending).
+        (1, 3, H, W): ``x`` with the generator's output over the full-resolution windows
+        around ``part`` (its pixels and the known pixels the windows cover), to be
+        Poisson-blended into ``x`` over ``part``: the blend takes the generator's gradients
+        across the part's border, so no seam is left where its colours drift.
     """
     h, w = x.shape[2:]
     ys, xs = np.nonzero(part)
@@ -147,11 +157,17 @@ def fill_coarse_to_fine(x: torch.Tensor, hole: torch.Tensor, part: np.ndarray, s
 
         hole_l = (down(hole) > 0.01).float()
         part_l = (down(part_t) > 0.01).float()
+        x_l = down(x)
         guide = down(est) if guided else None
-        filled = fill_level(down(x), hole_l, part_l, guide, search, window=window, overlap=overlap, rounds=rounds,
-                            filled_weight=filled_weight, importance=importance)
-        if f > 1:
-            filled = F.interpolate(filled, size=(ch, cw), mode="bilinear", align_corners=False).clamp(0, 1)
+        gen = fill_level(x_l, hole_l, part_l, guide, search, window=window, overlap=overlap, rounds=rounds,
+                         filled_weight=filled_weight, steps=coarse_steps if f > 1 else steps, importance=importance)
+        if f == 1:  # the caller blends: G's output over the windows, known pixels included
+            est[:, :, cy0:cy1, cx0:cx1] = gen
+            break
+        # the level's fill takes the known pixels' colours at its border (the generator's
+        # colours drift), then is upsampled as the next level's start
+        filled = F.interpolate(poisson_blend(gen, x_l, part_l), size=(ch, cw), mode="bilinear",
+                               align_corners=False).clamp(0, 1)
         crop = est[:, :, cy0:cy1, cx0:cx1]
         est[:, :, cy0:cy1, cx0:cx1] = torch.where(part_t[:, :, cy0:cy1, cx0:cx1] > 0, filled, crop)
         guided = True
@@ -159,7 +175,7 @@ def fill_coarse_to_fine(x: torch.Tensor, hole: torch.Tensor, part: np.ndarray, s
 
 
 def fill_level(x: torch.Tensor, hole: torch.Tensor, part: torch.Tensor, guide: torch.Tensor | None,
-               search: WindowSearch, *, window: int, overlap: int, rounds: int, filled_weight: float,
+               search: WindowSearch, *, window: int, overlap: int, rounds: int, filled_weight: float, steps: int,
                importance: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """Fill ``part`` of one pyramid level with windows, in rounds from the boundary inward.
 
@@ -168,9 +184,11 @@ def fill_level(x: torch.Tensor, hole: torch.Tensor, part: torch.Tensor, guide: t
             1 = to fill (inside ``hole``); guide: (1, 3, h, w) the upsampled fill of the level
             below, or None at the coarsest level.
         search, window, overlap, rounds, filled_weight, importance: as in :func:`fill_coarse_to_fine`.
+        steps: the search's steps at this level.
 
     Returns:
-        (1, 3, h, w): ``x`` with ``part`` filled (other pixels unchanged).
+        (1, 3, h, w): the windows' G(z) feathered together where windows lie (known pixels
+        included), ``x`` elsewhere.
     """
     s = window
     h, w = x.shape[2:]
@@ -205,10 +223,10 @@ def fill_level(x: torch.Tensor, hole: torch.Tensor, part: torch.Tensor, guide: t
         ms, dn = cut(missing), cut(done)
         weight = importance(ms) * (1 - dn * (1 - filled_weight))
         fills = search(cut(cur), ms, weight, None if guide is None else cut(guide),
-                       None if guide is None else cut(part))
+                       None if guide is None else cut(part), steps)
         for k, (a, b) in enumerate(now):
             acc[:, :, a:a + s, b:b + s] += fills[k:k + 1] * ramp
             wsum[:, :, a:a + s, b:b + s] += ramp
         done = part * (wsum > 0).float()
         cur = torch.where(done > 0, acc / wsum.clamp_min(1e-8), x)
-    return cur[:, :, :h, :w]
+    return torch.where(wsum > 0, acc / wsum.clamp_min(1e-8), x)[:, :, :h, :w]

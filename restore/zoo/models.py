@@ -184,7 +184,8 @@ def _gan(name: str, *, tiling: bool, overlap: int, settings: InpaintSettings, li
 #: docs/tune_inpaint_search.py).
 _SEARCH = dict(lambda_prior=0.003, lr=0.01, restart_noise=0.25)
 #: Coarse-to-fine fill of large holes (windowed models only; see below).
-_COARSE = dict(coarse_depth=16, coarse_context=16, max_levels=4, rounds=3, filled_weight=0.5, guide_weight=1.0)
+_COARSE = dict(coarse_depth=16, coarse_context=16, max_levels=4, rounds=3, filled_weight=0.5, guide_weight=1.0,
+               coarse_steps=10)
 
 
 @register_model()

@@ -115,6 +115,8 @@ class InpaintSettings:
             in the contextual loss of later rounds.
         guide_weight: weight of the L1 pull of G(z) toward the upsampled fill of the level
             below, inside the hole.
+        coarse_steps: Adam steps of the search at the levels above full resolution (few
+            windows there; ``steps`` at full resolution).
     """
 
     steps: int
@@ -128,6 +130,7 @@ class InpaintSettings:
     rounds: int
     filled_weight: float
     guide_weight: float
+    coarse_steps: int
 
     def search_kwargs(self) -> dict:
         """The latent search's settings, as :func:`restore.pipelines.inpaint.latent_search`'s keyword arguments."""
