@@ -117,11 +117,11 @@ def test_the_work_is_bounded_by_levels_and_rounds(photos_pipe, monkeypatch):
     monkeypatch.setattr(inpaint_mod, "latent_search", lambda *a, **k: searches.append(a[1].shape[0]) or real(*a, **k))
     img = _gradient(256, 256)
     box = _box(256, 256, 20, 20, 216, 216)                  # 71 % of the area
-    t0 = time.perf_counter()
+    t0 = time.process_time()        # CPU time: the bound holds on a busy machine too (1 thread here)
     out = photos_pipe(img, box, steps=1)
-    seconds = time.perf_counter() - t0
+    seconds = time.process_time() - t0
     d = photos_pipe.spec.settings
     levels = pyramid_levels(216, 216, 64, d.coarse_context, d.max_levels) + 1
     assert len(searches) <= levels * d.rounds
     assert searches[0] == 1                                 # the coarsest level: one window sees it all
-    assert out.shape == img.shape and seconds < 60
+    assert out.shape == img.shape and seconds < 30
