@@ -85,7 +85,7 @@ def classical_fill(x: torch.Tensor, region: torch.Tensor, method: str = "telea",
     return out
 
 
-def _poisson_one(source: np.ndarray, target: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def _poisson_one(source: np.ndarray, target: np.ndarray, hole: np.ndarray, across_border: bool = True) -> np.ndarray:
     """(C, H, W) float64 source/target, (H, W) bool hole -> (C, H, W) float64."""
     from scipy.sparse import csc_matrix
     from scipy.sparse.linalg import splu
@@ -104,10 +104,11 @@ def _poisson_one(source: np.ndarray, target: np.ndarray, hole: np.ndarray) -> np
         p = np.nonzero(inside)[0]
         qy, qx = ny[p], nx[p]
         diag[p] += 1
-        # guidance: the source's gradient along this edge
-        rhs[p] += (source[:, ys[p], xs[p]] - source[:, qy, qx]).T
         q = index[qy, qx]
         unknown = q >= 0
+        # guidance: the source's gradient along this edge
+        g = (source[:, ys[p], xs[p]] - source[:, qy, qx]).T
+        rhs[p] += g if across_border else g * unknown[:, None]
         rows.append(p[unknown])
         cols.append(q[unknown])
         vals.append(-np.ones(unknown.sum()))
@@ -125,7 +126,8 @@ def _poisson_one(source: np.ndarray, target: np.ndarray, hole: np.ndarray) -> np
     return out
 
 
-def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, *,
+                  across_border: bool = True) -> torch.Tensor:
     """Fill the hole of ``target`` with ``source``'s gradients, seamlessly.
 
     Solves, for the pixels f inside the hole, the discrete Poisson equation
@@ -137,6 +139,11 @@ def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
             next to the hole matter.
         target: (B, C, H, W) float in [0, 1], the image with its known pixels.
         mask: (B, 1, H, W), 1 (or True) = hole; soft masks are thresholded at 0.5.
+        across_border: take the source's gradients between the hole and its known
+            neighbours too (Pérez et al.; the source's own step at the border is kept). False:
+            only the gradients between hole pixels, so the fill meets the border with no step
+            whatever the source's values outside the hole (for a source whose colours drift
+            from the image's).
 
     Returns:
         (B, C, H, W) float32 in [0, 1]; pixels outside the hole are ``target``'s, exactly.
@@ -154,6 +161,6 @@ def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
         if not hole.any():
             continue
         solved = _poisson_one(source[i].detach().double().cpu().numpy(), target[i].detach().double().cpu().numpy(),
-                              hole)
+                              hole, across_border)
         out[i] = torch.from_numpy(solved).to(out)
     return out.clamp(0, 1)

@@ -19,7 +19,11 @@ is the paper's random restarts.
 A model trained on whole images (faces, ``spec.tiling`` False) sees the whole image
 resized to its side; a model trained on patches (``spec.tiling`` True) runs window by
 window over the windows that hold missing pixels, and the windows' fills are
-feathered together before the blend.
+feathered together before the blend. For a windowed model, a connected part of the hole
+deeper than the model's ``coarse_depth`` (some pixel of it farther than that from every
+known pixel: no window over its middle sees known pixels) is filled coarse to fine
+instead (:mod:`restore.pipelines.inpaint_pyramid`) and blended with the gradients inside
+it only; thinner parts (strokes) keep the full-resolution windows.
 """
 
 from __future__ import annotations
@@ -326,9 +330,11 @@ class InpaintPipeline(Pipeline):
                                           rounds=search.rounds, filled_weight=search.filled_weight,
                                           steps=search.steps, coarse_steps=search.coarse_steps,
                                           importance=importance_weights)
-                # the part and a 1-px ring around it: the blend's guidance across the border is G's
-                ring = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-                raw = torch.where(torch.from_numpy(ring)[None, None], est, raw)
+                raw = torch.where(torch.from_numpy(part)[None, None], est, raw)
+            out = poisson_blend(raw, x, torch.from_numpy(thin)[None, None].float()) if thin.any() else x
+            # the generator's colours drift from the photo's: take its gradients inside the part only
+            big = torch.from_numpy(np.any(large, axis=0))[None, None].float()
+            return poisson_blend(raw, out, big, across_border=False), raw
         return poisson_blend(raw, x, hole), raw
 
     def _windows(self, x: torch.Tensor, hole: torch.Tensor, settings: dict,

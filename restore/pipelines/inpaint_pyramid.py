@@ -26,9 +26,10 @@ engine at every level:
    2004).
 
 The windows' fills are feathered together at every level and Poisson-blended into the
-level's image (:func:`restore.ops.blend.poisson_blend`: the generator's colours drift, the
-known pixels' border sets them) before they are upsampled; the caller blends the
-full-resolution result. The work is bounded: at
+level's image before they are upsampled (:func:`restore.ops.blend.poisson_blend` with the
+fill's gradients inside the part only: the generator's colours drift from the photo's,
+and the known pixels at the border set them); the caller blends the full-resolution
+result the same way. The work is bounded: at
 most ``max_levels + 1`` levels and ``rounds`` sequential searches per level, and the number
 of windows per level is about a quarter of the next finer level's.
 """
@@ -134,8 +135,8 @@ def fill_coarse_to_fine(x: torch.Tensor, hole: torch.Tensor, part: np.ndarray, s
     Returns:
         (1, 3, H, W): ``x`` with the generator's output over the full-resolution windows
         around ``part`` (its pixels and the known pixels the windows cover), to be
-        Poisson-blended into ``x`` over ``part``: the blend takes the generator's gradients
-        across the part's border, so no seam is left where its colours drift.
+        Poisson-blended into ``x`` over ``part`` with the gradients inside it only
+        (``poisson_blend(..., across_border=False)``): the generator's colours drift.
     """
     h, w = x.shape[2:]
     ys, xs = np.nonzero(part)
@@ -166,7 +167,7 @@ def fill_coarse_to_fine(x: torch.Tensor, hole: torch.Tensor, part: np.ndarray, s
             break
         # the level's fill takes the known pixels' colours at its border (the generator's
         # colours drift), then is upsampled as the next level's start
-        filled = F.interpolate(poisson_blend(gen, x_l, part_l), size=(ch, cw), mode="bilinear",
+        filled = F.interpolate(poisson_blend(gen, x_l, part_l, across_border=False), size=(ch, cw), mode="bilinear",
                                align_corners=False).clamp(0, 1)
         crop = est[:, :, cy0:cy1, cx0:cx1]
         est[:, :, cy0:cy1, cx0:cx1] = torch.where(part_t[:, :, cy0:cy1, cx0:cx1] > 0, filled, crop)
