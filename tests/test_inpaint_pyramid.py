@@ -125,3 +125,18 @@ def test_the_work_is_bounded_by_levels_and_rounds(photos_pipe, monkeypatch):
     assert len(searches) <= levels * d.rounds
     assert searches[0] == 1                                 # the coarsest level: one window sees it all
     assert out.shape == img.shape and seconds < 30
+
+
+def test_poisson_blend_inside_gradients_only_drops_the_sources_offset():
+    from restore.ops.blend import poisson_blend
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 40), indexing="ij")
+    target = torch.stack([0.2 + 0.5 * xx, 0.3 + 0.4 * yy, 0.5 + 0 * xx])[None]
+    hole = torch.zeros(1, 1, 32, 40)
+    hole[:, :, 8:24, 10:30] = 1
+    source = torch.where(hole > 0, target + 0.3, target)        # right gradients inside, a drifted colour
+    kept = poisson_blend(source, target, hole)                  # Pérez et al.: the step at the border stays
+    free = poisson_blend(source, target, hole, across_border=False)
+    inside = hole[0, 0] > 0
+    assert (kept - target)[0][:, inside].mean() > 0.2
+    err = (free - target)[0][:, inside].abs()
+    assert err.mean() < 0.005 and err.max() < 0.03          # only the ramp's step across the border is lost
