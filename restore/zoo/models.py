@@ -186,9 +186,9 @@ _SEARCH = dict(lambda_prior=0.003, lr=0.01, restart_noise=0.25)
 #: Coarse-to-fine fill of large holes (windowed models only; gan-faces-64 never uses them).
 #: Chosen on held-out training photos (never the benchmark's): 6 of the 76 held out (every
 #: 12th) with the benchmark's object-sized boxes, hole PSNR: window by window 14.15 dB;
-#: coarse to fine 20.03 (guide_weight 1), 19.95 (3), 20.12 (0.3); 0.3 with 50 coarse steps
-#: instead of 10: 19.71, one round instead of 3: 20.11, 20 px coarse
-#: context: 19.94; blending with the gradients inside the hole only (no step at its
+#: coarse to fine 20.03 (guide_weight 1), 19.95 (3), 20.12 (0.3); with guide_weight 1, 50
+#: coarse steps instead of 10: 19.71, 20 px coarse context: 19.94; with 0.3, one round
+#: instead of 3: 20.11; blending with the gradients inside the hole only (no step at its
 #: border), guide_weight 0.3: 20.65 (docs/tune_inpaint_coarse.py; OpenCV Navier-Stokes
 #: 21.02, Telea 20.65, biharmonic 20.15 on the same cases). coarse_depth 16 =
 #: a quarter of the window: the deepest stroke pixel of the benchmark's stroke masks is
