@@ -89,6 +89,12 @@ COMMANDS: dict[str, list[tuple[str, list[str]]]] = {
         ("restore bench inpaint --data ../shared/data/bench/denoise/CBSD68 --mask-kind strokes "
          "--model gan-photos-64 --device cpu --picture docs/inpaint_strokes_grid.png --picture-rows 4 --record",
          ["CBSD68 strokes"]),
+        ("restore bench inpaint --data ../shared/data/bench/denoise/CBSD68 --mask-kind boxes "
+         "--model gan-photos-64 --device cpu --picture docs/inpaint_boxes_grid.png --picture-rows 4 --record",
+         ["CBSD68 boxes"]),
+        ("restore bench inpaint --data ../shared/data/bench/denoise/Kodak24 --mask-kind boxes "
+         "--model gan-photos-64 --device cpu --record",
+         ["Kodak24 boxes"]),
     ],
 }
 

@@ -89,7 +89,8 @@ def classical_fill(x: torch.Tensor, region: torch.Tensor, method: str = "telea",
 
 def poisson_solve(ys: np.ndarray, xs: np.ndarray, height: int, width: int,
                   source_at: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                  target_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+                  target_at: Callable[[np.ndarray, np.ndarray], np.ndarray], across_border: bool = True
+                  ) -> np.ndarray:
     """The Poisson fill (:func:`poisson_blend`) of the hole pixels ``(ys, xs)``, reading the
     images only at those pixels and their 4-neighbours, so that its memory grows with the
     hole, not with the image.
@@ -100,6 +101,7 @@ def poisson_solve(ys: np.ndarray, xs: np.ndarray, height: int, width: int,
         height, width: the image's size (its border is a free, zero-flux boundary).
         source_at: ``source_at(rows, cols)`` -> (m, C) float values of the fill at those pixels.
         target_at: the same for the image with its known pixels (asked only at known pixels).
+        across_border: as :func:`poisson_blend`'s.
 
     Returns:
         (n, C) float64, the filled values of the hole pixels (not clipped).
@@ -120,11 +122,12 @@ def poisson_solve(ys: np.ndarray, xs: np.ndarray, height: int, width: int,
         p = np.nonzero(inside)[0]
         qy, qx = ny[p], nx[p]
         diag[p] += 1
-        # guidance: the source's gradient along this edge
-        rhs[p] += src[p] - np.asarray(source_at(qy, qx), np.float64)
         ql = qy.astype(np.int64) * width + qx
         q = np.minimum(np.searchsorted(linear, ql), max(n - 1, 0))
         unknown = linear[q] == ql
+        # guidance: the source's gradient along this edge
+        g = src[p] - np.asarray(source_at(qy, qx), np.float64)
+        rhs[p] += g if across_border else g * unknown[:, None]
         rows.append(p[unknown])
         cols.append(q[unknown])
         vals.append(-np.ones(unknown.sum()))
@@ -140,7 +143,8 @@ def poisson_solve(ys: np.ndarray, xs: np.ndarray, height: int, width: int,
     return splu(a).solve(rhs)
 
 
-def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, *,
+                  across_border: bool = True) -> torch.Tensor:
     """Fill the hole of ``target`` with ``source``'s gradients, seamlessly.
 
     Solves, for the pixels f inside the hole, the discrete Poisson equation
@@ -152,6 +156,11 @@ def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
             next to the hole matter.
         target: (B, C, H, W) float in [0, 1], the image with its known pixels.
         mask: (B, 1, H, W), 1 (or True) = hole; soft masks are thresholded at 0.5.
+        across_border: take the source's gradients between the hole and its known
+            neighbours too (Pérez et al.; the source's own step at the border is kept). False:
+            only the gradients between hole pixels, so the fill meets the border with no step
+            whatever the source's values outside the hole (for a source whose colours drift
+            from the image's).
 
     Returns:
         (B, C, H, W) float32 in [0, 1]; pixels outside the hole are ``target``'s, exactly.
@@ -170,6 +179,7 @@ def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
             continue
         src, tgt = source[i].detach().float().cpu().numpy(), target[i].detach().float().cpu().numpy()
         ys, xs = np.nonzero(hole)
-        solved = poisson_solve(ys, xs, *hole.shape, lambda r, c: src[:, r, c].T, lambda r, c: tgt[:, r, c].T)
+        solved = poisson_solve(ys, xs, *hole.shape, lambda r, c: src[:, r, c].T, lambda r, c: tgt[:, r, c].T,
+                               across_border=across_border)
         out[i][:, torch.from_numpy(ys), torch.from_numpy(xs)] = torch.from_numpy(solved.T).to(out)
     return out.clamp(0, 1)

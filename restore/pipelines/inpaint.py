@@ -19,7 +19,11 @@ is the paper's random restarts.
 A model trained on whole images (faces, ``spec.tiling`` False) sees the whole image
 resized to its side; a model trained on patches (``spec.tiling`` True) runs window by
 window over the windows that hold missing pixels, and the windows' fills are
-feathered together before the blend.
+feathered together before the blend. For a windowed model, a connected part of the hole
+deeper than the model's ``coarse_depth`` (some pixel of it farther than that from every
+known pixel: no window over its middle sees known pixels) is filled coarse to fine
+instead (:mod:`restore.pipelines.inpaint_pyramid`) and blended with the gradients inside
+it only; thinner parts (strokes) keep the full-resolution windows.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from restore.ops.blend import CLASSICAL_FILLS, classical_fill, poisson_blend, po
 from restore.ops.color import gray_to_rgb
 from restore.ops.tiling import to_float
 from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, to_dtype
+from restore.pipelines.inpaint_pyramid import feather, fill_coarse_to_fine, split_hole, window_starts
 from restore.zoo.archs.dcgan import LatentInpainter, sample_latent, to_sphere
 from restore.zoo.settings import InpaintSettings
 
@@ -66,11 +71,13 @@ def importance_weights(mask: torch.Tensor, window: int = 7, floor: float = 0.25)
 
 def latent_search(net: LatentInpainter, y: torch.Tensor, mask: torch.Tensor, *, steps: int, restarts: int,
                   lambda_prior: float, lr: float, restart_noise: float, init: str = "encoder", seed: int = 0,
-                  chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  chunk: int = 256, weight: torch.Tensor | None = None, guide: torch.Tensor | None = None,
+                  guide_mask: torch.Tensor | None = None, guide_weight: float = 0.0
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Search the latent whose generated image matches the known pixels (see the module doc).
 
     The search settings (``steps`` to ``restart_noise``) are a model's
-    :class:`restore.zoo.settings.InpaintSettings`: ``**dataclasses.asdict(spec.settings)``
+    :class:`restore.zoo.settings.InpaintSettings`: ``**spec.settings.search_kwargs()``
     passes them all.
 
     Args:
@@ -87,6 +94,15 @@ def latent_search(net: LatentInpainter, y: torch.Tensor, mask: torch.Tensor, *, 
             ``random``: random latents from the prior (the paper).
         seed: seeds the random starts and perturbations (same seed, same result).
         chunk: images per batch (times ``restarts`` latents).
+        weight: (N, 1, S, S) float, the contextual loss's pixel weights instead of
+            :func:`importance_weights` of ``mask`` (the coarse-to-fine fill gives pixels
+            filled in an earlier round a lower weight); 0 where ``mask`` is 1.
+        guide: (N, 3, S, S) float in [0, 1], a prior fill of the hole (the upsampled fill of
+            a coarser level): the encoder sees it in the pixels of ``guide_mask`` (as if
+            known), and ``guide_weight`` times the mean L1 between G(z) and ``guide`` over
+            ``guide_mask`` is added to the loss. None: no guide (the paper's search).
+        guide_mask: (N, 1, S, S) float, 1 where ``guide`` holds; default ``mask``.
+        guide_weight: weight of the guide's L1 term (>= 0).
 
     Returns:
         ``(fill, loss, curve)``: G(z*) (N, 3, S, S) in [0, 1]; the winners' final losses (N,);
@@ -104,29 +120,45 @@ def latent_search(net: LatentInpainter, y: torch.Tensor, mask: torch.Tensor, *, 
     restarts = max(1, int(restarts))
     gen = torch.Generator().manual_seed(seed)
     fills, losses, curves = [], [], []
+    if guide is not None and guide_mask is None:
+        guide_mask = mask
     for i in range(0, y.shape[0], chunk):
-        f, lo, c = _search_chunk(net, y[i:i + chunk], mask[i:i + chunk], steps, restarts, lambda_prior, lr,
-                                 restart_noise, init, gen)
+        part = slice(i, i + chunk)
+        extra = dict(weight=None if weight is None else weight[part], guide=None if guide is None else guide[part],
+                     guide_mask=None if guide is None else guide_mask[part], guide_weight=guide_weight)
+        f, lo, c = _search_chunk(net, y[part], mask[part], steps, restarts, lambda_prior, lr, restart_noise, init,
+                                 gen, **extra)
         fills.append(f)
         losses.append(lo)
         curves.append(c * f.shape[0])
     return torch.cat(fills), torch.cat(losses), sum(curves) / y.shape[0]
 
 
-def _search_chunk(net, y, mask, steps, restarts, lambda_prior, lr, restart_noise, init, gen):
+def _search_chunk(net, y, mask, steps, restarts, lambda_prior, lr, restart_noise, init, gen, *, weight=None,
+                  guide=None, guide_mask=None, guide_weight=0.0):
     n, dev = y.shape[0], y.device
     latent = net.latent
     with torch.no_grad():
         if init == "encoder":
-            z0 = net.encoder(y * (1 - mask), mask).repeat_interleave(restarts, 0)
+            if guide is None:
+                e_in, e_mask = y * (1 - mask), mask
+            else:  # the guide counts as known where it holds
+                e_in = torch.where((guide_mask > 0) & (mask > 0), guide, y * (1 - mask))
+                e_mask = mask * (1 - guide_mask)
+            z0 = net.encoder(e_in, e_mask).repeat_interleave(restarts, 0)
             noise = torch.randn(z0.shape, generator=gen).to(dev) * restart_noise
             noise[::restarts] = 0  # the first restart is E's latent itself
             z0 = to_sphere(z0 + noise)
         else:
             z0 = sample_latent(n * restarts, latent, generator=gen, device=dev)
     yr = y.repeat_interleave(restarts, 0)
-    w = importance_weights(mask).repeat_interleave(restarts, 0)
+    w = (importance_weights(mask) if weight is None else weight).repeat_interleave(restarts, 0)
     w_sum = w.flatten(1).sum(1).clamp_min(1e-8) * 3
+    if guide is not None and guide_weight > 0:
+        gr, gm = guide.repeat_interleave(restarts, 0), guide_mask.repeat_interleave(restarts, 0)
+        gm_sum = gm.flatten(1).sum(1).clamp_min(1.0) * 3
+    else:
+        gr = None
     z = z0.clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
     curve = []
@@ -136,6 +168,8 @@ def _search_chunk(net, y, mask, steps, restarts, lambda_prior, lr, restart_noise
     def loss_of(zz: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         g = net.generator(zz)
         context = (w * (g - yr).abs()).flatten(1).sum(1) / w_sum
+        if gr is not None:
+            context = context + guide_weight * (gm * (g - gr).abs()).flatten(1).sum(1) / gm_sum
         prior = F.softplus(-net.discriminator(g)) if lambda_prior > 0 else torch.zeros_like(context)
         return context + lambda_prior * prior, g
 
@@ -159,15 +193,6 @@ def _search_chunk(net, y, mask, steps, restarts, lambda_prior, lr, restart_noise
         pick = per_image.argmin(1) + torch.arange(n, device=dev) * restarts
         fill = net.generator(best_z[pick])
     return fill, per_image.min(1).values, torch.tensor(curve)
-
-
-def window_starts(n: int, size: int, overlap: int) -> list[int]:
-    """Starts of windows of ``size`` covering 0..n with at least ``overlap`` shared pixels."""
-    if n <= size:
-        return [0]
-    stride = size - overlap
-    k = int(np.ceil((n - size) / stride)) + 1
-    return sorted({round(i * (n - size) / (k - 1)) for i in range(k)})
 
 
 class InpaintPipeline(Pipeline):
@@ -255,7 +280,11 @@ class InpaintPipeline(Pipeline):
                 and prep.array.dtype in (np.uint8, np.uint16) and min(prep.array.shape[:2]) >= self.model.size):
             search = dataclasses.replace(self.spec.settings, steps=o["steps"], restarts=o["restarts"],
                                          lambda_prior=o["lambda_prior"])
-            return self._gan_sparse(prep, mask_array(mask, *prep.array.shape[:2]), search, init, seed)
+            hole_array = mask_array(mask, *prep.array.shape[:2])
+            # a hole with a large part is filled from coarse to fine on the float image (:meth:`_gan`);
+            # thin holes (strokes) window by window with memory that grows with the hole
+            if not split_hole(hole_array, search.coarse_depth)[1]:
+                return self._gan_sparse(prep, hole_array, search, init, seed)
         x = prep.x.clamp(0, 1)
         if x.shape[0] != 1:
             raise ValueError("inpaint takes one image at a time")
@@ -279,7 +308,7 @@ class InpaintPipeline(Pipeline):
 
     def _gan(self, x: torch.Tensor, hole: torch.Tensor, search: InpaintSettings, init: str,
              seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        settings = dict(dataclasses.asdict(search), init=init, seed=seed)
+        settings = dict(search.search_kwargs(), init=init, seed=seed)
         net = self.model
         s = net.size
         dev = self.device
@@ -289,8 +318,33 @@ class InpaintPipeline(Pipeline):
             ms = (F.interpolate(hole, size=(s, s), mode="area") > 0.01).float()
             fill, _, _ = latent_search(net, xs.to(dev), ms.to(dev), **settings)
             raw = F.interpolate(fill.cpu(), size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
-        else:
+            return poisson_blend(raw, x, hole), raw
+        thin, large = split_hole(hole[0, 0].numpy() > 0.5, search.coarse_depth)
+        if not large:  # strokes and other thin holes: window by window at full resolution
             raw = self._windows(x, hole, settings)
+        else:
+            raw = x.clone()
+            if thin.any():
+                where = torch.from_numpy(thin)[None, None]
+                raw = torch.where(where, self._windows(x, hole, settings, where=where.float()), raw)
+
+            def windows_search(ys, ms, weight, guide, guide_mask, steps):
+                return latent_search(net, ys.to(dev), ms.to(dev), **dict(settings, steps=steps), weight=weight.to(dev),
+                                     guide=None if guide is None else guide.to(dev),
+                                     guide_mask=None if guide_mask is None else guide_mask.to(dev),
+                                     guide_weight=search.guide_weight)[0].cpu()
+
+            for part in large:
+                est = fill_coarse_to_fine(x, hole, part, windows_search, window=s, overlap=self.overlap,
+                                          coarse_context=search.coarse_context, max_levels=search.max_levels,
+                                          rounds=search.rounds, filled_weight=search.filled_weight,
+                                          steps=search.steps, coarse_steps=search.coarse_steps,
+                                          importance=importance_weights)
+                raw = torch.where(torch.from_numpy(part)[None, None], est, raw)
+            out = poisson_blend(raw, x, torch.from_numpy(thin)[None, None].float()) if thin.any() else x
+            # the generator's colours drift from the photo's: take its gradients inside the part only
+            big = torch.from_numpy(np.any(large, axis=0))[None, None].float()
+            return poisson_blend(raw, out, big, across_border=False), raw
         return poisson_blend(raw, x, hole), raw
 
     def _gan_sparse(self, prep: Prepared, hole: np.ndarray, search: InpaintSettings, init: str, seed: int) -> Any:
@@ -324,7 +378,7 @@ class InpaintPipeline(Pipeline):
         crops = torch.cat([read(y0, y0 + s, x0, x0 + s) for y0, x0 in boxes])
         ms = torch.cat([torch.from_numpy(hole[y0:y0 + s, x0:x0 + s].astype(np.float32))[None, None]
                         for y0, x0 in boxes])
-        settings = dict(dataclasses.asdict(search), init=init, seed=seed)
+        settings = dict(search.search_kwargs(), init=init, seed=seed)
         fill, _, _ = latent_search(self.model, crops.to(self.device), ms.to(self.device), **settings)
         raws = _feathered_windows(fill.cpu(), crops, boxes, s, overlap)
         del crops, ms, fill
@@ -364,30 +418,33 @@ class InpaintPipeline(Pipeline):
         out[ys_hole, xs_hole, :channels] = to_dtype(vals.numpy(), out.dtype)
         return prep.finish_array(out)
 
-    def _windows(self, x: torch.Tensor, hole: torch.Tensor, settings: dict) -> torch.Tensor:
+    def _windows(self, x: torch.Tensor, hole: torch.Tensor, settings: dict,
+                 where: torch.Tensor | None = None) -> torch.Tensor:
+        """Window-by-window fill at full resolution over the windows that hold pixels of
+        ``where`` (default: the hole), all at once; (1, 3, H, W), the image outside the windows."""
         net, dev = self.model, self.device
         s = net.size
         h, w = x.shape[2:]
+        where = hole if where is None else where
         ph, pw = max(0, s - h), max(0, s - w)
         if ph or pw:  # smaller than a window: reflect-pad (replicate when too small to reflect)
             mode = "reflect" if ph < h and pw < w else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
-            hole = F.pad(hole, (0, pw, 0, ph))
+            hole, where = F.pad(hole, (0, pw, 0, ph)), F.pad(where, (0, pw, 0, ph))
         H, W = x.shape[2:]
         overlap = min(self.overlap, s // 2)
         boxes = [(y0, x0) for y0 in window_starts(H, s, overlap) for x0 in window_starts(W, s, overlap)
-                 if hole[0, 0, y0:y0 + s, x0:x0 + s].any()]
+                 if where[0, 0, y0:y0 + s, x0:x0 + s].any()]
         ys = torch.cat([x[:, :, y0:y0 + s, x0:x0 + s] for y0, x0 in boxes])
         ms = torch.cat([hole[:, :, y0:y0 + s, x0:x0 + s] for y0, x0 in boxes])
         fill, _, _ = latent_search(net, ys.to(dev), ms.to(dev), **settings)
         fill = fill.cpu()
-        ramp = torch.minimum(torch.arange(s) + 1.0, s - torch.arange(s).float()).clamp(max=max(1, overlap)) / max(1, overlap)
-        feather = (ramp[:, None] * ramp[None, :])[None, None]
+        ramp = feather(s, overlap)
         acc = torch.zeros_like(x)
         weight = torch.zeros_like(x[:, :1])
         for k, (y0, x0) in enumerate(boxes):
-            acc[:, :, y0:y0 + s, x0:x0 + s] += fill[k:k + 1] * feather
-            weight[:, :, y0:y0 + s, x0:x0 + s] += feather
+            acc[:, :, y0:y0 + s, x0:x0 + s] += fill[k:k + 1] * ramp
+            weight[:, :, y0:y0 + s, x0:x0 + s] += ramp
         raw = torch.where(weight > 0, acc / weight.clamp_min(1e-8), x)
         return raw[:, :, :h, :w]
 

@@ -89,9 +89,10 @@ class UnwatermarkSettings:
 class InpaintSettings:
     """Latent-search settings of an inpainting GAN (:class:`restore.pipelines.inpaint.InpaintPipeline`).
 
-    The field names are :func:`restore.pipelines.inpaint.latent_search`'s keyword
-    arguments, so ``latent_search(net, y, mask, **dataclasses.asdict(settings))`` runs the
-    model's default search.
+    The first five fields are :func:`restore.pipelines.inpaint.latent_search`'s keyword
+    arguments, so ``latent_search(net, y, mask, **settings.search_kwargs())`` runs the
+    model's default search. The others steer a windowed model's coarse-to-fine fill of
+    large holes (:mod:`restore.pipelines.inpaint_pyramid`).
 
     Attributes:
         steps: Adam steps on the latent.
@@ -100,6 +101,22 @@ class InpaintSettings:
         lr: Adam's learning rate on the latent.
         restart_noise: standard deviation, per latent coordinate, of the perturbations of
             the encoder's latent that make restarts 2.. of an encoder-started search.
+        coarse_depth: a connected part of the hole whose depth (the largest distance, in
+            pixels, from one of its pixels to the nearest known pixel) is more than this
+            is filled coarse to fine; thinner parts window by window at full resolution.
+        coarse_context: known context, in pixels of the window, left on each side of a
+            large hole's bounding box at the coarsest level (the hole's box fits in
+            ``window - 2 * coarse_context`` there).
+        max_levels: most pyramid levels above full resolution (factor 2 each): a bound on
+            the time of huge holes, whose coarsest level then has several windows.
+        rounds: rounds of windows per level, from the hole's boundary inward (each round
+            takes the windows with the most known or already filled pixels).
+        filled_weight: weight of pixels filled in an earlier round, relative to known ones,
+            in the contextual loss of later rounds.
+        guide_weight: weight of the L1 pull of G(z) toward the upsampled fill of the level
+            below, inside the hole.
+        coarse_steps: Adam steps of the search at the levels above full resolution (few
+            windows there; ``steps`` at full resolution).
     """
 
     steps: int
@@ -107,6 +124,18 @@ class InpaintSettings:
     lambda_prior: float
     lr: float
     restart_noise: float
+    coarse_depth: float
+    coarse_context: int
+    max_levels: int
+    rounds: int
+    filled_weight: float
+    guide_weight: float
+    coarse_steps: int
+
+    def search_kwargs(self) -> dict:
+        """The latent search's settings, as :func:`restore.pipelines.inpaint.latent_search`'s keyword arguments."""
+        return dict(steps=self.steps, restarts=self.restarts, lambda_prior=self.lambda_prior, lr=self.lr,
+                    restart_noise=self.restart_noise)
 
 
 @dataclasses.dataclass(frozen=True)

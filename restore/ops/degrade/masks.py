@@ -65,9 +65,17 @@ def stroke_mask(height: int, width: int, rng: np.random.Generator, *, coverage: 
     return m.astype(np.float32)
 
 
+#: Side of the benchmark's ``boxes`` kind as a fraction of the image's side: one
+#: object-sized box (what a person paints over to remove something), 20-30 % of the
+#: height by 20-30 % of the width, i.e. 4-9 % of the area.
+OBJECT_BOX_SIDE = (0.2, 0.3)
+
+
 def make_mask(kind: str, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """A mask of the benchmark's ``kind``: ``center`` (25% of the area), ``boxes`` or
-    ``strokes`` (5% coverage). Returns (height, width) float32, 1 = missing.
+    """A mask of the benchmark's ``kind``: ``center`` (25% of the area), ``boxes`` (one
+    object-sized box, each side a uniform :data:`OBJECT_BOX_SIDE` fraction of the image's
+    side, placed uniformly) or ``strokes`` (5% coverage). Returns (height, width) float32,
+    1 = missing.
 
     Raises:
         ValueError: unknown kind.
@@ -75,7 +83,7 @@ def make_mask(kind: str, height: int, width: int, rng: np.random.Generator) -> n
     if kind == "center":
         return center_mask(height, width)
     if kind == "boxes":
-        return box_mask(height, width, rng)
+        return box_mask(height, width, rng, boxes=(1, 1), side=OBJECT_BOX_SIDE)
     if kind == "strokes":
         return stroke_mask(height, width, rng)
     raise ValueError(f"unknown mask kind {kind!r}: use center, boxes or strokes")
