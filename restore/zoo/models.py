@@ -7,7 +7,6 @@ with a note on how the values were chosen.
 
 from __future__ import annotations
 
-import dataclasses
 
 from restore.zoo.archs.dcgan import LatentInpainter
 from restore.zoo.archs.srresnet import SRResNet
@@ -59,49 +58,51 @@ def dae_real_s() -> ModelSpec:
         device_advice="CPU ok")
 
 
-_SR_DATA = ("bsds400 + imagenet-samples (../shared/data/train), x4 MATLAB-style bicubic downsampling "
-            "rounded to 8 bit, synthesized")
-_SR_REAL_DATA = ("bsds400 + imagenet-samples (../shared/data/train) through the realistic degradation model of the "
-                 "scale (Real-ESRGAN's two stages of blur, resize, noise and JPEG), drawn anew every step")
 #: The CPU-sized SRResNet shared by every upscale model (see docs/models.md); x2 has one sub-pixel stage.
 _SR_X4 = dict(channels=3, width=48, blocks=8, scale=4, batch_norm=False, bicubic_skip=True, edge_kernel=3)
 
 
-def _sr(name: str, description: str, settings: UpscaleSettings, scale: int = 4, trained_on: str = _SR_DATA
-        ) -> ModelSpec:
+def _sr_data(inputs: str, scale: int) -> str:
+    """The training data of an upscale model for ``inputs`` (``UpscaleSettings.inputs``) at ``scale``."""
+    if inputs == "bicubic":
+        return (f"bsds400 + imagenet-samples (../shared/data/train), x{scale} MATLAB-style bicubic downsampling "
+                "rounded to 8 bit, synthesized")
+    return (f"bsds400 + imagenet-samples (../shared/data/train) through the realistic degradation model x{scale} "
+            "(Real-ESRGAN's two stages of blur, resize, noise and JPEG), drawn anew every step")
+
+
+def _sr(name: str, description: str, settings: UpscaleSettings, scale: int = 4, bf16: bool = False) -> ModelSpec:
+    """An upscale model of the shared SRResNet at ``scale``; ``bf16``: checked to keep its
+    bench figures in bfloat16 on the CPU (the check is noted at the registration)."""
     return ModelSpec(
         name=name, task="upscale", arch=SRResNet, arch_kwargs=dict(_SR_X4, scale=scale), weights=f"{name}.safetensors",
         # tiles at the low-resolution side: 192 px in gives 768 px out at x4
         scale=scale, multiple_of=1, tiling=True, tile=192 if scale == 4 else 384, overlap=32, supports_half=True,
-        settings=settings, license=_PHOTOS_LICENSE,
-        trained_on=trained_on, description=description, device_advice="CPU ok")
-
+        supports_bf16=bf16, settings=settings, license=_PHOTOS_LICENSE,
+        trained_on=_sr_data(settings.inputs, scale), description=description, device_advice="CPU ok")
 
 
 @register_model()
 def srresnet_x4() -> ModelSpec:
     # bf16 on the CPU: Set5 31.26 -> 31.26 dB, Set14 28.04 -> 28.04 dB (docs/benchmarks.md, "Speed")
-    spec = _sr("srresnet-x4", "SRResNet x4 (L1, PSNR-oriented), CPU-sized: 8 blocks, width 48 "
-                                 "(trained on 2 CPU cores)", UpscaleSettings(psnr_partner=None, default_strength=0.0))
-    return dataclasses.replace(spec, supports_bf16=True)
+    return _sr("srresnet-x4", "SRResNet x4 (L1, PSNR-oriented), CPU-sized: 8 blocks, width 48 (trained on 2 CPU cores)",
+               UpscaleSettings(psnr_partner=None, default_strength=0.0), bf16=True)
 
 
 @register_model()
 def srgan_x4() -> ModelSpec:
     return _sr("srgan-x4", "SRGAN x4: srresnet-x4 fine-tuned with a GAN and a VGG-free content loss "
-                              "(sharper, lower PSNR)",
-                  # fine-tuned from srresnet-x4's weights: --strength interpolates between the two
-                  UpscaleSettings(psnr_partner="srresnet-x4", default_strength=1.0))
+                           "(sharper, lower PSNR)",
+               # fine-tuned from srresnet-x4's weights: --strength interpolates between the two
+               UpscaleSettings(psnr_partner="srresnet-x4", default_strength=1.0))
 
 
 @register_model()
 def srresnet_x2() -> ModelSpec:
-    spec = _sr("srresnet-x2", "SRResNet x2 (L1, PSNR-oriented): srresnet-x4's body with one sub-pixel stage, "
-                              "fine-tuned from it (trained on 2 CPU cores)",
-               UpscaleSettings(psnr_partner=None, default_strength=0.0), scale=2,
-               trained_on=_SR_DATA.replace("x4 MATLAB", "x2 MATLAB"))
     # bf16 on the CPU: Set5 x2 37.39 -> 37.39 dB
-    return dataclasses.replace(spec, supports_bf16=True)
+    return _sr("srresnet-x2", "SRResNet x2 (L1, PSNR-oriented): srresnet-x4's body with one sub-pixel stage, "
+                              "fine-tuned from it (trained on 2 CPU cores)",
+               UpscaleSettings(psnr_partner=None, default_strength=0.0), scale=2, bf16=True)
 
 
 # For real photos (small web JPEGs, phone shots, scans): the realistic degradation model's
@@ -109,12 +110,10 @@ def srresnet_x2() -> ModelSpec:
 # latter with --strength between the two (docs/models/real-srgan-x4.md).
 @register_model()
 def real_srresnet_x4() -> ModelSpec:
-    spec = _sr("real-srresnet-x4", "SRResNet x4 for real photos (JPEG, noise, blur): srresnet-x4 fine-tuned on the "
-                                   "realistic degradation model, L1 (trained on 2 CPU cores)",
-               UpscaleSettings(psnr_partner=None, default_strength=0.0, inputs="real"),
-               trained_on=_SR_REAL_DATA.replace("of the scale", "x4"))
     # bf16 on the CPU: Kodak24 realistic x4 (8 images) 24.17 -> 24.17 dB, blockiness 1.047 -> 1.047
-    return dataclasses.replace(spec, supports_bf16=True)
+    return _sr("real-srresnet-x4", "SRResNet x4 for real photos (JPEG, noise, blur): srresnet-x4 fine-tuned on the "
+                                   "realistic degradation model, L1 (trained on 2 CPU cores)",
+               UpscaleSettings(psnr_partner=None, default_strength=0.0, inputs="real"), bf16=True)
 
 
 # The default: photos people upscale are real ones. Default strength 0.5: at 1 (its own
@@ -122,22 +121,18 @@ def real_srresnet_x4() -> ModelSpec:
 # them (chosen by looking at docs/sr_real_inputs.py's inputs, not from the bench).
 @register_model(default=True)
 def real_srgan_x4() -> ModelSpec:
-    spec = _sr("real-srgan-x4", "SRGAN x4 for real photos: real-srresnet-x4 fine-tuned with a GAN (EMA weights), "
-                                "--strength between the two (trained on 2 CPU cores)",
-               UpscaleSettings(psnr_partner="real-srresnet-x4", default_strength=0.5, inputs="real"),
-               trained_on=_SR_REAL_DATA.replace("of the scale", "x4"))
     # bf16 on the CPU: Kodak24 realistic x4 (8 images, strength 0.5) 24.05 -> 24.05 dB
-    return dataclasses.replace(spec, supports_bf16=True)
+    return _sr("real-srgan-x4", "SRGAN x4 for real photos: real-srresnet-x4 fine-tuned with a GAN (EMA weights), "
+                                "--strength between the two (trained on 2 CPU cores)",
+               UpscaleSettings(psnr_partner="real-srresnet-x4", default_strength=0.5, inputs="real"), bf16=True)
 
 
 @register_model()
 def real_srresnet_x2() -> ModelSpec:
-    spec = _sr("real-srresnet-x2", "SRResNet x2 for real photos: real-srresnet-x4's body with one sub-pixel stage, "
-                                   "fine-tuned on the realistic degradation model x2 (trained on 2 CPU cores)",
-               UpscaleSettings(psnr_partner=None, default_strength=0.0, inputs="real"), scale=2,
-               trained_on=_SR_REAL_DATA.replace("of the scale", "x2"))
     # bf16 on the CPU: Set5 x2 30.70 -> 30.70 dB
-    return dataclasses.replace(spec, supports_bf16=True)
+    return _sr("real-srresnet-x2", "SRResNet x2 for real photos: real-srresnet-x4's body with one sub-pixel stage, "
+                                   "fine-tuned on the realistic degradation model x2 (trained on 2 CPU cores)",
+               UpscaleSettings(psnr_partner=None, default_strength=0.0, inputs="real"), scale=2, bf16=True)
 
 
 _WM_DATA = ("bsds400 + imagenet-samples (../shared/data/train) with synthetic watermarks from 4 in 5 of the logos "
