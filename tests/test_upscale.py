@@ -193,7 +193,7 @@ def test_cli_upscales_set5_better_than_bicubic(set5_lr, tmp_path):
 def test_cli_scale_2_picks_the_x2_model_for_the_defaults_inputs_and_it_beats_bicubic(tmp_path):
     import cv2
 
-    from restore.bench.upscale import bicubic_lr
+    from restore.ops.degrade import bicubic_down_8bit as bicubic_lr
     from restore.zoo.registry import default_model, get_spec, model_for_scale
     assert get_spec(default_model("upscale")).settings.inputs == get_spec(model_for_scale("upscale", 2)).settings.inputs
     _, hr_path, _ = find_sr_pairs(require_data(SET5))[2]

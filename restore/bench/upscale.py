@@ -33,6 +33,7 @@ from restore.bench import pictures
 from restore.bench.runner import Column, Method, Progress, Report, over_folders, resolve_models, run_methods
 from restore.bench.runner import format_table as runner_format_table
 from restore.io import iter_images, read_image, to_rgb8, write_image
+from restore.ops.degrade import bicubic_down_8bit
 from restore.metrics import blockiness, high_frequency_ratio, psnr, ssim, to_batch
 
 #: Baseline keys accepted in ``baselines``: OpenCV bicubic (a = -0.75) and Lanczos (8x8).
@@ -88,7 +89,7 @@ def sr_cases(data: str | Path, limit: int | None = None, scale: int | None = Non
     ``scale`` other than the given pairs' (e.g. 2 on Set5, whose ``*_LR`` files are x4):
     the LR is made from the HR image, cropped to a multiple of ``scale``, by MATLAB-style
     antialiased bicubic downsampling rounded to 8 bit
-    (:func:`restore.ops.degrade.bicubic_down`), the protocol of the published x2 figures.
+    (:func:`restore.ops.degrade.bicubic_down_8bit`), the protocol of the published x2 figures.
 
     Raises:
         FileNotFoundError: no pairs.
@@ -102,25 +103,13 @@ def sr_cases(data: str | Path, limit: int | None = None, scale: int | None = Non
         made = scale is not None and scale != given
         if made:
             hr = np.ascontiguousarray(hr[: hr.shape[0] // scale * scale, : hr.shape[1] // scale * scale])
-            lr, given = bicubic_lr(hr, scale), scale
+            lr, given = bicubic_down_8bit(hr, scale), scale
         hr = hr[: lr.shape[0] * given, : lr.shape[1] * given]
         cases.append(dict(name=name, hr=hr, lr=lr, scale=given, mp=hr.shape[0] * hr.shape[1] / 1e6, made=made))
     scales = {c["scale"] for c in cases}
     if len(scales) != 1:
         raise ValueError(f"pairs of several scales in {data}: {sorted(scales)}")
     return cases
-
-
-def bicubic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
-    """MATLAB-style antialiased bicubic downsampling of an H x W x 3 uint8 image (sides
-    multiples of ``scale``) by ``scale``, rounded to 8 bit: (H/scale, W/scale, 3) uint8."""
-    import torch
-
-    from restore.ops.degrade import bicubic_down, quantize_8bit
-
-    x = torch.from_numpy(hr).permute(2, 0, 1)[None].float() / 255.0
-    lr = quantize_8bit(bicubic_down(x, scale))[0].permute(1, 2, 0).mul(255).round().byte().numpy()
-    return np.ascontiguousarray(lr)
 
 
 def realistic_lr(hr: np.ndarray, name: str, scale: int, seed: int = REALISTIC_SEED) -> np.ndarray:

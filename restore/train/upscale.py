@@ -21,7 +21,7 @@ that needs no ImageNet-pretrained network:
 
 Low-resolution inputs (``--degradation``):
 
-- ``bicubic`` (default): :func:`restore.ops.degrade.bicubic_down` (MATLAB-style antialiased
+- ``bicubic`` (default): :func:`restore.ops.degrade.bicubic_down_8bit` (MATLAB-style antialiased
   bicubic, the protocol of Set5/Set14), rounded to 8 bit as a saved file is; pairs made once.
 - ``realesrgan`` / ``bsrgan``: the realistic degradation model
   (:func:`restore.ops.degrade.degrade`, preset :func:`restore.ops.degrade.sr_preset` of the
@@ -48,7 +48,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from restore.metrics import batch_psnr, high_frequency_ratio
-from restore.ops.degrade import bicubic_down, degrade, quantize_8bit, sr_preset
+from restore.ops.degrade import bicubic_down_8bit, degrade, quantize_8bit, sr_preset
 from restore.train.data import flip_rotate, load_folder, split_train_val
 from restore.train.engine import BATCH, LR, N_VAL, STEPS, Recipe, Tick, TrainConfig, option, set_lr, update
 from restore.zoo.archs.srresnet import SRGANDiscriminator
@@ -69,9 +69,7 @@ def make_pairs(images: list[np.ndarray], scale: int) -> list[tuple[np.ndarray, n
     for img in images:
         h, w = img.shape[0] // scale * scale, img.shape[1] // scale * scale
         hr = np.ascontiguousarray(img[:h, :w])
-        x = torch.from_numpy(hr).permute(2, 0, 1)[None].float() / 255.0
-        lr = quantize_8bit(bicubic_down(x, scale))[0].permute(1, 2, 0).mul(255).round().byte().numpy()
-        pairs.append((hr, np.ascontiguousarray(lr)))
+        pairs.append((hr, bicubic_down_8bit(hr, scale)))
     return pairs
 
 

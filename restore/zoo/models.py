@@ -7,7 +7,6 @@ with a note on how the values were chosen.
 
 from __future__ import annotations
 
-
 from restore.zoo.archs.dcgan import LatentInpainter
 from restore.zoo.archs.srresnet import SRResNet
 from restore.zoo.archs.unet import MASK_RAMP, ColorizationUNet, NoiseLevelUNet, WatermarkUNet

@@ -19,7 +19,7 @@ from restore.ops.degrade.masks import box_mask, center_mask, make_mask, stroke_m
 from restore.ops.degrade.camera import CameraParams, camera_noise, random_camera
 from restore.ops.degrade.kernels import (KERNEL_KINDS, KernelRange, apply_kernel, gaussian_kernel, plateau_kernel,
                                          random_kernel, sinc_kernel)
-from restore.ops.degrade.noise import add_awgn, bicubic_down, jpeg_roundtrip, quantize_8bit
+from restore.ops.degrade.noise import add_awgn, bicubic_down, bicubic_down_8bit, jpeg_roundtrip, quantize_8bit
 from restore.ops.degrade.realistic import (BSRGAN_X4, MILD, REAL_PHOTO, REALESRGAN_X2, REALESRGAN_X4,
                                            DegradationConfig, DegradationStage, SR_PRESETS, add_gaussian_noise,
                                            add_poisson_noise, degrade, random_jpeg, random_resize, sr_preset)
@@ -30,7 +30,7 @@ from restore.ops.degrade.watermarks import (MASK_THRESHOLD, OPACITY_RANGE, WATER
 __all__ = [
     "HELD_OUT_FONT_PREFIX", "HELD_OUT_IMAGE_MODULUS", "HELD_OUT_LOGO_MODULUS", "is_held_out",
     "box_mask", "center_mask", "make_mask", "stroke_mask",
-    "add_awgn", "bicubic_down", "jpeg_roundtrip", "quantize_8bit",
+    "add_awgn", "bicubic_down", "bicubic_down_8bit", "jpeg_roundtrip", "quantize_8bit",
     "CameraParams", "camera_noise", "random_camera",
     "KERNEL_KINDS", "KernelRange", "apply_kernel", "gaussian_kernel", "plateau_kernel", "random_kernel", "sinc_kernel",
     "BSRGAN_X4", "MILD", "REAL_PHOTO", "REALESRGAN_X2", "REALESRGAN_X4", "DegradationConfig", "DegradationStage",

@@ -68,6 +68,23 @@ def bicubic_down(x: torch.Tensor, scale: int) -> torch.Tensor:
                                            mode="bicubic", antialias=True, align_corners=False)
 
 
+def bicubic_down_8bit(image: np.ndarray, scale: int) -> np.ndarray:
+    """:func:`bicubic_down` of an 8-bit image, rounded to 8 bit as a saved LR file is.
+
+    Args:
+        image: (H, W, 3) uint8, H and W multiples of ``scale``.
+
+    Returns:
+        (H // scale, W // scale, 3) uint8, contiguous.
+
+    Raises:
+        ValueError: as :func:`bicubic_down`.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+    lr = quantize_8bit(bicubic_down(x, scale))[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+    return np.ascontiguousarray(lr)
+
+
 def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     """Encode an image as JPEG with :func:`restore.io.encode_image` (what ``restore ...
     --format jpg`` writes: OpenCV's libjpeg, 4:2:0 chroma) and decode it again, as a photo
