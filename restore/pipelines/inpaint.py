@@ -465,9 +465,8 @@ def _feathered_windows(fill: torch.Tensor, crops: torch.Tensor, boxes: list[tupl
     Returns:
         (N, 3, s, s) float32.
     """
-    ramp = torch.minimum(torch.arange(s) + 1.0, s - torch.arange(s).float()).clamp(max=max(1, overlap)) / max(1, overlap)
-    feather = (ramp[:, None] * ramp[None, :])[None, None]
-    weighted = fill * feather
+    ramp = feather(s, overlap)
+    weighted = fill * ramp
     starts = np.asarray(boxes).reshape(-1, 2)
     raws = torch.empty_like(crops)
     for k, (y0, x0) in enumerate(boxes):
@@ -478,7 +477,7 @@ def _feathered_windows(fill: torch.Tensor, crops: torch.Tensor, boxes: list[tupl
             v0, u0 = boxes[j]
             a0, a1, b0, b1 = max(y0, v0), min(y0, v0) + s, max(x0, u0), min(x0, u0) + s
             acc[:, :, a0 - y0:a1 - y0, b0 - x0:b1 - x0] += weighted[j:j + 1, :, a0 - v0:a1 - v0, b0 - u0:b1 - u0]
-            weight[:, :, a0 - y0:a1 - y0, b0 - x0:b1 - x0] += feather[:, :, a0 - v0:a1 - v0, b0 - u0:b1 - u0]
+            weight[:, :, a0 - y0:a1 - y0, b0 - x0:b1 - x0] += ramp[:, :, a0 - v0:a1 - v0, b0 - u0:b1 - u0]
         raws[k] = torch.where(weight > 0, acc / weight.clamp_min(1e-8), crops[k:k + 1])[0]
     return raws
 
