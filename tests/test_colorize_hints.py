@@ -11,7 +11,8 @@ import torch
 from restore.bench.colorize import bench_colorize_hints, format_table, to_gray_lightness
 from restore.io import read_image, write_image
 from restore.ops.color import lab_to_rgb, rgb_to_lab
-from restore.ops.hints import hint_image_from, hints_from_rgba, pool_hints, propagate_hints, reveal_hints
+from restore.ops.hints import (hint_image_from, hints_from_rgba, optimize_hints, pool_hints, propagate_hints,
+                                reveal_hints)
 from restore.pipelines.colorize import render_hints
 from restore.zoo.archs.unet import ColorizationUNet
 
@@ -173,6 +174,60 @@ def test_propagation_equals_a_brute_force_search_per_hint(tol):
         propagate_hints(ab, L, hints, tol=1.0)
 
 
+def test_optimized_propagation_spreads_within_regions_holds_at_edges_and_fades():
+    L = torch.full((1, 1, 64, 96), 40.0)
+    L[..., 48:] = 80.0                                                    # a lightness edge at column 48
+    ab = torch.zeros(1, 2, 64, 96)
+    ab[:, 1] = 10.0
+    hints = torch.zeros(1, 3, 64, 96)
+    hints[0, :, 30, 20] = torch.tensor([50.0, -20.0, 1.0])                # one hint left of the edge
+    out = optimize_hints(ab, L, hints, sigma=3.0, decay=1e-3)
+    assert torch.allclose(out[0, :, 30, 20], torch.tensor([50.0, -20.0]), atol=1e-4)  # the hinted pixel: the hint
+    within, across = out[0, 0, 62, 20], out[0, 0, 30, 52]                  # both 32 px from the hint
+    assert within > 5 and across < 0.01 * within                          # the edge holds it back
+    assert out[0, 0, 30, 0] > out[0, 0, 30, 46] > 0                       # fading away from the hint
+    assert torch.allclose(out[0, 1] - 10.0, out[0, 0] * -30.0 / 50.0, atol=1e-3)   # one correction (50, -30), scaled
+    assert torch.all(out[0, 0] >= 0) and torch.all(out[0, 0] <= 50)
+    near_zero = optimize_hints(ab, L, hints, sigma=3.0, decay=1e-7)        # (almost) no decay: the region
+    assert float(near_zero[0, 0, :, :48].min()) > 45                       # takes the hint all over
+    assert torch.equal(optimize_hints(ab, L, torch.zeros(1, 3, 64, 96)), ab)
+    with pytest.raises(ValueError, match="shapes"):
+        optimize_hints(ab, L[..., :10], hints)
+    with pytest.raises(ValueError, match="decay"):
+        optimize_hints(ab, L, hints, decay=0.0)
+
+
+def test_optimized_propagation_equals_a_dense_solve_of_its_objective():
+    """optimize_hints minimizes sum_ij w_ij (r_i - r_j)^2 + decay |r|^2 with r fixed at the
+    hints: minimize it here by dense least squares, built edge by edge."""
+    g = torch.Generator().manual_seed(1)
+    h, w, sigma, decay = 7, 9, 10.0, 0.05
+    L = torch.rand(1, 1, h, w, generator=g) * 60
+    ab = torch.randn(1, 2, h, w, generator=g) * 20
+    hints = torch.zeros(1, 3, h, w)
+    for y, x in [(0, 0), (3, 4), (6, 8)]:
+        hints[0, :, y, x] = torch.tensor([*(torch.randn(2, generator=g) * 40).tolist(), 1.0])
+    Ln = L[0, 0].double().numpy()
+    rows = []
+    for y in range(h):
+        for x in range(w):
+            for y2, x2 in ((y, x + 1), (y + 1, x)):
+                if y2 < h and x2 < w:
+                    row = np.zeros(h * w)
+                    wt = np.exp(-(Ln[y, x] - Ln[y2, x2]) ** 2 / (2 * sigma ** 2))
+                    row[y * w + x], row[y2 * w + x2] = np.sqrt(wt), -np.sqrt(wt)
+                    rows.append(row)
+    M = np.concatenate([np.array(rows), np.sqrt(decay) * np.eye(h * w)])
+    m = hints[0, 2].numpy().reshape(-1) > 0
+    delta = (hints[0, :2] - ab[0]).double().numpy().reshape(2, -1)
+    ref = np.zeros((2, h * w))
+    for c in range(2):                                                   # min |M_free r_free + M_known d|^2
+        ref[c, m] = delta[c, m]
+        ref[c, ~m] = np.linalg.lstsq(M[:, ~m], -M[:, m] @ delta[c, m], rcond=None)[0]
+    out = optimize_hints(ab, L, hints, sigma=sigma, decay=decay)
+    assert torch.allclose(out - ab, torch.from_numpy(ref.reshape(1, 2, h, w)).float(), atol=1e-3)
+
+
 def test_propagation_of_50_hints_on_a_1_megapixel_photo_is_fast(pipe):
     """50 separate hint dots on a 1 MP photo (1152 x 864): the whole pipeline call takes
     at most 2 s of CPU time (the bar is 2 s/MP); the propagation alone at most 0.5 s."""
@@ -256,6 +311,25 @@ def test_hints_for_a_model_without_hint_inputs_are_refused():
     plain = load_pipeline("colorize", model="colorize-s", device="cpu")
     with pytest.raises(ValueError, match="takes no color hints"):
         plain(np.zeros((32, 32), np.uint8), [(1, 1, RED)])
+
+
+def test_hints_switch_the_default_decoding_to_the_models_hint_decoding(pipe):
+    import dataclasses
+
+    from restore.pipelines.colorize import ColorizePipeline
+    rgb = real_image(96, 128, index=13)
+    gray = to_gray_lightness(rgb)
+    hint = hint_image_from(rgb, 10, np.random.default_rng(3))
+    d = dataclasses.replace(pipe.spec.settings, temperature=0.5, prior=0.25, hint_temperature=0.9, hint_prior=1.0)
+    other = ColorizePipeline(pipe.model, dataclasses.replace(pipe.spec, settings=d), pipe.device)
+    with_hints = other(gray, hint)
+    assert np.array_equal(with_hints, other(gray, hint, temperature=0.9, prior=1.0))
+    assert not np.array_equal(with_hints, other(gray, hint, temperature=0.5, prior=0.25))
+    assert np.array_equal(other(gray), other(gray, temperature=0.5, prior=0.25))     # no hints: the automatic one
+    assert np.array_equal(other(gray, hint, prior=0.25), other(gray, hint, temperature=0.9, prior=0.25))
+    unset = dataclasses.replace(d, hint_temperature=None, hint_prior=None)          # None: as without hints
+    plain = ColorizePipeline(pipe.model, dataclasses.replace(pipe.spec, settings=unset), pipe.device)
+    assert np.array_equal(plain(gray, hint), other(gray, hint, temperature=0.5, prior=0.25))
 
 
 # --- CLI and bench -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from restore.ops.color import lab_to_rgb, rgb_to_lab, rgb_to_lightness
-from restore.ops.hints import hints_from_rgba, pool_hints, propagate_hints
+from restore.ops.hints import hints_from_rgba, optimize_hints, pool_hints, propagate_hints
 from restore.ops.tiling import to_float
 from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, to_dtype
 from restore.zoo.accel import autocast
@@ -207,7 +207,8 @@ class ColorizePipeline(Pipeline):
     they belong to; only their chroma is used. The
     defaults of ``render_size`` and of the decoding (``prior``, ``temperature``,
     ``saturation``) are the model's (``spec.settings``, a
-    :class:`restore.zoo.settings.ColorizeSettings`).
+    :class:`restore.zoo.settings.ColorizeSettings`); with hints, a model may decode
+    otherwise (its ``hint_prior`` and ``hint_temperature``).
     """
 
     task = "colorize"
@@ -216,7 +217,10 @@ class ColorizePipeline(Pipeline):
     def resolve_options(self, *, render_size: int | None = None, saturation: float | None = None,
                         temperature: float | None = None, prior: float | None = None,
                         edge_aware: bool = True) -> dict[str, Any]:
-        """The options of ``__call__``, None replaced by the model's settings, checked.
+        """The options of ``__call__``, checked; None replaced by the model's settings,
+        except ``temperature`` and ``prior``, whose defaults depend on whether the call
+        has hints (the model's ``hint_temperature`` and ``hint_prior``): they stay None
+        unless given.
 
         Raises:
             OptionError: for a ``render_size`` < 16, a negative ``saturation``, a
@@ -225,18 +229,28 @@ class ColorizePipeline(Pipeline):
         d = self.spec.settings
         render_size = d.render_size if render_size is None else render_size
         saturation = d.saturation if saturation is None else saturation
-        temperature = d.temperature if temperature is None else temperature
-        prior = d.prior if prior is None else prior
-        if not 0 <= prior <= 1:
+        if prior is not None and not 0 <= prior <= 1:
             raise OptionError("prior", f"must be in [0, 1], got {prior}")
         if render_size < MIN_RENDER_SIZE:
             raise OptionError("render_size", f"must be >= {MIN_RENDER_SIZE} pixels, got {render_size}")
         if saturation < 0:
             raise OptionError("saturation", f"must be >= 0, got {saturation}")
-        if not 0 < temperature <= 1:
+        if temperature is not None and not 0 < temperature <= 1:
             raise OptionError("temperature", f"must be in (0, 1], got {temperature}")
         return dict(render_size=render_size, saturation=saturation, temperature=temperature, prior=prior,
                     edge_aware=edge_aware)
+
+    def _decoding(self, hints: bool, temperature: float | None = None, prior: float | None = None
+                 ) -> tuple[float, float]:
+        """The ``(temperature, prior)`` a call decodes with: those given, else the model's
+        (``spec.settings``): ``hint_temperature`` / ``hint_prior`` when ``hints`` is true
+        and they are set, else ``temperature`` / ``prior``."""
+        d = self.spec.settings
+        if temperature is None:
+            temperature = d.hint_temperature if hints and d.hint_temperature is not None else d.temperature
+        if prior is None:
+            prior = d.hint_prior if hints and d.hint_prior is not None else d.prior
+        return temperature, prior
 
     @property
     def takes_hints(self) -> bool:
@@ -261,10 +275,12 @@ class ColorizePipeline(Pipeline):
             saturation: factor on the decoded chroma (a*, b*); 0 gives the gray image;
                 default: the model's (1.0 for colorize-s).
             temperature: annealed-mean temperature (0 < T <= 1; lower is more vivid);
-                default: the model's (0.6 for colorize-s).
+                default: the model's (0.6 for colorize-s; with hints, the model's
+                ``hint_temperature`` if it has one).
             prior: share of the training's class rebalancing to undo, 0 to 1 (1: the
                 plain posterior; with ``temperature=1`` its mean, the least-squares
-                estimate); default: the model's (0.5 for colorize-s).
+                estimate); default: the model's (0.5 for colorize-s; with hints, the
+                model's ``hint_prior`` if it has one: 1 for colorize-hints-s).
             edge_aware: guided (edge-aware) upsampling of the chroma; ``False`` uses bilinear.
 
         Returns:
@@ -280,9 +296,10 @@ class ColorizePipeline(Pipeline):
         """
         o = self.resolve_options(render_size=render_size, saturation=saturation, temperature=temperature,
                                  prior=prior, edge_aware=edge_aware)
-        render_size, saturation, temperature, prior = o["render_size"], o["saturation"], o["temperature"], o["prior"]
+        render_size, saturation = o["render_size"], o["saturation"]
         if hints is not None and not self.takes_hints:
             raise OptionError("hints", f"model {self.spec.name} takes no color hints; use colorize-hints-s")
+        temperature, prior = self._decoding(hints is not None, o["temperature"], o["prior"])
         prep = prepare(_rgb_input(image))
         if prep.array is not None:  # numpy / PIL: the image stays in its file dtype, float a band at a time
             L = _lightness_by_bands(prep.array).to(self.device)
@@ -305,9 +322,8 @@ class ColorizePipeline(Pipeline):
             ab = self.model.decode(logits, temperature, prior) * saturation
             L_low = F.interpolate(L_render, size=ab.shape[-2:], mode="bilinear", align_corners=False,
                                   antialias=True)
-            if hint_maps is not None and self.spec.settings.hint_spread > 0:
-                ab = propagate_hints(ab, L_low, pool_hints(hint_maps.float(), tuple(ab.shape[-2:])),
-                                     spread=self.spec.settings.hint_spread, edge=self.spec.settings.hint_edge)
+            if hint_maps is not None:
+                ab = self._spread_hints(ab, L_low, pool_hints(hint_maps.float(), tuple(ab.shape[-2:])))
             if prep.array is not None:
                 return self._finish_by_bands(prep, L, ab, L_low, edge_aware)
             if edge_aware:
@@ -316,6 +332,19 @@ class ColorizePipeline(Pipeline):
                 ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
             y = lab_to_rgb(torch.cat([L, ab], 1))
         return prep.finish(y.to(prep.x.device), prep.alpha)
+
+    def _spread_hints(self, ab: torch.Tensor, L_low: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        """The decoded chroma with the hints' corrections spread as the model's settings
+        say (``hint_method``: :func:`restore.ops.hints.propagate_hints` or
+        :func:`restore.ops.hints.optimize_hints`), all at the chroma's grid."""
+        d = self.spec.settings
+        if d.hint_method == "optimize":
+            return optimize_hints(ab, L_low, hints, sigma=d.hint_sigma, decay=d.hint_decay)
+        if d.hint_method == "geodesic" and d.hint_spread > 0:
+            return propagate_hints(ab, L_low, hints, spread=d.hint_spread, edge=d.hint_edge)
+        if d.hint_method not in ("geodesic", "optimize", "none"):
+            raise ValueError(f"unknown hint_method {d.hint_method!r} in the settings of {self.spec.name}")
+        return ab
 
     def _finish_by_bands(self, prep: Prepared, L: torch.Tensor, ab: torch.Tensor, L_low: torch.Tensor,
                          edge_aware: bool) -> Any:

@@ -46,18 +46,38 @@ class ColorizeSettings:
         temperature: annealed-mean temperature in (0, 1] (1: the mean, safe and
             desaturated; towards 0: the mode, vivid).
         saturation: factor on the decoded chroma, >= 0.
-        hint_spread: for a model with hint inputs, the distance (pixels of the network's
-            output grid, half the render size) over which a hint's correction falls to 1/e
-            (:func:`restore.ops.hints.propagate_hints`); 0 turns the propagation off.
-        hint_edge: extra distance per L* unit of lightness step (hints stop at edges).
+        hint_method: for a model with hint inputs, how the pipeline spreads each hint's
+            correction over the photo (on the network's output grid, half the render
+            size): ``"geodesic"`` (chrominance blending by geodesic distance,
+            :func:`restore.ops.hints.propagate_hints`, with ``hint_spread`` and
+            ``hint_edge``), ``"optimize"`` (the edge-aware optimization of Levin et al.
+            2004, :func:`restore.ops.hints.optimize_hints`, with ``hint_sigma`` and
+            ``hint_decay``) or ``"none"`` (the network alone).
+        hint_spread: for ``"geodesic"``, the distance (pixels of the network's output grid)
+            over which a hint's correction falls to 1/e; 0 turns the propagation off.
+        hint_edge: for ``"geodesic"``, extra distance per L* unit of lightness step (hints
+            stop at edges).
+        hint_sigma: for ``"optimize"``, the L* step at which the affinity between
+            neighbours falls to ``exp(-1/2)`` (smaller: hints stop at weaker edges).
+        hint_decay: for ``"optimize"``, the pull of the correction back to 0 (larger: it
+            fades closer to the hints).
+        hint_prior: ``prior`` when hints are given; None: ``prior``. With hints the
+            colors are checked against the user's, so the least-squares posterior (1)
+            can score better than the vivid decoding the automatic mode wants.
+        hint_temperature: ``temperature`` when hints are given; None: ``temperature``.
     """
 
     render_size: int
     prior: float
     temperature: float
     saturation: float
+    hint_method: str = "geodesic"
     hint_spread: float = 0.0
     hint_edge: float = 0.5
+    hint_sigma: float = 3.0
+    hint_decay: float = 1e-5
+    hint_prior: float | None = None
+    hint_temperature: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
