@@ -244,7 +244,7 @@ class ColorizePipeline(Pipeline):
                  ) -> tuple[float, float]:
         """The ``(temperature, prior)`` a call decodes with: those given, else the model's
         (``spec.settings``): ``hint_temperature`` / ``hint_prior`` when ``hints`` is true
-        and they are set, else ``temperature`` / ``prior``."""
+        (the call has at least one hint) and they are set, else ``temperature`` / ``prior``."""
         d = self.spec.settings
         if temperature is None:
             temperature = d.hint_temperature if hints and d.hint_temperature is not None else d.temperature
@@ -299,7 +299,6 @@ class ColorizePipeline(Pipeline):
         render_size, saturation = o["render_size"], o["saturation"]
         if hints is not None and not self.takes_hints:
             raise OptionError("hints", f"model {self.spec.name} takes no color hints; use colorize-hints-s")
-        temperature, prior = self._decoding(hints is not None, o["temperature"], o["prior"])
         prep = prepare(_rgb_input(image))
         if prep.array is not None:  # numpy / PIL: the image stays in its file dtype, float a band at a time
             L = _lightness_by_bands(prep.array).to(self.device)
@@ -315,6 +314,9 @@ class ColorizePipeline(Pipeline):
         if hints is not None:
             hint_maps = render_hints(hints, tuple(L.shape[-2:]), size).to(self.device)
             hint_maps = hint_maps.expand(L.shape[0], -1, -1, -1).to(self.dtype).contiguous(memory_format=cl)
+        # a hint image without any hint (all transparent) colors as the automatic mode does
+        temperature, prior = self._decoding(hint_maps is not None and bool(hint_maps[:, 2].any()), o["temperature"],
+                                            o["prior"])
         with torch.inference_mode():
             with autocast(self.precision):
                 L_in = L_render.to(self.dtype).contiguous(memory_format=cl)
