@@ -85,9 +85,8 @@ def main(weights: str) -> None:
         pipe.model.load_state_dict(load_network(weights).state_dict())
     data = cases(pipe)
     ten = [c for c in data if c["n"] == 10]
-    p_gray = float(np.mean([psnr(c["rgb"] / 255.0, lab_to_rgb(torch.cat([c["L"], torch.zeros_like(c["L"]).expand(
-        -1, 2, -1, -1)], 1))[0].permute(1, 2, 0).clamp(0, 1).numpy().__mul__(255).__add__(0.5).astype(np.uint8) / 255.0)
-        for c in ten]))
+    p_gray = float(np.mean([psnr(c["rgb"] / 255.0, np.repeat(to_gray_lightness(c["rgb"])[..., None], 3, axis=2) / 255.0)
+                            for c in ten]))
     print(f"{len(ten) // len(SEEDS)} held-out images at full size, {len(SEEDS)} draws of hints each; gray {p_gray:.2f} dB")
 
     def row(label: str, n: int = 10, **kw) -> None:
