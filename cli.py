@@ -310,14 +310,23 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
                       "transparent except dots or strokes of the colors wanted (their chroma is used)."),
              hint: Optional[Path] = typer.Option(None, "--hint", exists=True,
                                                  help="One color-hint image for every photo."),
+             reference: Optional[Path] = typer.Option(
+                 None, "--reference", exists=True, dir_okay=False,
+                 help="A color photo whose palette guides the colors of every photo (its a*b* histogram as "
+                      "the network's color prior, then a partial match of its a*b* mean and spread); "
+                      "combines with --hints/--hint. Any model."),
+             reference_strength: Optional[float] = typer.Option(
+                 None, "--reference-strength",
+                 help="How strongly --reference's palette weighs on the network's colors, >= 0 (default: the "
+                      "model's, 1.0: the reference's color frequencies replace the training set's)."),
              model: Optional[str] = ModelOpt, device: str = DeviceOpt, recursive: bool = RecursiveOpt,
              skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt,
              quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
              max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt,
              engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
              gpus_per_worker: Optional[float] = GpusOpt) -> None:
-    """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept), automatically or
-    guided by color hints (--hints, --hint)."""
+    """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept), automatically,
+    guided by color hints (--hints, --hint) and/or by a reference photo's palette (--reference)."""
     _setup_logging(quiet)
     from restore.pipelines.batch import pair_finder
     from restore.zoo.registry import model_for_hints
@@ -337,7 +346,8 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
         except (FileNotFoundError, ValueError) as e:
             raise _usage_error(str(e)) from None
     pipe, opts = _task("colorize", model, device, None, None, precision, render_size=render_size, saturation=saturation,
-                       temperature=temperature)
+                       temperature=temperature, reference=None if reference is None else str(reference),
+                       reference_strength=reference_strength)
     pair = None if source is None else (str(input_path.absolute()), str(source.absolute()), "hint image")
     _run_folder(_job("colorize", model, device, None, None, opts, precision, pair=pair, max_pixels=max_pixels), pipe,
                 input_path, output, recursive=recursive, skip_existing=skip_existing, overwrite=overwrite, fmt=fmt,
