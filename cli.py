@@ -317,8 +317,9 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
                       "combines with --hints/--hint. Any model."),
              reference_strength: Optional[float] = typer.Option(
                  None, "--reference-strength",
-                 help="How strongly --reference's palette weighs on the network's colors, >= 0 (default: the "
-                      "model's, 1.0: the reference's color frequencies replace the training set's)."),
+                 help="How strongly --reference's palette weighs on the network's colors, >= 0; 1: the "
+                      "reference's color frequencies replace the training set's; above about 1.25 colors turn "
+                      "garish (default: the model's, 1.0 for colorize-hints-s, 0.75 for colorize-s)."),
              model: Optional[str] = ModelOpt, device: str = DeviceOpt, recursive: bool = RecursiveOpt,
              skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt,
              quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,

@@ -19,8 +19,10 @@ the reference without wrecking the picture.
     python docs/tune_colorize_reference.py weights/colorize-hints-s.safetensors
     python docs/tune_colorize_reference.py weights/colorize-s.safetensors
 
-The settings chosen are ``REFERENCE_STRENGTH`` / ``REFERENCE_MATCH`` in
-restore/pipelines/colorize.py (docs/models/colorize-s.md, "Reference photo").
+The rule: the most PSNR with the original as reference, at no less than the automatic
+colorfulness. The settings chosen are each model's ``reference_strength`` and
+``reference_match`` (``ColorizeSettings`` at its registration in restore/zoo/models.py;
+docs/models/colorize-s.md, "Reference photo").
 """
 import itertools
 import sys
@@ -39,8 +41,8 @@ SELF_GRID = ([(False, 0.0, m) for m in (0.5, 1.0)]
              + list(itertools.product([False], (0.5, 1.0, 2.0), (0.0, 0.5, 1.0)))
              + list(itertools.product([True], (0.5, 0.75, 1.0, 1.25, 1.5), (0.0, 0.25, 0.5, 0.75, 1.0))))
 # ... and with another scene's photo as reference
-OTHER_GRID = (list(itertools.product([False], [1.0], (0.0, 0.5, 1.0)))
-              + list(itertools.product([True], (0.5, 1.0, 1.5), (0.0, 0.5, 1.0))))
+OTHER_GRID = [(False, 1.0, 0.5), (True, 0.5, 0.5), (True, 0.75, 0.25), (True, 1.0, 0.0), (True, 1.0, 0.5),
+              (True, 1.0, 1.0), (True, 1.5, 0.5)]
 
 
 def decode(net, logits, refs, strength, divide, match, log_p):

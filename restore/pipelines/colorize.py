@@ -292,8 +292,9 @@ class ColorizePipeline(Pipeline):
                 between Images"). The lightness stays the input's. The same reference for
                 every image of a batch.
             reference_strength: exponent of the reference's palette as that prior, >= 0
-                (0: only the mean/std move; higher: closer to the reference's colors, riskier);
-                default: the model's (1.0).
+                (0: only the mean/std move; 1: the reference's color frequencies replace the
+                training set's; above about 1.25 the colors turn garish); default: the
+                model's (1.0 for colorize-hints-s, 0.75 for colorize-s).
 
         Returns:
             The colorized image, RGB (RGBA if the input had alpha), of the same kind and
