@@ -576,6 +576,9 @@ def bench_colorize_cmd(
                                                   help="Also a table of the models with hint inputs given N random "
                                                        "ground-truth hints per image; repeatable (e.g. --hints 1 "
                                                        "--hints 10 --hints 50)."),
+        reference_self: bool = typer.Option(False, "--reference-self",
+                                            help="Also run each model with the color original as its --reference "
+                                                 "photo (rows 'reference = original')."),
         device: str = DeviceOpt,
         record: bool = RecordOpt,
         quiet: bool = QuietOpt) -> None:
@@ -586,7 +589,7 @@ def bench_colorize_cmd(
     _print_reports(reports(data, models=model or None, device=device, variants=variants, limit=limit, picture=picture,
                            picture_rows=picture_rows, old_photos=old_photos, old_photos_picture=old_photos_picture,
                            old_photos_count=old_photos_count, detail_picture=detail_picture, record=record,
-                           hints=tuple(hints or ()), progress=_progress(quiet)))
+                           hints=tuple(hints or ()), progress=_progress(quiet), reference_self=reference_self))
 
 
 @bench_app.command("inpaint")

@@ -194,3 +194,33 @@ def test_web_colorize_job_takes_a_reference(tmp_path):
     assert not done and "reference is gray" in errors[0]
     with pytest.raises(JobError):
         run_uploads(models, ws, "colorize", [], "colorize-s", reference=red)
+
+
+def test_bench_reference_self_row(tmp_path):
+    from restore.bench.colorize import bench_colorize
+    for i in range(2):
+        write_image(tmp_path / f"b{i}.png", real_image(96, 128, index=50 + i))
+    rows = bench_colorize(tmp_path, models=["colorize-s"], device="cpu", variants=False, reference_self=True)
+    by = {r["method"]: r for r in rows}
+    assert by["restore colorize-s reference = original"]["psnr"] > by["restore colorize-s"]["psnr"] + 0.5
+    assert by["restore colorize-s reference = original"]["model"] == "colorize-s"
+
+
+def test_web_colorize_tab_passes_its_reference_input(tmp_path):
+    """The Colorize tab's handler, called as Gradio calls it: the optional reference photo
+    reaches the pipeline (same result as the pipeline with it), and leaving it empty runs
+    the automatic colorization."""
+    pytest.importorskip("gradio")
+    import restore
+    from restore.web.app import build_app
+    write_image(tmp_path / "g.png", to_gray_lightness(real_image(48, 64, index=9)))
+    write_image(tmp_path / "r.png", _tinted((190, 110, 100)))
+    demo = build_app(device="cpu")
+    go = next(f for f in demo.fns.values() if f.name == "c_go")
+    assert [getattr(c, "elem_id", None) for c in go.inputs][-1] == "colorize-reference"
+    run = lambda ref: read_image(go.fn([str(tmp_path / "g.png")], None, 1.0, 256, ref,   # noqa: E731
+                                       progress=lambda *a, **k: None)[1][0])
+    pipe = restore.load_pipeline("colorize", device="cpu")
+    gray, ref = read_image(tmp_path / "g.png"), read_image(tmp_path / "r.png")
+    assert np.array_equal(run(str(tmp_path / "r.png")), pipe(gray, saturation=1.0, render_size=256, reference=ref))
+    assert np.array_equal(run(None), pipe(gray, saturation=1.0, render_size=256))
