@@ -153,7 +153,8 @@ def test_pipeline_takes_its_decoding_from_the_spec(pipe):
     gray = to_gray_lightness(real_image(64, 96, index=2))
     d = pipe.spec.settings
     assert pipe.resolve_options() == dict(render_size=d.render_size, saturation=d.saturation,
-                                          temperature=d.temperature, prior=d.prior, edge_aware=True)
+                                          temperature=d.temperature, prior=d.prior, edge_aware=True,
+                                          reference=None, reference_strength=d.reference_strength)
     assert np.array_equal(pipe(gray), pipe(gray, render_size=d.render_size, saturation=d.saturation,
                                            temperature=d.temperature, prior=d.prior))
     vivid = dataclasses.replace(pipe.spec, settings=dataclasses.replace(d, render_size=128, temperature=0.3,

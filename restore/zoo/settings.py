@@ -50,6 +50,12 @@ class ColorizeSettings:
             output grid, half the render size) over which a hint's correction falls to 1/e
             (:func:`restore.ops.hints.propagate_hints`); 0 turns the propagation off.
         hint_edge: extra distance per L* unit of lightness step (hints stop at edges).
+        reference_strength: exponent of a reference photo's palette as the prior of the
+            network's per-pixel color distribution, the training set's divided out
+            (:func:`restore.ops.palette.reference_logits`; 1: Bayes' rule with the
+            reference's color frequencies); 0 ignores the palette.
+        reference_match: amount (0-1) of the move of the decoded chroma to the reference's
+            a*b* mean and std (:func:`restore.ops.palette.match_chroma`).
     """
 
     render_size: int
@@ -58,6 +64,8 @@ class ColorizeSettings:
     saturation: float
     hint_spread: float = 0.0
     hint_edge: float = 0.5
+    reference_strength: float = 1.0
+    reference_match: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
