@@ -310,14 +310,24 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
                       "transparent except dots or strokes of the colors wanted (their chroma is used)."),
              hint: Optional[Path] = typer.Option(None, "--hint", exists=True,
                                                  help="One color-hint image for every photo."),
+             reference: Optional[Path] = typer.Option(
+                 None, "--reference", exists=True, dir_okay=False,
+                 help="A color photo whose palette guides the colors of every photo (its a*b* histogram as "
+                      "the network's color prior, then a partial match of its a*b* mean and spread); "
+                      "combines with --hints/--hint. Any model."),
+             reference_strength: Optional[float] = typer.Option(
+                 None, "--reference-strength",
+                 help="How strongly --reference's palette weighs on the network's colors, >= 0; 1: the "
+                      "reference's color frequencies replace the training set's; above about 1.25 colors turn "
+                      "garish (default: the model's, 1.0 for colorize-hints-s, 0.75 for colorize-s)."),
              model: Optional[str] = ModelOpt, device: str = DeviceOpt, recursive: bool = RecursiveOpt,
              skip_existing: bool = SkipOpt, overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt,
              quality: Optional[int] = QualityOpt, quiet: bool = QuietOpt,
              max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt,
              engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
              gpus_per_worker: Optional[float] = GpusOpt) -> None:
-    """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept), automatically or
-    guided by color hints (--hints, --hint)."""
+    """Colorize the gray, faded or sepia photos in INPUT_PATH (output RGB, alpha kept), automatically,
+    guided by color hints (--hints, --hint) and/or by a reference photo's palette (--reference)."""
     _setup_logging(quiet)
     from restore.pipelines.batch import pair_finder
     from restore.zoo.registry import model_for_hints
@@ -337,7 +347,8 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
         except (FileNotFoundError, ValueError) as e:
             raise _usage_error(str(e)) from None
     pipe, opts = _task("colorize", model, device, None, None, precision, render_size=render_size, saturation=saturation,
-                       temperature=temperature)
+                       temperature=temperature, reference=None if reference is None else str(reference),
+                       reference_strength=reference_strength)
     pair = None if source is None else (str(input_path.absolute()), str(source.absolute()), "hint image")
     _run_folder(_job("colorize", model, device, None, None, opts, precision, pair=pair, max_pixels=max_pixels), pipe,
                 input_path, output, recursive=recursive, skip_existing=skip_existing, overwrite=overwrite, fmt=fmt,
@@ -565,6 +576,9 @@ def bench_colorize_cmd(
                                                   help="Also a table of the models with hint inputs given N random "
                                                        "ground-truth hints per image; repeatable (e.g. --hints 1 "
                                                        "--hints 10 --hints 50)."),
+        reference_self: bool = typer.Option(False, "--reference-self",
+                                            help="Also run each model with the color original as its --reference "
+                                                 "photo (rows 'reference = original')."),
         device: str = DeviceOpt,
         record: bool = RecordOpt,
         quiet: bool = QuietOpt) -> None:
@@ -575,7 +589,7 @@ def bench_colorize_cmd(
     _print_reports(reports(data, models=model or None, device=device, variants=variants, limit=limit, picture=picture,
                            picture_rows=picture_rows, old_photos=old_photos, old_photos_picture=old_photos_picture,
                            old_photos_count=old_photos_count, detail_picture=detail_picture, record=record,
-                           hints=tuple(hints or ()), progress=_progress(quiet)))
+                           hints=tuple(hints or ()), progress=_progress(quiet), reference_self=reference_self))
 
 
 @bench_app.command("inpaint")

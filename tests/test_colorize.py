@@ -153,7 +153,8 @@ def test_pipeline_takes_its_decoding_from_the_spec(pipe):
     gray = to_gray_lightness(real_image(64, 96, index=2))
     d = pipe.spec.settings
     assert pipe.resolve_options() == dict(render_size=d.render_size, saturation=d.saturation,
-                                          temperature=None, prior=None, edge_aware=True)   # by hints or not
+                                          temperature=None, prior=None, edge_aware=True,   # by hints or not
+                                          reference=None, reference_strength=d.reference_strength)
     assert pipe.resolve_options(temperature=0.5, prior=0.25)["temperature"] == 0.5
     assert np.array_equal(pipe(gray), pipe(gray, render_size=d.render_size, saturation=d.saturation,
                                            temperature=d.temperature, prior=d.prior))

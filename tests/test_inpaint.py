@@ -100,6 +100,33 @@ def test_mask_tensor_reads_every_kind_and_resizes_with_nearest_neighbour():
         mask_tensor([[1, 0]], 1, 2)
 
 
+def test_one_mask_reader_with_each_tasks_rule():
+    """read_mask is inpainting's and unwatermark's reader; only the threshold (and what
+    each accepts) differs: above half is a hole, nonzero is a mark."""
+    from restore.pipelines.base import read_mask
+    from restore.pipelines.inpaint import mask_array
+    from restore.pipelines.unwatermark import given_mask
+    soft = np.array([[0, 1, 100, 128, 255]], np.uint8)                 # a soft mask, as unwatermark returns
+    assert read_mask(soft, 1, 5, threshold=None)[0, 0].tolist() == [[False, True, True, True, True]]
+    assert read_mask(soft, 1, 5, threshold=0.5)[0, 0].tolist() == [[False, False, False, True, True]]
+    assert torch.equal(given_mask(soft, 1, 1, 5), read_mask(soft, 1, 5, threshold=None))
+    assert np.array_equal(mask_array(soft, 1, 5), read_mask(soft, 1, 5, threshold=0.5)[0, 0].numpy())
+    assert read_mask(np.array([[0, 1, 1]], np.uint8), 1, 3, threshold=0.5)[0, 0].tolist() == [[False, True, True]]
+    f = np.array([[-0.2, 0.0, 0.3, 0.7]], np.float32)
+    assert read_mask(f, 1, 4, threshold=None)[0, 0].tolist() == [[True, False, True, True]]
+    assert read_mask(f, 1, 4, threshold=0.5)[0, 0].tolist() == [[False, False, False, True]]
+    rgb = np.zeros((2, 3, 3), np.uint16)
+    rgb[1, 2, 1] = 40000
+    assert read_mask(rgb, 2, 3, threshold=0.5, color=True)[0, 0].sum() == 1
+    with pytest.raises(ValueError, match="mask has shape"):
+        read_mask(rgb, 2, 3, threshold=None)                            # color only where asked for
+    with pytest.raises(ValueError, match="the image is 6 x 4"):
+        read_mask(soft, 4, 6, threshold=None)                            # another size: only resized where asked
+    assert read_mask(soft, 2, 10, threshold=None, resize=True).sum() == 16
+    with pytest.raises(ValueError, match="batch of 2"):
+        read_mask(torch.ones(3, 1, 1, 5), 1, 5, threshold=None, batch=2)
+
+
 # --- Poisson blending ---------------------------------------------------------------------------
 
 def test_poisson_blend_keeps_known_pixels_and_source_gradients():

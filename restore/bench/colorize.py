@@ -109,7 +109,7 @@ def _score(case: dict, out: np.ndarray) -> dict[str, float]:
 
 def bench_colorize(data: str | Path, *, models: Iterable[str] | None = None, device: str = "auto",
                    variants: bool = True, limit: int | None = None, progress: Progress = None,
-                   keep_outputs: dict | None = None) -> list[dict]:
+                   keep_outputs: dict | None = None, reference_self: bool = False) -> list[dict]:
     """Benchmark zoo colorization models and the gray baseline on one folder.
 
     Args:
@@ -122,6 +122,9 @@ def bench_colorize(data: str | Path, *, models: Iterable[str] | None = None, dev
         limit: only the first N images.
         keep_outputs: if a dict is given, ``keep_outputs[method][name]`` receives each
             8-bit RGB output, and ``"original"`` the ground truth.
+        reference_self: also run each model with the color original as its reference
+            photo (``reference=``; the protocol of Zhang et al. 2017's global hints), rows
+            ``restore MODEL reference = original``.
 
     Returns:
         One row per method (:func:`restore.bench.runner.run_methods`): ``method``,
@@ -142,6 +145,9 @@ def bench_colorize(data: str | Path, *, models: Iterable[str] | None = None, dev
         for suffix, options in (("", {}),) + (VARIANTS if variants else ()):
             methods.append(Method(f"restore {m}{suffix}", lambda c, pipe=pipe, options=options: pipe(c["gray"], **options),
                                   model=m))
+        if reference_self:
+            methods.append(Method(f"restore {m} reference = original",
+                                  lambda c, pipe=pipe: pipe(c["gray"], reference=c["rgb"]), model=m))
     return _run_rows(methods, cases, progress, keep_outputs)
 
 
@@ -239,13 +245,13 @@ def reports(data: Sequence[str | Path], *, models: Iterable[str] | None = None, 
             variants: bool = True, limit: int | None = None, picture: str | Path | None = None,
             picture_rows: int = 6, old_photos: str | Path | None = None, old_photos_picture: str | Path | None = None,
             old_photos_count: int = 12, detail_picture: str | Path | None = None, record: bool = False,
-            hints: Sequence[int] = (), progress: Progress = None) -> Iterator[Report]:
+            hints: Sequence[int] = (), progress: Progress = None, reference_self: bool = False) -> Iterator[Report]:
     """``restore bench colorize``: one table per folder (:func:`bench_colorize`), yielded
     when done, then the pictures of historical photos.
 
     Args:
         data: folders of color images.
-        models, device, variants, limit, progress: as in :func:`bench_colorize`.
+        models, device, variants, limit, progress, reference_self: as in :func:`bench_colorize`.
         picture: write :func:`restore.bench.pictures.colorize_grid` (gray | the first
             model | original) of the first ``picture_rows`` images of the first folder.
         old_photos: a folder of photos without ground truth; ``old_photos_count`` of them
@@ -273,7 +279,7 @@ def reports(data: Sequence[str | Path], *, models: Iterable[str] | None = None, 
 
     def run(folder: Path, outputs: dict | None) -> list[dict]:
         return bench_colorize(folder, models=models, device=device, variants=variants, limit=limit,
-                              progress=progress, keep_outputs=outputs)
+                              progress=progress, keep_outputs=outputs, reference_self=reference_self)
 
     def draw(outputs: dict, rows: list[dict]) -> np.ndarray:
         return pictures.colorize_grid(outputs, first_model_label(rows), sorted(outputs["original"])[:picture_rows],

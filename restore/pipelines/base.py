@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any, Callable
 
+import cv2
 import numpy as np
 import torch
 
@@ -160,6 +163,85 @@ def prepare(image: Any) -> Prepared:
 
         return Prepared(x, alpha, finish_t)
     raise TypeError(f"unsupported image type {type(image).__name__}; pass a numpy array, PIL image or tensor")
+
+
+def read_mask(mask: Any, height: int, width: int, *, threshold: float | None, color: bool = False,
+              resize: bool = False, batch: int = 1) -> torch.Tensor:
+    """A mask given to a pipeline (numpy, PIL or tensor) -> (B, 1, height, width) bool, True
+    = in the mask: the one reader of user masks (inpainting holes, watermark regions).
+
+    Args:
+        mask: numpy ``H x W`` or ``H x W x 1`` (``H x W x C`` with ``color``), of any dtype;
+            PIL image (read as ``L``); tensor (H, W), (1, H, W) or (B, 1, H, W) (with
+            ``color`` also (C, H, W): leading dimensions of 1 are dropped).
+        height, width: the image's size.
+        threshold: which values are in the mask. ``None``: every nonzero value (negative
+            ones too) -- the rule of ``UnwatermarkPipeline``, whose own soft mask (nonzero
+            exactly where the mark is) must read back unchanged. A number ``t`` in [0, 1):
+            values above ``t`` of the full scale -- numpy integers above
+            ``int(t * max of the dtype)`` (above 127 of 255 for ``t=0.5``), except that an
+            integer mask holding only 0 and 1 is read as 0/1 (1 in the mask); floats and
+            tensors of any dtype above ``t`` (tensors are taken on the [0, 1] scale of the
+            tensor contract); bool as it is -- ``InpaintPipeline``'s rule with ``t=0.5``.
+        color: accept color masks: a pixel counts when any of its color channels does
+            (the first three; an alpha channel is ignored).
+        resize: a single mask of another size is resized to the image's with nearest
+            neighbour; otherwise another size is an error.
+        batch: the image's batch size: a batched tensor mask must have 1 or ``batch`` masks.
+
+    Returns:
+        (B, 1, height, width) bool tensor on the CPU, B = 1 but for a batched tensor.
+
+    Raises:
+        TypeError: an unsupported kind of mask.
+        ValueError: an unsupported shape, an empty mask, or another size (or batch size)
+            than the image's (without ``resize``).
+    """
+    try:
+        from PIL import Image as PILImage
+    except ImportError:  # pragma: no cover
+        PILImage = None
+    if PILImage is not None and isinstance(mask, PILImage.Image):
+        mask = np.asarray(mask.convert("L"))
+    if isinstance(mask, np.ndarray):
+        m = mask
+        if m.ndim == 3 and color:
+            m = (m[..., :3] if m.shape[2] in (3, 4) else m[..., :1]).max(axis=2)
+        elif m.ndim == 3 and m.shape[2] == 1:
+            m = m[..., 0]
+        if color and (m.ndim != 2 or m.size == 0):
+            raise ValueError(f"mask has shape {mask.shape}; expected H x W or H x W x C")
+        if m.dtype == bool:
+            m = np.array(m, dtype=bool)
+        elif threshold is None:
+            m = m != 0
+        elif np.issubdtype(m.dtype, np.integer):
+            m = m > (math.floor(Fraction(threshold) * int(np.iinfo(m.dtype).max)) if m.size and m.max() > 1 else 0)
+        else:
+            m = m > threshold
+        m = torch.from_numpy(np.ascontiguousarray(m))
+    elif isinstance(mask, torch.Tensor):
+        m = mask.detach()
+        m = (m != 0) if threshold is None else (m.float() > threshold)
+        if color:
+            while m.ndim > 2 and m.shape[0] == 1:
+                m = m[0]
+            if m.ndim == 3:
+                m = m[:3].any(0)
+            if m.ndim != 2:
+                raise ValueError(f"mask tensor has shape {tuple(mask.shape)}; expected H x W or 1 x H x W")
+        m = m.cpu()
+    else:
+        raise TypeError(f"unsupported mask type {type(mask).__name__}; pass a numpy array, PIL image or tensor")
+    while m.ndim < 4:
+        m = m[None]
+    if m.shape[1:] != (1, height, width) or m.shape[0] not in (1, batch):
+        if not (resize and m.ndim == 4 and m.shape[:2] == (1, 1)):
+            raise ValueError(f"mask has shape {tuple(mask.shape)}; the image is {width} x {height} (width x height)"
+                             + (f", batch of {batch}" if batch > 1 else ""))
+        small = cv2.resize(m[0, 0].numpy().astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+        m = torch.from_numpy(small.astype(bool))[None, None]
+    return m
 
 
 class OptionError(ValueError):

@@ -12,8 +12,10 @@ import torch.nn.functional as F
 
 from restore.ops.color import lab_to_rgb, rgb_to_lab, rgb_to_lightness
 from restore.ops.hints import hints_from_rgba, optimize_hints, pool_hints, propagate_hints
+from restore.ops.palette import match_chroma, reference_logits, training_log_prior
 from restore.ops.tiling import to_float
 from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, to_dtype
+from restore.pipelines.colorize_reference import read_reference
 from restore.zoo.accel import autocast
 from restore.zoo.settings import ColorizeSettings
 
@@ -204,7 +206,10 @@ class ColorizePipeline(Pipeline):
     with hint inputs (``colorize-hints-s``) also takes ``hints``, colors the user wants
     at some pixels (Zhang, Zhu, Isola et al., "Real-Time User-Guided Image Colorization
     with Learned Deep Priors", SIGGRAPH 2017): the network spreads them over the regions
-    they belong to; only their chroma is used. The
+    they belong to; only their chroma is used. Any model takes a ``reference`` photo whose
+    palette guides the colors (:mod:`restore.ops.palette`: its a*b* histogram reweights the
+    network's per-pixel distribution, then the chroma is moved part of the way to its a*b*
+    mean and std); it combines with hints, which win where they are given. The
     defaults of ``render_size`` and of the decoding (``prior``, ``temperature``,
     ``saturation``) are the model's (``spec.settings``, a
     :class:`restore.zoo.settings.ColorizeSettings`); with hints, a model may decode
@@ -216,15 +221,19 @@ class ColorizePipeline(Pipeline):
 
     def resolve_options(self, *, render_size: int | None = None, saturation: float | None = None,
                         temperature: float | None = None, prior: float | None = None,
-                        edge_aware: bool = True) -> dict[str, Any]:
+                        edge_aware: bool = True, reference: Any = None,
+                        reference_strength: float | None = None) -> dict[str, Any]:
         """The options of ``__call__``, checked; None replaced by the model's settings,
         except ``temperature`` and ``prior``, whose defaults depend on whether the call
         has hints (the model's ``hint_temperature`` and ``hint_prior``): they stay None
-        unless given.
+        unless given. A ``reference`` photo (or file) is read and summarized here, once
+        (:func:`restore.pipelines.colorize_reference.read_reference`), so a folder run
+        reads it once and a bad one is an error before any photo is read.
 
         Raises:
             OptionError: for a ``render_size`` < 16, a negative ``saturation``, a
-                temperature outside (0, 1] or a prior outside [0, 1].
+                temperature outside (0, 1], a prior outside [0, 1], a negative
+                ``reference_strength``, or a reference that cannot be read or has no color.
         """
         d = self.spec.settings
         render_size = d.render_size if render_size is None else render_size
@@ -237,8 +246,13 @@ class ColorizePipeline(Pipeline):
             raise OptionError("saturation", f"must be >= 0, got {saturation}")
         if temperature is not None and not 0 < temperature <= 1:
             raise OptionError("temperature", f"must be in (0, 1], got {temperature}")
+        strength = d.reference_strength if reference_strength is None else reference_strength
+        if strength < 0:
+            raise OptionError("reference_strength", f"must be >= 0, got {strength}")
+        if reference is not None:
+            reference = read_reference(reference, self.model.ab_bins)
         return dict(render_size=render_size, saturation=saturation, temperature=temperature, prior=prior,
-                    edge_aware=edge_aware)
+                    edge_aware=edge_aware, reference=reference, reference_strength=strength)
 
     def _decoding(self, hints: bool, temperature: float | None = None, prior: float | None = None
                  ) -> tuple[float, float]:
@@ -259,7 +273,7 @@ class ColorizePipeline(Pipeline):
 
     def __call__(self, image: Any, hints: Any = None, *, render_size: int | None = None,
                  saturation: float | None = None, temperature: float | None = None, prior: float | None = None,
-                 edge_aware: bool = True) -> Any:
+                 edge_aware: bool = True, reference: Any = None, reference_strength: float | None = None) -> Any:
         """Colorize one image (or a batch, for tensors).
 
         Args:
@@ -282,6 +296,20 @@ class ColorizePipeline(Pipeline):
                 estimate); default: the model's (0.5 for colorize-s; with hints, the
                 model's ``hint_prior`` if it has one: 1 for colorize-hints-s).
             edge_aware: guided (edge-aware) upsampling of the chroma; ``False`` uses bilinear.
+            reference: None, or a color photo whose palette the result should take: numpy
+                ``H x W x 3/4``, PIL image, tensor (3/4, H, W) in [0, 1] or an image file's
+                path (transparent pixels are left out; any size, it is reduced to a short
+                side of 256). Its a*b* histogram replaces the training set's color
+                frequencies as the prior of the network's per-pixel distribution (Zhang et
+                al. 2016's bins; the global histogram hint of Zhang et al. 2017), then the
+                chroma is moved ``spec.settings.reference_match`` of the way to the
+                reference's a*b* mean and std (Reinhard et al. 2001, "Color Transfer
+                between Images"). The lightness stays the input's. The same reference for
+                every image of a batch.
+            reference_strength: exponent of the reference's palette as that prior, >= 0
+                (0: only the mean/std move; 1: the reference's color frequencies replace the
+                training set's; above about 1.25 the colors turn garish); default: the
+                model's (1.0 for colorize-hints-s, 0.75 for colorize-s).
 
         Returns:
             The colorized image, RGB (RGBA if the input had alpha), of the same kind and
@@ -289,13 +317,16 @@ class ColorizePipeline(Pipeline):
 
         Raises:
             OptionError: for a ``render_size`` < 16, a negative ``saturation``, a
-                temperature outside (0, 1] or a prior outside [0, 1], or hints for a model
-                without hint inputs (a ValueError).
+                temperature outside (0, 1] or a prior outside [0, 1], hints for a model
+                without hint inputs, a negative ``reference_strength``, or a reference that
+                is not a readable color image (a ValueError).
             ValueError: for an unsupported shape, or hints that are not a hint image or points.
             TypeError: for an unsupported input kind or dtype.
         """
         o = self.resolve_options(render_size=render_size, saturation=saturation, temperature=temperature,
-                                 prior=prior, edge_aware=edge_aware)
+                                 prior=prior, edge_aware=edge_aware, reference=reference,
+                                 reference_strength=reference_strength)
+        reference = o["reference"]
         render_size, saturation = o["render_size"], o["saturation"]
         if hints is not None and not self.takes_hints:
             raise OptionError("hints", f"model {self.spec.name} takes no color hints; use colorize-hints-s")
@@ -321,7 +352,13 @@ class ColorizePipeline(Pipeline):
             with autocast(self.precision):
                 L_in = L_render.to(self.dtype).contiguous(memory_format=cl)
                 logits = (self.model(L_in, hint_maps) if self.takes_hints else self.model(L_in)).float()
-            ab = self.model.decode(logits, temperature, prior) * saturation
+            if reference is not None:
+                logits = reference_logits(logits, reference, o["reference_strength"],
+                                          training_log_prior(self.model.log_weights))
+            ab = self.model.decode(logits, temperature, prior)
+            if reference is not None:
+                ab = match_chroma(ab, reference, self.spec.settings.reference_match)
+            ab = ab * saturation
             L_low = F.interpolate(L_render, size=ab.shape[-2:], mode="bilinear", align_corners=False,
                                   antialias=True)
             if hint_maps is not None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -39,7 +38,7 @@ import torch.nn.functional as F
 from restore.ops.blend import CLASSICAL_FILLS, classical_fill, poisson_blend, poisson_solve
 from restore.ops.color import gray_to_rgb
 from restore.ops.tiling import to_float
-from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, to_dtype
+from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, read_mask, to_dtype
 from restore.pipelines.inpaint_pyramid import feather, fill_coarse_to_fine, split_hole, window_starts
 from restore.zoo.archs.dcgan import LatentInpainter, sample_latent, to_sphere
 from restore.zoo.settings import InpaintSettings
@@ -482,6 +481,10 @@ def _feathered_windows(fill: torch.Tensor, crops: torch.Tensor, boxes: list[tupl
     return raws
 
 
+#: Share of the full scale above which a mask value is a hole (:func:`mask_array`).
+HOLE_THRESHOLD = 0.5
+
+
 def mask_tensor(mask: Any, height: int, width: int) -> torch.Tensor:
     """A mask given as numpy, PIL or tensor -> (1, 1, height, width) float32 in {0, 1}, 1 = fill.
 
@@ -495,42 +498,12 @@ def mask_tensor(mask: Any, height: int, width: int) -> torch.Tensor:
 
 
 def mask_array(mask: Any, height: int, width: int) -> np.ndarray:
-    """:func:`mask_tensor`'s mask as a (height, width) bool numpy array (1 byte per pixel).
+    """:func:`mask_tensor`'s mask as a (height, width) bool numpy array (1 byte per pixel):
+    :func:`restore.pipelines.base.read_mask` with inpainting's rule, above half the full
+    scale is a hole (``threshold=0.5``; a 0/1 integer mask is read as 0/1), color masks
+    accepted, another size resized with nearest neighbour.
 
     Raises:
         TypeError, ValueError: unsupported mask kinds or shapes.
     """
-    try:
-        from PIL import Image as PILImage
-    except ImportError:  # pragma: no cover
-        PILImage = None
-    if PILImage is not None and isinstance(mask, PILImage.Image):
-        mask = np.array(mask.convert("L"))
-    if isinstance(mask, torch.Tensor):
-        m = mask.detach().float().cpu()
-        while m.ndim > 2 and m.shape[0] == 1:
-            m = m[0]
-        if m.ndim == 3:
-            m = m[:3].amax(0)
-        if m.ndim != 2:
-            raise ValueError(f"mask tensor has shape {tuple(mask.shape)}; expected H x W or 1 x H x W")
-        m = (m > 0.5).numpy()
-    elif isinstance(mask, np.ndarray):
-        m = mask
-        if m.ndim == 3:
-            m = m[..., :3] if m.shape[2] in (3, 4) else m[..., :1]
-            m = m.max(axis=2)
-        if m.ndim != 2 or m.size == 0:
-            raise ValueError(f"mask has shape {mask.shape}; expected H x W or H x W x C")
-        if m.dtype == bool:
-            pass
-        elif np.issubdtype(m.dtype, np.integer):
-            m = m > np.iinfo(m.dtype).max // 2 if m.max() > 1 else m > 0
-        else:
-            m = m > 0.5
-    else:
-        raise TypeError(f"unsupported mask type {type(mask).__name__}; pass a numpy array, PIL image or tensor")
-    m = m.astype(np.uint8)
-    if m.shape != (height, width):
-        m = cv2.resize(m, (width, height), interpolation=cv2.INTER_NEAREST)
-    return m.astype(bool)
+    return read_mask(mask, height, width, threshold=HOLE_THRESHOLD, color=True, resize=True)[0, 0].numpy()

@@ -11,7 +11,7 @@ import torch
 from restore.ops.blend import classical_fill, classical_inpaint
 from restore.ops.color import gray_to_rgb
 from restore.ops.tiling import ArraySource, pad_to_multiple, to_float
-from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, to_dtype
+from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, read_mask, to_dtype
 from restore.zoo.archs.unet import compose, watermark_mask
 from restore.zoo.settings import UnwatermarkSettings
 
@@ -503,7 +503,9 @@ def _quantize(m: np.ndarray, dtype: type) -> np.ndarray:
 
 
 def given_mask(mask: Any, batch: int, height: int, width: int) -> torch.Tensor:
-    """A watermark mask given to ``UnwatermarkPipeline.__call__`` -> (batch, 1, H, W) bool, True = mark.
+    """A watermark mask given to ``UnwatermarkPipeline.__call__`` -> (batch, 1, H, W) bool, True = mark:
+    :func:`restore.pipelines.base.read_mask` with the rule "nonzero = mark" (``threshold=None``),
+    so the soft mask this pipeline returns (nonzero exactly where the mark is) reads back as it was.
 
     Args:
         mask: numpy ``H x W`` / ``H x W x 1`` (any dtype, nonzero = mark), PIL image (read as
@@ -514,21 +516,4 @@ def given_mask(mask: Any, batch: int, height: int, width: int) -> torch.Tensor:
         TypeError: an unsupported kind of mask.
         ValueError: a mask of another size (or batch size) than the image's.
     """
-    try:
-        from PIL import Image as PILImage
-    except ImportError:  # pragma: no cover
-        PILImage = None
-    if PILImage is not None and isinstance(mask, PILImage.Image):
-        mask = np.asarray(mask.convert("L"))
-    if isinstance(mask, np.ndarray):
-        m = torch.from_numpy(np.ascontiguousarray(mask[..., 0] if mask.ndim == 3 and mask.shape[2] == 1 else mask) != 0)
-    elif isinstance(mask, torch.Tensor):
-        m = mask.detach() != 0
-    else:
-        raise TypeError(f"unsupported mask type {type(mask).__name__}; pass a numpy array, PIL image or tensor")
-    while m.ndim < 4:
-        m = m[None]
-    if m.shape[1:] != (1, height, width) or m.shape[0] not in (1, batch):
-        raise ValueError(f"mask has shape {tuple(mask.shape)}; the image is {width} x {height} (width x height)"
-                         + (f", batch of {batch}" if batch > 1 else ""))
-    return m.expand(batch, 1, height, width).cpu()
+    return read_mask(mask, height, width, threshold=None, batch=batch).expand(batch, 1, height, width)

@@ -321,6 +321,13 @@ class Recipe:
         plus any the recipe trains beside it (a discriminator)."""
         return {"model": self.spec.arch(**self.spec.arch_kwargs)}
 
+    def after_init(self) -> dict[str, nn.Module]:
+        """Networks made from the initialised ones (e.g. an average of the model's weights
+        that starts from the ``init`` weights), added to ``self.nets`` after ``init`` was
+        loaded and before the optimizers are made and a checkpoint is resumed over them
+        (so a resumed run loads their saved state); none by default."""
+        return {}
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """The optimizers of ``self.nets``: Adam on the model at ``config.lr`` by default."""
         return {"model": torch.optim.Adam(self.net.parameters(), lr=self.config.lr)}
@@ -390,6 +397,7 @@ def train(recipe_class: type[Recipe], config: TrainConfig, *, log: Log = print) 
         load_init(recipe.net, config.init, log, adapt=recipe.adapt_init)
     if dev.type == "cpu" and recipe.channels_last:
         recipe.nets["model"] = recipe.net.to(memory_format=torch.channels_last)
+    recipe.nets.update(recipe.after_init())
     recipe.opts = recipe.optimizers()
     start, history, elapsed = 0, [], 0.0
     if config.resume and ckpt.exists():

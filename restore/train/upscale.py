@@ -303,14 +303,12 @@ class UpscaleRecipe(Recipe):
         """The EMA copy of the generator with ``--ema``, else the generator."""
         return self.nets.get("ema", self.net)
 
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        if self.config.ema > 0 and "ema" not in self.nets:
-            # after init was loaded into the model: the average starts from those weights (a resumed
-            # run then loads the checkpointed average over it)
-            self.nets["ema"] = copy.deepcopy(self.net).requires_grad_(False)
-        return self._optimizers()
+    def after_init(self) -> dict[str, nn.Module]:
+        """With ``--ema``, the average of the generator's weights, starting from the ``init``
+        weights (a resumed run then loads the checkpointed average over it)."""
+        return {"ema": copy.deepcopy(self.net).requires_grad_(False)} if self.config.ema > 0 else {}
 
-    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         opts = {"model": torch.optim.Adam(self.net.parameters(), lr=c.lr, betas=(0.9, 0.99))}
         if c.stage == "gan":

@@ -189,15 +189,19 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                                           label="Saturation (0 = gray; default: the model's calibrated value)")
                         c_size = gr.Number(_settings("colorize").render_size, minimum=16, precision=0,
                                            label="Render size: short side the network sees, in pixels")
+                        c_ref = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                         label="Reference photo (optional): a color photo whose palette the "
+                                               "colors should follow", elem_id="colorize-reference", height=120)
                         c_run = gr.Button("Colorize", variant="primary", elem_id="colorize-run")
                     c_res = results("colorize")
 
                 @_errors
-                def c_go(files, model, saturation, render_size, progress=gr.Progress()):
+                def c_go(files, model, saturation, render_size, reference, progress=gr.Progress()):
                     return several("colorize", files, model, progress, saturation=saturation,
-                                   render_size=None if render_size is None else int(render_size))
+                                   render_size=None if render_size is None else int(render_size),
+                                   reference=upload(reference, "the reference photo") if reference else None)
 
-                c_run.click(c_go, [c_in, c_model, c_sat, c_size], c_res, concurrency_limit=1,
+                c_run.click(c_go, [c_in, c_model, c_sat, c_size, c_ref], c_res, concurrency_limit=1,
                             concurrency_id="colorize")
 
             # -- colorize with hints: the photo, colors painted over it (the hint image), run, before/after

@@ -179,7 +179,10 @@ def colorize_s() -> ModelSpec:
         # trained at 256 px; the decoding was chosen on held-out training images (never the
         # bench sets) for the most PSNR at 60 % or more of the originals' colorfulness
         # (docs/models.md, "Decoding"; docs/tune_colorize_decoding.py)
-        settings=ColorizeSettings(render_size=256, prior=0.5, temperature=0.6, saturation=1.0),
+        # --reference: the most PSNR with the original as its own reference, at no less than
+        # the automatic colorfulness, on the same held-out images (docs/tune_colorize_reference.py)
+        settings=ColorizeSettings(render_size=256, prior=0.5, temperature=0.6, saturation=1.0,
+                                  reference_strength=0.75, reference_match=0.25),
         # bf16 on the CPU: Kodak24 (8 images) 22.08 -> 22.08 dB, colorfulness 25.1 -> 25.1
         supports_half=True, supports_bf16=True, license=_PHOTOS_LICENSE, trained_on=_COLOR_DATA,
         description="U-Net classifying a*b* chroma from L* (Zhang et al. 2016 rebalancing), CPU-sized "
@@ -203,8 +206,10 @@ def colorize_hints_s() -> ModelSpec:
         # images at full size with 10 random 1-pixel ground-truth hints, as the bench draws
         # them (docs/tune_colorize_hints.py; the card's "Hints"); the automatic decoding
         # stays colorize-s's
+        # --reference chosen as colorize-s's (docs/tune_colorize_reference.py)
         settings=ColorizeSettings(render_size=256, prior=0.5, temperature=0.6, saturation=1.0, hint_prior=1.0,
-                                  hint_method="optimize", hint_sigma=2.0, hint_decay=1e-5),
+                                  hint_method="optimize", hint_sigma=2.0, hint_decay=1e-5, reference_strength=1.0,
+                                  reference_match=0.5),
         # bf16 on the CPU: Kodak24 (8 images) automatic 22.226 -> 22.229 dB, 10 ground-truth hints
         # 24.182 -> 24.181 dB
         supports_half=True, supports_bf16=True, license=_PHOTOS_LICENSE, trained_on=_COLOR_DATA,

@@ -65,6 +65,12 @@ class ColorizeSettings:
             colors are checked against the user's, so the least-squares posterior (1)
             can score better than the vivid decoding the automatic mode wants.
         hint_temperature: ``temperature`` when hints are given; None: ``temperature``.
+        reference_strength: exponent of a reference photo's palette as the prior of the
+            network's per-pixel color distribution, the training set's divided out
+            (:func:`restore.ops.palette.reference_logits`; 1: Bayes' rule with the
+            reference's color frequencies); 0 ignores the palette.
+        reference_match: amount (0-1) of the move of the decoded chroma to the reference's
+            a*b* mean and std (:func:`restore.ops.palette.match_chroma`).
     """
 
     render_size: int
@@ -78,6 +84,8 @@ class ColorizeSettings:
     hint_decay: float = 1e-5
     hint_prior: float | None = None
     hint_temperature: float | None = None
+    reference_strength: float = 1.0
+    reference_match: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
