@@ -2,9 +2,10 @@
 path the pipelines run, for the CPU networks of dae-real-s and unwatermark-s.
 
     python docs/onnx_speed.py [--repeats N] [--models dae-real-s,unwatermark-s] [--threads 2]
-                              [--no-compile] [--jit]
+                              [--no-compile] [--jit] [--pipeline]
 
-Needs ``pip install onnx onnxruntime onnxscript`` (the exporter of torch 2.13 uses onnxscript).
+Needs ``pip install 'restore[onnx]'`` (onnx, onnxruntime, onnxscript). The exported files go
+to the cache folder of the backend (``RESTORE_CACHE_DIR``, else ``~/.cache/restore``).
 
 Each model's network is run on one input of its tile size (``spec.tile``: dae-real-s 768x768,
 unwatermark-s 512x512), a held-out training photo (ImageNet samples, bicubic-resized to the
@@ -13,10 +14,10 @@ seconds per megapixel, for each variant:
 
 - ``torch fp32 channels-last``: eager float32 in channels-last, what ``Pipeline._model_fn``
   runs on a CPU without AMX (the baseline);
-- ``onnxruntime fp32``: the network exported by ``torch.onnx.export(dynamo=True)`` with dynamic
-  height and width, run by ONNX Runtime's CPUExecutionProvider (``intra_op_num_threads`` =
-  ``--threads``, ``ORT_ENABLE_ALL`` graph optimizations), numpy in and out (the conversions
-  are timed too);
+- ``onnxruntime fp32``: what ``backend="onnx"`` runs (:mod:`restore.zoo.onnx_backend`): the
+  network exported by ``torch.onnx.export(dynamo=True)`` with dynamic batch, height and width,
+  run by ONNX Runtime's CPUExecutionProvider (``intra_op_num_threads`` = ``--threads``,
+  ``ORT_ENABLE_ALL`` graph optimizations), numpy in and out (the conversions are timed too);
 - ``torch.compile``: the channels-last model through ``torch.compile`` (inductor), fixed shape;
 - ``fp32 CL + jit.freeze`` (with ``--jit``): the channels-last model traced and frozen.
 
@@ -26,6 +27,10 @@ job on the machine) hits all variants alike. ``s/MP`` is the median over the rou
 ``speed-up`` is the median over the rounds of the baseline's time divided by the variant's
 time in the same round. ``max abs diff`` is against the baseline: on the output image
 (clamped to [0, 1]), and for unwatermark-s also on its two logit channels (mask, opacity).
+
+With ``--pipeline``, each model's pipeline is also timed whole, ``backend="torch"`` (fp32)
+against ``backend="onnx"``, on the same photo at 1224x816 (1 MP), uint8 in and out, default
+tiling (unwatermark-s with its mirrored pass); the last column is on the 0-1 image.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ import numpy as np
 import torch
 
 from restore.io import read_image, to_rgb8
+from restore import load_pipeline
+from restore.zoo.onnx_backend import OnnxNetwork
 from restore.zoo.registry import get_spec, load_model
 
 PHOTO = "../shared/data/train/imagenet-samples"
@@ -48,12 +55,12 @@ LOGOS = ["../shared/data/train/logos", "../shared/data/train/watermarks-real"]
 EXTRA = {"dae-real-s": (torch.zeros((1, 1, 1, 1)),), "unwatermark-s": ()}
 
 
-def _photo(name: str, side: int) -> torch.Tensor:
-    """A held-out training photo resized to ``side`` x ``side``, (1, 3, side, side) in [0, 1]."""
+def _photo(name: str, height: int, width: int) -> torch.Tensor:
+    """A held-out training photo resized to ``width`` x ``height``, (1, 3, height, width) in [0, 1]."""
     import cv2
 
     path = sorted(Path(PHOTO).glob("*.JPEG"))[7]
-    photo = cv2.resize(to_rgb8(read_image(path)), (side, side), interpolation=cv2.INTER_CUBIC)
+    photo = cv2.resize(to_rgb8(read_image(path)), (width, height), interpolation=cv2.INTER_CUBIC)
     if name == "unwatermark-s":
         from restore.ops.degrade import load_watermark_bank, synthesize_watermark
         marked, _, _ = synthesize_watermark(photo, np.random.default_rng(0), load_watermark_bank(LOGOS, "val"))
@@ -61,22 +68,7 @@ def _photo(name: str, side: int) -> torch.Tensor:
     return torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
 
 
-def export_onnx(net: torch.nn.Module, example: tuple[torch.Tensor, ...], path: Path, multiple_of: int) -> None:
-    """Export ``net`` to ``path`` with dynamic batch, height and width (multiples of ``multiple_of``)."""
-    batch = torch.export.Dim("batch", min=1, max=256)
-    h = torch.export.Dim("h", min=1, max=8192)
-    w = torch.export.Dim("w", min=1, max=8192)
-    shapes = ({0: batch, 2: multiple_of * h, 3: multiple_of * w},) + tuple({0: batch} for _ in example[1:])
-    names = ["image"] + [f"extra{i}" for i in range(len(example) - 1)]
-    net = net.to(memory_format=torch.contiguous_format)
-    torch.onnx.export(net, example, str(path), dynamo=True, dynamic_shapes=shapes, input_names=names,
-                      output_names=["out"], optimize=True, external_data=False, verbose=False)
-
-
-def _variants(name: str, x: torch.Tensor, threads: int, compile_: bool, jit: bool, workdir: Path
-              ) -> dict[str, Callable[[], torch.Tensor]]:
-    import onnxruntime as ort
-
+def _variants(name: str, x: torch.Tensor, threads: int, compile_: bool, jit: bool) -> dict[str, Callable[[], torch.Tensor]]:
     extra = EXTRA[name]
     spec = get_spec(name)
     net, _ = load_model(name, "cpu")  # channels-last on the CPU
@@ -89,21 +81,13 @@ def _variants(name: str, x: torch.Tensor, threads: int, compile_: bool, jit: boo
         return f
 
     variants = {"torch fp32 channels-last": run(net)}
-    path = workdir / f"{name}.onnx"
     t0 = time.perf_counter()
     net_export, _ = load_model(name, "cpu")
-    export_onnx(net_export, (x[..., :64, :64], *extra), path, spec.multiple_of)
-    print(f"<!-- {name}: export {time.perf_counter() - t0:.0f} s, {path.stat().st_size / 1e6:.1f} MB -->")
-    so = ort.SessionOptions()
-    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    feeds = {"image": x.numpy()} | {f"extra{i}": e.numpy() for i, e in enumerate(extra)}
-
-    def run_ort():
-        return torch.from_numpy(session.run(None, {k: np.ascontiguousarray(v) for k, v in feeds.items()})[0])
-
-    variants["onnxruntime fp32"] = run_ort
+    onnx_net = OnnxNetwork(net_export, spec, threads=threads)
+    onnx_net.session(x.shape[1], extra)  # exported here (or found in the cache)
+    path = onnx_net.path(x.shape[1], len(extra))
+    print(f"<!-- {name}: export and session {time.perf_counter() - t0:.0f} s, {path.stat().st_size / 1e6:.1f} MB -->")
+    variants["onnxruntime fp32"] = lambda: onnx_net(x, *extra)
     if compile_:
         t0 = time.perf_counter()
         try:
@@ -138,6 +122,21 @@ def _timed(fns: dict[str, Callable[[], torch.Tensor]], repeats: int
     return {k: statistics.median(v) for k, v in times.items()}, ratios, outs
 
 
+def _pipeline_table(name: str, repeats: int) -> None:
+    """Time ``load_pipeline(task, name, backend=...)`` on the photo at 1224x816 (1 MP)."""
+    task = {"dae-real-s": "denoise", "unwatermark-s": "unwatermark"}[name]
+    img = (_photo(name, 816, 1224)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    fns = {b: (lambda p: lambda: torch.from_numpy(p(img).astype(np.float32) / 255))(
+        load_pipeline(task, name, device="cpu", precision="fp32", backend=b)) for b in ("torch", "onnx")}
+    secs, ratios, outs = _timed(fns, repeats)
+    mp = img.shape[0] * img.shape[1] / 1e6
+    print(f"**{name}, whole pipeline ({img.shape[1]}x{img.shape[0]} in, uint8)**\n")
+    print("| backend | s/MP | speed-up | max abs diff |\n|---|---:|---:|---:|")
+    for k in fns:
+        print(f"| {k} | {secs[k] / mp:.2f} | {ratios[k]:.2f}x | {(outs[k] - outs['torch']).abs().max().item():.1e} |")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -145,22 +144,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--jit", action="store_true")
-    ap.add_argument("--workdir", default=None, help="where the .onnx files go (default: a temporary folder)")
+    ap.add_argument("--pipeline", action="store_true", help="also time the whole pipeline, torch against onnx")
     args = ap.parse_args()
-    import tempfile
-
     import onnxruntime as ort
 
     torch.set_num_threads(args.threads)
-    tmp = tempfile.TemporaryDirectory()
-    workdir = Path(args.workdir or tmp.name)
-    workdir.mkdir(parents=True, exist_ok=True)
     print(f"torch {torch.__version__}, onnxruntime {ort.__version__}, {args.threads} threads; "
           f"medians of {args.repeats} alternating rounds\n")
     for name in args.models.split(","):
         spec = get_spec(name)
-        x = _photo(name, spec.tile)
-        fns = _variants(name, x, args.threads, not args.no_compile, args.jit, workdir)
+        x = _photo(name, spec.tile, spec.tile)
+        fns = _variants(name, x, args.threads, not args.no_compile, args.jit)
         secs, ratios, outs = _timed(fns, args.repeats)
         mp = x.shape[-2] * x.shape[-1] / 1e6
         ref = outs["torch fp32 channels-last"]
@@ -175,6 +169,8 @@ def main() -> None:
                 row += f" {(outs[k][:, 3:] - ref[:, 3:]).abs().max().item():.1e} |"
             print(row)
         print()
+        if args.pipeline:
+            _pipeline_table(name, args.repeats)
 
 
 if __name__ == "__main__":
