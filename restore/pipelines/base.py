@@ -382,6 +382,9 @@ class Pipeline:
         check_spec(spec, cls.task, cls.settings_type)
         name = spec.name
         cls.check_backend(backend, dev, bool(half), precision)
+        if backend == "onnx":
+            from restore.zoo.onnx_backend import require_onnxruntime
+            require_onnxruntime()  # before the weights are read
         prec = "fp32" if backend == "onnx" else resolve_precision(precision, dev, spec.supports_bf16)
         use_half = (dev.type == "cuda" and spec.supports_half and precision != "fp32") if half is None else bool(half)
         if use_half and not (dev.type == "cuda" and spec.supports_half):

@@ -12,7 +12,7 @@ package. On a 2-core AMD EPYC (no AMX) the networks of dae-real-s and unwatermar
 image (``docs/onnx_speed.py``; docs/benchmarks.md, speed section).
 
 Needs the ``onnx`` extra: ``pip install 'restore[onnx]'`` (onnx, onnxruntime, and onnxscript,
-which the exporter of PyTorch 2.x uses).
+which the exporter of PyTorch 2.x uses) and PyTorch >= 2.6.
 """
 
 from __future__ import annotations
@@ -48,8 +48,11 @@ def require_onnxruntime():
 
     Raises:
         ImportError: when ``onnxruntime``, ``onnx`` or ``onnxscript`` is not installed, naming
-            the extra to install.
+            the extra to install, or PyTorch is older than 2.6 (its exporter lacks what the
+            export uses; tested with 2.13).
     """
+    if torch.torch_version.TorchVersion(torch.__version__) < "2.6":
+        raise ImportError(f"backend 'onnx' needs torch >= 2.6 (this is {torch.__version__})")
     missing = []
     for name in ("onnxruntime", "onnx", "onnxscript"):
         try:
