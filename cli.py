@@ -92,9 +92,10 @@ def _interrupted() -> typer.Exit:
 def _load(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int],
           precision: str = "auto", backend: str = "torch"):
     from restore import load_pipeline
+    extra = {} if backend == "torch" else {"backend": backend}  # the default: the call of every release before
     try:
         return load_pipeline(task, model=model, device=device, tile="auto" if tile is None else (tile or None),
-                             overlap=overlap, precision=precision, backend=backend)
+                             overlap=overlap, precision=precision, **extra)
     except (KeyError, ValueError) as e:
         raise _usage_error(str(e).strip("'\"")) from None
     except ImportError as e:  # an optional extra (backend onnx) not installed
