@@ -90,13 +90,16 @@ def _interrupted() -> typer.Exit:
 
 
 def _load(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int],
-          precision: str = "auto"):
+          precision: str = "auto", backend: str = "torch"):
     from restore import load_pipeline
+    extra = {} if backend == "torch" else {"backend": backend}  # the default: the call of every release before
     try:
         return load_pipeline(task, model=model, device=device, tile="auto" if tile is None else (tile or None),
-                             overlap=overlap, precision=precision)
+                             overlap=overlap, precision=precision, **extra)
     except (KeyError, ValueError) as e:
         raise _usage_error(str(e).strip("'\"")) from None
+    except ImportError as e:  # an optional extra (backend onnx) not installed
+        raise _weights_error(e) from None
     except RuntimeError as e:
         from restore.zoo import WeightsError  # imported here: restore.zoo imports torch
         if isinstance(e, WeightsError):
@@ -107,16 +110,17 @@ def _load(task: str, model: Optional[str], device: str, tile: Optional[int], ove
 
 
 def _weights_error(e: Exception) -> typer.Exit:
-    """A weights or manifest problem: its one line (file and remedy), exit code 1."""
+    """A weights or manifest problem, or a missing extra: its one line (file or package, and
+    remedy), exit code 1."""
     typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
     return typer.Exit(FAILED)
 
 
 def _task(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int],
-          precision: str = "auto", **options):
+          precision: str = "auto", backend: str = "torch", **options):
     """The task's pipeline and its options checked, with the model's defaults filled in
     (``Pipeline.resolve_options``): a bad option is a usage error before any file is read."""
-    pipe = _load(task, model, device, tile, overlap, precision)
+    pipe = _load(task, model, device, tile, overlap, precision, backend)
     try:
         return pipe, pipe.resolve_options(**options)
     except ValueError as e:
@@ -136,12 +140,15 @@ def _pick_model(pick, *args) -> Optional[str]:
 
 
 def _job(task: str, model: Optional[str], device: str, tile: Optional[int], overlap: Optional[int], options: dict,
-         precision: str = "auto", **kwargs):
+         precision: str = "auto", backend: str = "torch", **kwargs):
     """The picklable recipe of the task's process (what ``--engine ray`` sends to its
     workers), with the pipeline loaded as ``_load`` loads it and the options checked."""
     from restore.engines import PipelineJob
-    return PipelineJob(task, load=dict(model=model, device=device, tile="auto" if tile is None else (tile or None),
-                                       overlap=overlap, precision=precision), options=options, **kwargs)
+    load = dict(model=model, device=device, tile="auto" if tile is None else (tile or None), overlap=overlap,
+                precision=precision)
+    if backend != "torch":
+        load["backend"] = backend
+    return PipelineJob(task, load=load, options=options, **kwargs)
 
 
 # Shared options of the task commands.
@@ -191,6 +198,11 @@ PrecisionOpt = typer.Option("auto", "--precision",
                             help="auto (bf16 on a CPU with AMX for the models that keep their quality in it, "
                                  "else fp32), fp32 or bf16 (CPU only).")
 
+BackendOpt = typer.Option("torch", "--backend",
+                          help="torch, or onnx: the network run by ONNX Runtime on the CPU in float32 (faster "
+                               "than torch on the CPUs measured in docs/benchmarks.md; exported once into "
+                               "~/.cache/restore/onnx; needs pip install 'restore[onnx]').")
+
 
 def _engine(engine: str, address: Optional[str], workers: Optional[int], gpus_per_worker: Optional[float]) -> dict:
     """The ``--engine`` options as :func:`restore.engines.run_folder` takes them."""
@@ -216,15 +228,15 @@ def denoise(input_path: Path = InputArg, output: Path = OutputArg,
             overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
             overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
             quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt,
-            engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
-            gpus_per_worker: Optional[float] = GpusOpt) -> None:
+            backend: str = BackendOpt, engine: str = EngineOpt, address: Optional[str] = AddressOpt,
+            workers: Optional[int] = WorkersOpt, gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Remove noise from the images in INPUT_PATH and write them to OUTPUT."""
     _setup_logging(quiet)
     sigma = _parse_sigma(sigma)
     from restore.zoo.registry import model_for_sigma
     model = _pick_model(model_for_sigma, sigma, model)
-    pipe, opts = _task("denoise", model, device, tile, overlap, precision, sigma=sigma)
-    _run_folder(_job("denoise", model, device, tile, overlap, opts, precision), pipe, input_path, output, recursive=recursive,
+    pipe, opts = _task("denoise", model, device, tile, overlap, precision, backend, sigma=sigma)
+    _run_folder(_job("denoise", model, device, tile, overlap, opts, precision, backend), pipe, input_path, output, recursive=recursive,
                 skip_existing=skip_existing, overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet,
                 max_pixels=max_pixels, engine=_engine(engine, address, workers, gpus_per_worker))
 
@@ -279,14 +291,14 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
                 overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
                 quiet: bool = QuietOpt, max_pixels: int = MaxPixelsOpt, precision: str = PrecisionOpt,
-                engine: str = EngineOpt, address: Optional[str] = AddressOpt, workers: Optional[int] = WorkersOpt,
-                gpus_per_worker: Optional[float] = GpusOpt) -> None:
+                backend: str = BackendOpt, engine: str = EngineOpt, address: Optional[str] = AddressOpt,
+                workers: Optional[int] = WorkersOpt, gpus_per_worker: Optional[float] = GpusOpt) -> None:
     """Remove visible watermarks (text, logos, tiled patterns) from the images in INPUT_PATH."""
     _setup_logging(quiet)
-    pipe, opts = _task("unwatermark", model, device, tile, overlap, precision, return_mask=save_mask, refine=refine,
+    pipe, opts = _task("unwatermark", model, device, tile, overlap, precision, backend, return_mask=save_mask, refine=refine,
                        opaque_alpha=opaque_alpha, min_confidence="auto" if min_confidence is None else min_confidence,
                        tta=tta)
-    job = _job("unwatermark", model, device, tile, overlap, opts, precision, outputs=("", "_mask") if save_mask else ("",))
+    job = _job("unwatermark", model, device, tile, overlap, opts, precision, backend, outputs=("", "_mask") if save_mask else ("",))
     _run_folder(job, pipe, input_path, output, recursive=recursive, skip_existing=skip_existing,
                 overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels,
                 engine=_engine(engine, address, workers, gpus_per_worker))

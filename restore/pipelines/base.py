@@ -298,31 +298,64 @@ class Pipeline:
     """
 
     task: str = ""
+    #: The backends this task's network runs on (``backend`` of :meth:`from_pretrained`):
+    #: ``"onnx"`` only where every network call goes through :meth:`run_model`.
+    backends: tuple[str, ...] = ("torch",)
     #: The class of ``spec.settings`` this pipeline reads (:mod:`restore.zoo.settings`); None: no settings.
     settings_type: type | None = None
 
     def __init__(self, model: torch.nn.Module, spec: ModelSpec, device: torch.device, *,
                  tile: int | str | None = "auto", overlap: int | None = None, half: bool = False,
-                 precision: str = "auto") -> None:
+                 precision: str = "auto", backend: str = "torch") -> None:
         self.model, self.spec, self.device = model, check_spec(spec, self.task, self.settings_type), device
         self.tile, self.overlap = tile_and_overlap(spec, tile, overlap)
         self.dtype = torch.float16 if half else torch.float32
+        #: ``"torch"`` or ``"onnx"`` (:mod:`restore.zoo.onnx_backend`).
+        self.backend = self.check_backend(backend, device, half, precision)
         #: ``"fp32"`` or ``"bf16"`` (CPU autocast, :mod:`restore.zoo.accel`); fp16 is ``dtype``.
-        self.precision = "fp32" if half else resolve_precision(precision, device, spec.supports_bf16)
+        self.precision = ("fp32" if half or self.backend == "onnx"
+                          else resolve_precision(precision, device, spec.supports_bf16))
         if self.precision == "bf16" and model is not None:
             keep_float32(model, spec.fp32_modules)
+        #: The ONNX Runtime network (``backend="onnx"``), else None.
+        self.onnx_model = None
+        if self.backend == "onnx" and model is not None:
+            from restore.zoo.onnx_backend import OnnxNetwork
+            self.onnx_model = OnnxNetwork(model, self.spec)
+
+    @classmethod
+    def check_backend(cls, backend: str, device: torch.device, half: bool = False, precision: str = "auto") -> str:
+        """``backend``, checked: one of :data:`restore.zoo.onnx_backend.BACKENDS` that this
+        task runs on (:attr:`backends`); ``"onnx"`` only on the CPU, in float32.
+
+        Raises:
+            ValueError: an unknown backend, ``"onnx"`` for a task without it, on another
+                device than the CPU, with fp16 or with ``precision="bf16"``.
+        """
+        from restore.zoo.onnx_backend import BACKENDS
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend not in cls.backends:
+            raise ValueError(f"backend {backend!r} is not available for {cls.task} (it runs on: {', '.join(cls.backends)})")
+        if backend == "onnx":
+            if device.type != "cpu":
+                raise ValueError(f"backend 'onnx' runs on the CPU; got device {device} (use --device cpu)")
+            if half or precision == "bf16":
+                raise ValueError("backend 'onnx' runs in float32; leave half and precision bf16 off")
+        return backend
 
     @classmethod
     def from_pretrained(cls, model: str | ModelSpec | None = None, device: str = "auto", *,
                         tile: int | str | None = "auto", overlap: int | None = None, half: bool | None = None,
-                        precision: str = "auto"):
+                        precision: str = "auto", backend: str = "torch"):
         """Load a zoo model for this task.
 
         Args:
             model: zoo name (``restore models`` lists them), or a :class:`ModelSpec` (e.g. a
                 zoo spec with other settings, made with ``dataclasses.replace``); default:
                 the task's default model.
-            device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
+            device: ``auto`` (CUDA, then MPS, then CPU; the CPU with ``backend="onnx"``),
+                ``cpu``, ``cuda`` or ``mps``.
             tile: tile side in input pixels for large images; ``None``/0 = whole image;
                 ``"auto"`` = the task's default tile, the model's ``spec.tile``.
             overlap: tile overlap in input pixels; default: the model's ``spec.overlap``.
@@ -331,25 +364,35 @@ class Pipeline:
                 ``spec.supports_bf16`` says it keeps its figures, else fp32; the environment
                 variable ``RESTORE_PRECISION`` changes this default), ``fp32`` (also turns the
                 default ``half`` off) or ``bf16`` (CPU only). See :mod:`restore.zoo.accel`.
+            backend: ``torch`` (eager PyTorch) or ``onnx`` (ONNX Runtime on the CPU, float32,
+                for the tasks of :attr:`backends`: denoise and unwatermark; the network is
+                exported once into the user's cache folder; needs ``pip install
+                'restore[onnx]'``). See :mod:`restore.zoo.onnx_backend`.
 
         Raises:
             KeyError: unknown model or a model of another task.
             WeightsError: missing or corrupt weights.
             ValueError: unknown or unavailable device, a bad tile or overlap, a spec
-                without this task's settings, or a bad precision.
+                without this task's settings, a bad precision, or a backend this task,
+                device or precision does not run on.
+            ImportError: ``backend="onnx"`` without the ``onnx`` extra installed.
         """
-        dev = resolve_device(device)
+        dev = resolve_device("cpu" if backend == "onnx" and device == "auto" else device)
         spec = model if isinstance(model, ModelSpec) else get_spec(model or default_model(cls.task))
         check_spec(spec, cls.task, cls.settings_type)
         name = spec.name
-        prec = resolve_precision(precision, dev, spec.supports_bf16)
+        cls.check_backend(backend, dev, bool(half), precision)
+        if backend == "onnx":
+            from restore.zoo.onnx_backend import require_onnxruntime
+            require_onnxruntime()  # before the weights are read
+        prec = "fp32" if backend == "onnx" else resolve_precision(precision, dev, spec.supports_bf16)
         use_half = (dev.type == "cuda" and spec.supports_half and precision != "fp32") if half is None else bool(half)
         if use_half and not (dev.type == "cuda" and spec.supports_half):
             raise ValueError(f"fp16 needs CUDA and a model that supports it ({name}: "
                              f"supports_half={spec.supports_half}, device {dev})")
         tile, overlap = tile_and_overlap(spec, tile, overlap)
         net, spec = load_model(spec, dev, torch.float16 if use_half else None)
-        return cls(net, spec, dev, tile=tile, overlap=overlap, half=use_half, precision=prec)
+        return cls(net, spec, dev, tile=tile, overlap=overlap, half=use_half, precision=prec, backend=backend)
 
     def resolve_options(self, **options: Any) -> dict[str, Any]:
         """The options of ``__call__`` with the model's defaults filled in and checked.
@@ -366,6 +409,9 @@ class Pipeline:
         dev, dtype = self.device, self.dtype
         extra = tuple(e.to(dev, dtype) for e in extra)
         cl = torch.channels_last if dev.type == "cpu" else torch.contiguous_format
+        if self.onnx_model is not None:
+            onnx_model = self.onnx_model
+            return lambda t: onnx_model(t, *extra)
 
         def fn(t: torch.Tensor) -> torch.Tensor:
             with autocast(self.precision):

@@ -98,6 +98,7 @@ class DenoisePipeline(Pipeline):
 
     task = "denoise"
     settings_type = DenoiseSettings
+    backends = ("torch", "onnx")
 
     def resolve_options(self, *, sigma: float | str = "auto") -> dict[str, Any]:
         """``sigma`` checked: ``"auto"``, or a number in the model's ``sigma_range`` (a

@@ -159,6 +159,7 @@ class UnwatermarkPipeline(Pipeline):
 
     task = "unwatermark"
     settings_type = UnwatermarkSettings
+    backends = ("torch", "onnx")
 
     _inpainter = None
 
