@@ -173,6 +173,23 @@ def test_mask_from_layers():
     assert m.dtype == np.uint8 and set(np.unique(m)) == {0, 255} and m[2:4, 4:6].all() and m.sum() == 4 * 255
 
 
+def test_mask_from_layers_keeps_the_mask_given():
+    """The unwatermark tab passes the predicted mask as ``keep``: a pixel of it that the
+    editor's layer lost (cleared by the browser next to a stroke) is still in the result."""
+    predicted = np.zeros((6, 8), np.uint8)
+    predicted[1:3, 1:3] = 255
+    layer = np.zeros((6, 8, 4), np.uint8)
+    layer[1:3, 1:3, 3] = 160
+    layer[2, 1, 3] = 0                                                     # lost in the browser
+    layer[4, 5:7] = (255, 0, 0, 255)                                       # the stroke added
+    assert mask_from_layers([layer], (6, 8))[2, 1, 0] == 0
+    m = mask_from_layers([layer], (6, 8), keep=predicted)
+    assert (m[..., 0] > 0).sum() == 6 and m[1:3, 1:3].all() and m[4, 5:7].all()
+    assert np.array_equal(mask_from_layers([layer], (6, 8), keep=predicted[..., None]), m)
+    with pytest.raises(JobError, match="mask to keep"):
+        mask_from_layers([layer], (6, 8), keep=predicted[:5])
+
+
 def test_web_denoise_of_1mp_takes_at_most_the_cli_time_plus_1s(tmp_path):
     """Both paths with the model loaded: the CLI's per-file run (read, denoise, write PNG)
     and the web app's (header check, read, denoise under the model's lock, write PNG)."""

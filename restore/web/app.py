@@ -299,6 +299,7 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
             # -- unwatermark: run, the predicted mask over the image, correct it by hand, fill again
             with gr.Tab("Unwatermark", id="unwatermark"):
                 w_src = gr.State(None)
+                w_pred = gr.State(None)   # the predicted mask put into the editor (H x W x 1 uint8)
                 with gr.Row():
                     with gr.Column():
                         w_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Watermarked photo",
@@ -311,11 +312,14 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                             w_tta = gr.Checkbox(True, label="Mirrored second pass (fewer false detections)")
                         w_run = gr.Button("Remove watermark", variant="primary", elem_id="unwatermark-run")
                         w_edit = gr.ImageEditor(type="numpy", label="Predicted mask (red): paint to add, erase to "
-                                                "remove, then fill again", sources=(), transforms=(),
+                                                "remove (untick the box below), then fill again", sources=(), transforms=(),
                                                 layers=gr.LayerOptions(allow_additional_layers=False),
                                                 brush=gr.Brush(default_size=12, colors=["#ff0000"],
                                                                color_mode="fixed"),
                                                 format="png", elem_id="unwatermark-editor", canvas_size=(512, 512))
+                        w_keep = gr.Checkbox(True, elem_id="unwatermark-keep",
+                                             label="Keep the whole predicted mask (painting only adds to it; "
+                                                   "untick to remove parts of it with the eraser)")
                         w_again = gr.Button("Fill again with this mask", elem_id="unwatermark-again")
                     with gr.Column():
                         w_cmp = gr.ImageSlider(label="Before / after", type="filepath", format="png")
@@ -332,22 +336,24 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                     paths = [ws.write(folder, f"{_name(src)}_unwatermark.png", out),
                              ws.write(folder, f"{_name(src)}_mask.png", mask)]
                     editor = {"background": src, "layers": [_mask_layer(mask)], "composite": None}
-                    return src, (src, str(paths[0])), _overlay(image, mask), [str(p) for p in paths], editor
+                    return src, (src, str(paths[0])), _overlay(image, mask), [str(p) for p in paths], editor, mask
 
-                w_run.click(w_first, [w_in, w_model, w_refine, w_tta], [w_src, w_cmp, w_mask, w_file, w_edit],
+                w_run.click(w_first, [w_in, w_model, w_refine, w_tta], [w_src, w_cmp, w_mask, w_file, w_edit, w_pred],
                             concurrency_limit=1, concurrency_id="unwatermark")
 
                 @_errors
-                def w_refill(src, edited, model, refine, tta):
+                def w_refill(src, edited, predicted, keep, model, refine, tta):
                     image = upload(src)
-                    mask = mask_from_layers((edited or {}).get("layers") or [], image.shape[:2])
+                    # the editor may clear predicted pixels next to a new stroke (see mask_from_layers)
+                    mask = mask_from_layers((edited or {}).get("layers") or [], image.shape[:2],
+                                            keep=predicted if keep else None)
                     out = models.run("unwatermark", model, image, mask, refine=refine, tta=tta)
                     folder = ws.folder()
                     paths = [ws.write(folder, f"{_name(src)}_unwatermark.png", out),
                              ws.write(folder, f"{_name(src)}_mask.png", mask)]
                     return (src, str(paths[0])), _overlay(image, mask[..., 0]), [str(p) for p in paths]
 
-                w_again.click(w_refill, [w_src, w_edit, w_model, w_refine, w_tta], [w_cmp, w_mask, w_file],
+                w_again.click(w_refill, [w_src, w_edit, w_pred, w_keep, w_model, w_refine, w_tta], [w_cmp, w_mask, w_file],
                               concurrency_limit=1, concurrency_id="unwatermark")
 
             with gr.Tab("Models", id="models"):

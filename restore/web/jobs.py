@@ -69,20 +69,33 @@ def read_upload(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, name: st
         raise JobError(f"{name}: {str(e).split(': ', 1)[-1]}") from None
 
 
-def mask_from_layers(layers: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+def mask_from_layers(layers: list[np.ndarray], size: tuple[int, int], keep: np.ndarray | None = None) -> np.ndarray:
     """The mask painted in an image editor: a pixel is to fill where any layer is not transparent.
 
     Args:
         layers: ``H' x W' x 4`` RGBA uint8 arrays (the editor's layers; may be empty).
         size: ``(H, W)`` of the image; layers of another size are resized (nearest neighbour).
+        keep: optional ``H x W`` or ``H x W x 1`` mask (nonzero = fill) that is part of the
+            result whatever the layers hold: the mask the app put into the editor itself,
+            so that painting only adds to it. (Gradio's image editor in Chromium clears
+            pixels of a layer it did not paint when a brush stroke is committed, even on
+            another layer; without ``keep``, such pixels of a predicted mask were lost.)
 
     Returns:
         ``H x W x 1`` uint8, 255 = fill, 0 = keep (the CLI's ``--mask`` convention).
+
+    Raises:
+        JobError: ``keep`` is not of the image's size.
     """
     import cv2
 
     h, w = size
     mask = np.zeros((h, w), bool)
+    if keep is not None:
+        keep = np.asarray(keep)
+        if keep.shape[:2] != (h, w) or keep.ndim not in (2, 3):
+            raise JobError(f"the mask to keep has shape {keep.shape}, the image is {h} x {w}")
+        mask |= keep.reshape(h, w, -1).max(-1) > 0
     for layer in layers:
         if layer is None:
             continue
