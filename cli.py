@@ -287,6 +287,11 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
                 tta: bool = typer.Option(True, "--tta/--no-tta",
                                          help="Run the mirrored image again around the detected marks and average "
                                               "(fewer false detections; about 1.4 times the time)."),
+                jpeg: Optional[bool] = typer.Option(
+                    None, "--jpeg/--no-jpeg",
+                    help="Run the weights trained on JPEG-saved marks (--jpeg) or the model's own (--no-jpeg) on every "
+                         "image (default: the JPEG-trained ones on images that show a JPEG history; only for a model "
+                         "with such a partner, as the default unwatermark-s)."),
                 model: Optional[str] = ModelOpt, device: str = DeviceOpt, tile: Optional[int] = TileOpt,
                 overlap: Optional[int] = OverlapOpt, recursive: bool = RecursiveOpt, skip_existing: bool = SkipOpt,
                 overwrite: bool = OverwriteOpt, fmt: Optional[str] = FormatOpt, quality: Optional[int] = QualityOpt,
@@ -297,7 +302,7 @@ def unwatermark(input_path: Path = InputArg, output: Path = OutputArg,
     _setup_logging(quiet)
     pipe, opts = _task("unwatermark", model, device, tile, overlap, precision, backend, return_mask=save_mask, refine=refine,
                        opaque_alpha=opaque_alpha, min_confidence="auto" if min_confidence is None else min_confidence,
-                       tta=tta)
+                       tta=tta, jpeg=jpeg)
     job = _job("unwatermark", model, device, tile, overlap, opts, precision, backend, outputs=("", "_mask") if save_mask else ("",))
     _run_folder(job, pipe, input_path, output, recursive=recursive, skip_existing=skip_existing,
                 overwrite=overwrite, fmt=fmt, quality=quality, quiet=quiet, max_pixels=max_pixels,

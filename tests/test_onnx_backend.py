@@ -159,3 +159,26 @@ def test_cli_missing_extra(monkeypatch, tmp_path):
     assert r.exit_code == 1 and "restore[onnx]" in r.output, r.output
     r = CliRunner().invoke(cli.app, ["colorize", str(src), str(tmp_path / "out"), "--backend", "onnx"])
     assert r.exit_code == 2  # colorize has no --backend
+
+
+@needs_onnx
+def test_unwatermark_onnx_runs_the_jpeg_partner_on_jpeg_inputs(shared_data, onnx_cache):
+    """On a JPEG-saved photo unwatermark-s runs unwatermark-jpeg-s's weights; under ONNX Runtime
+    that is the partner's own exported network, not the first one with other weights."""
+    from restore.ops.degrade import jpeg_roundtrip, load_watermark_bank, synthesize_watermark
+    photo = _photo(shared_data, 240, 320)
+    bank = load_watermark_bank([shared_data / "train" / "logos", shared_data / "train" / "watermarks-real"], "val")
+    marked, _, _ = synthesize_watermark(photo, np.random.default_rng(5), bank)
+    lossless = (np.clip(marked, 0, 1) * 255 + 0.5).astype(np.uint8)
+    saved = jpeg_roundtrip(lossless, 85)
+    ref = load_pipeline("unwatermark", "unwatermark-s", device="cpu", precision="fp32", tile=128)
+    ort = load_pipeline("unwatermark", "unwatermark-s", device="cpu", backend="onnx", tile=128)
+    assert ref.uses_jpeg_weights(saved) and not ref.uses_jpeg_weights(lossless)
+    for image in (lossless, saved, lossless):
+        a, b = ref(image, return_mask=True), ort(image, return_mask=True)
+        # the same within rounding (a mask pixel at its threshold may flip, and Telea spreads it a little)
+        assert (np.abs(a[0].astype(int) - b[0].astype(int)) <= 1).mean() > 0.999
+        assert ((a[1] > 0) == (b[1] > 0)).mean() > 0.999
+    assert len(list(onnx_cache.glob("unwatermark-jpeg-s-c3-*.onnx"))) == 1
+    partner = load_pipeline("unwatermark", "unwatermark-jpeg-s", device="cpu", precision="fp32", tile=128)
+    assert (np.abs(partner(saved).astype(int) - ort(saved).astype(int)) <= 1).mean() > 0.999

@@ -339,8 +339,9 @@ def test_bench_unwatermark_small_run(tmp_path, val_bank):
     for i in range(2):
         write_image(data / f"b{i}.png", real_image(128, 160, index=10 + i))
     keep: dict = {}
-    rows = bench_unwatermark(data, logos=LOGOS, device="cpu", keep_outputs=keep)
+    rows = bench_unwatermark(data, logos=LOGOS, models=["unwatermark-s"], device="cpu", keep_outputs=keep)
     by = {r["method"]: r for r in rows}
+    assert not any("JPEG partner" in m for m in by)          # that row is for JPEG-saved sets only
     assert list(by)[:2] == ["watermarked input", "true mask + Telea (OpenCV)"]
     ours = by["restore unwatermark-s"]
     assert ours["psnr"] > by["watermarked input"]["psnr"] and ours["frmse"] < by["watermarked input"]["frmse"]
@@ -353,6 +354,19 @@ def test_bench_unwatermark_small_run(tmp_path, val_bank):
             "restore unwatermark-s (no tta)"} <= set(by)
     grid = unwatermark_grid(keep, "restore unwatermark-s", ["b0", "b1"], oracle_label="true mask + Telea (OpenCV)", cell=64)
     assert grid.dtype == np.uint8 and grid.shape[1] > 5 * 64
+
+
+def test_bench_unwatermark_on_jpeg_saved_marks_adds_the_own_weights_row(tmp_path, val_bank):
+    data = tmp_path / "bench"
+    write_image(data / "b0.png", real_image(128, 160, index=12))
+    rows = bench_unwatermark(data, logos=LOGOS, models=["unwatermark-s", "unwatermark-jpeg-s"], device="cpu",
+                             jpeg=90, baselines=("input",))
+    methods = [r["method"] for r in rows]
+    assert "restore unwatermark-s (own weights, no JPEG partner)" in methods
+    assert not any(m.startswith("restore unwatermark-jpeg-s (own") for m in methods)   # it has no partner
+    by = {r["method"]: r for r in rows}
+    # on a JPEG-saved image unwatermark-s runs its partner's weights: the partner's own figures
+    assert by["restore unwatermark-s"]["psnr"] == by["restore unwatermark-jpeg-s"]["psnr"]
 
 
 def test_jpeg_roundtrip_keeps_shape_and_loses_more_at_lower_quality():
@@ -426,7 +440,7 @@ def test_pipeline_takes_its_settings_from_the_spec(pipe):
     from restore.pipelines.unwatermark import UnwatermarkPipeline
     d = pipe.spec.settings
     assert pipe.resolve_options() == dict(return_mask=False, refine=d.refine, opaque_alpha=d.opaque_alpha,
-                                          min_confidence=d.min_confidence, tta=True)
+                                          min_confidence=d.min_confidence, tta=True, jpeg=None)
     # a part of the mask whose most probable pixel is 0.9: dropped at the shipped 0.995 ...
     prob = torch.zeros(1, 1, 32, 32)
     prob[..., 20:30, 20:30] = 0.9
@@ -512,3 +526,68 @@ def test_given_mask_errors(pipe, frog_marked):
         pipe(frog_marked, mask=np.ones((128, 100), bool))
     with pytest.raises(TypeError, match="unsupported mask type list"):
         pipe(frog_marked, mask=[[1]])
+
+
+# --- JPEG-saved inputs: the JPEG partner's weights ----------------------------------------
+
+@pytest.fixture(scope="module")
+def jpeg_pipe():
+    from restore import load_pipeline
+    return load_pipeline("unwatermark", "unwatermark-jpeg-s", device="cpu")
+
+
+def test_jpeg_saved_inputs_run_the_jpeg_partner_and_the_others_the_own_weights(pipe, jpeg_pipe, val_bank):
+    from restore.ops.degrade import jpeg_roundtrip
+    from restore.ops.jpeg_history import has_jpeg_history
+    assert pipe.jpeg_partner == "unwatermark-jpeg-s" and jpeg_pipe.jpeg_partner is None
+    marked, _, _ = _marked(4, val_bank)
+    saved = jpeg_roundtrip(marked, 85)
+    assert has_jpeg_history(saved) and not has_jpeg_history(marked)
+    assert pipe.uses_jpeg_weights(saved) and not pipe.uses_jpeg_weights(marked)
+    png_before = pipe(marked)
+    out = pipe(saved)
+    assert np.array_equal(out, jpeg_pipe(saved))                       # the partner's weights, bit for bit
+    x = torch.from_numpy(saved).permute(2, 0, 1)[None].float() / 255
+    with pipe._weights(True):
+        partner = pipe.run_model(x)
+    with pipe._weights(False):
+        own = pipe.run_model(x)
+    assert torch.equal(partner, jpeg_pipe.run_model(x)) and not torch.allclose(partner, own, atol=1e-3)
+    assert np.array_equal(pipe(marked), png_before)                    # and the own weights come back
+    assert np.array_equal(pipe(marked, jpeg=True), jpeg_pipe(marked))  # forced either way
+
+
+def test_a_batch_of_both_kinds_runs_each_image_with_its_weights(pipe, val_bank):
+    from restore.ops.degrade import jpeg_roundtrip
+    marked, _, _ = _marked(5, val_bank, size=(128, 160))
+    saved = jpeg_roundtrip(marked, 80)
+    t = torch.from_numpy(np.stack([marked, saved])).permute(0, 3, 1, 2).float() / 255
+    out, mask = pipe(t, return_mask=True)
+    for i in range(2):
+        one, one_mask = pipe(t[i:i + 1], return_mask=True)
+        assert torch.equal(out[i:i + 1], one) and torch.equal(mask[i:i + 1], one_mask)
+    assert torch.equal(pipe(t[1:2]), pipe(t[1:2], jpeg=True))
+
+
+def test_jpeg_option_needs_a_partner(jpeg_pipe):
+    from restore.pipelines.base import OptionError
+    with pytest.raises(OptionError, match="JPEG"):
+        jpeg_pipe.resolve_options(jpeg=True)
+    assert jpeg_pipe.resolve_options(jpeg=False)["jpeg"] is False
+
+
+def test_jpeg_inputs_take_the_partners_settings(pipe, jpeg_pipe, val_bank, monkeypatch):
+    import dataclasses
+
+    from restore.ops.degrade import jpeg_roundtrip
+    from restore.zoo import registry
+    partner = registry.get_spec("unwatermark-jpeg-s")
+    changed = dataclasses.replace(partner, settings=dataclasses.replace(partner.settings, min_confidence=0.3,
+                                                                         opaque_alpha=0.9))
+    real = registry.get_spec
+    monkeypatch.setattr(registry, "get_spec", lambda name: changed if name == "unwatermark-jpeg-s" else real(name))
+    saved = jpeg_roundtrip(_marked(3, val_bank)[0], 85)
+    expected = jpeg_pipe(saved, min_confidence=0.3, opaque_alpha=0.9)
+    assert not np.array_equal(expected, jpeg_pipe(saved))               # the settings matter on this image
+    assert np.array_equal(pipe(saved), expected)
+    assert pipe.settings is pipe.spec.settings                          # own settings again after the call

@@ -61,6 +61,14 @@ _DENOISE: list[tuple[str, list[str]]] = [
     (f"restore bench denoise --data {_D}/Kodak24 --clean --record", ["Kodak24 clean"]),
 ]
 
+_UNWM = ("restore bench unwatermark --data ../shared/data/bench/denoise/CBSD68 --data ../shared/data/bench/denoise/Kodak24 "
+         "--logos ../shared/data/train/logos --logos ../shared/data/train/watermarks-real --model unwatermark-s --device cpu")
+_UNWM_Q90 = _UNWM + " --jpeg 90 --picture docs/unwatermark_grid_jpeg90.jpg --record"
+_UNWM_Q75 = _UNWM + " --jpeg 75 --record"
+
+_COL_HINTS = ("restore bench colorize --data ../shared/data/bench/denoise/Kodak24 --data ../shared/data/bench/denoise/CBSD68 "
+              "--model colorize-hints-s --no-variants --hints 1 --hints 10 --hints 50 --device cpu --record")
+
 #: Per model: (the command as run, the manifest keys its run recorded), as in docs/benchmarks.md.
 COMMANDS: dict[str, list[tuple[str, list[str]]]] = {
     "dae-s": _DENOISE,
@@ -72,13 +80,17 @@ COMMANDS: dict[str, list[tuple[str, list[str]]]] = {
          "../shared/data/bench/denoise/Kodak24 --logos ../shared/data/train/logos --logos "
          "../shared/data/train/watermarks-real --device cpu --picture docs/unwatermark_grid.jpg --record",
          ["CBSD68 watermarks", "Kodak24 watermarks"]),
+        (_UNWM_Q90, ["CBSD68 watermarks JPEG q90", "Kodak24 watermarks JPEG q90"]),
+        (_UNWM_Q75, ["CBSD68 watermarks JPEG q75", "Kodak24 watermarks JPEG q75"]),
+    ],
+    "unwatermark-jpeg-s": [
         ("restore bench unwatermark --data ../shared/data/bench/denoise/CBSD68 --data "
          "../shared/data/bench/denoise/Kodak24 --logos ../shared/data/train/logos --logos "
-         "../shared/data/train/watermarks-real --device cpu --jpeg 90 --record",
-         ["CBSD68 watermarks JPEG q90", "Kodak24 watermarks JPEG q90"]),
+         "../shared/data/train/watermarks-real --model unwatermark-jpeg-s --device cpu --record",
+         ["CBSD68 watermarks", "Kodak24 watermarks"]),
     ],
     "colorize-s": [(_COL, ["Kodak24 colorize", "CBSD68 colorize"])],
-    "colorize-hints-s": [(_COL, ["Kodak24 colorize", "CBSD68 colorize"]
+    "colorize-hints-s": [(_COL_HINTS, ["Kodak24 colorize", "CBSD68 colorize"]
                           + [f"{d} colorize {n} hints" for d in ("Kodak24", "CBSD68") for n in (1, 10, 50)])],
     "gan-faces-64": [
         ("restore bench inpaint --data ../shared/data/train/faces --held-out --size 64 --limit 100 "

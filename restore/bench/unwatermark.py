@@ -37,6 +37,8 @@ TELEA_RADIUS = 3
 #: The model's rows: (suffix of the label, pipeline call options); the default settings first.
 VARIANTS = (("", dict(refine="telea", tta=True)), (" (inpaint refine)", dict(refine="inpaint", tta=True)),
             (" (no refine)", dict(refine="none", tta=True)), (" (no tta)", dict(refine="telea", tta=False)))
+#: The extra row, on JPEG-saved test sets, of a model with a JPEG partner: its own weights on every image.
+OWN_WEIGHTS = (" (own weights, no JPEG partner)", dict(refine="telea", tta=True, jpeg=False))
 
 
 def _iou_cell(row: dict) -> str:
@@ -124,7 +126,8 @@ def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkB
             runs as the rows of :data:`VARIANTS`: with the default Telea refinement of
             opaque regions, with the inpainting pipeline's refinement, without refinement
             (all three with the pipeline's test-time augmentation), and with Telea without
-            it (``tta=False``).
+            it (``tta=False``). With ``jpeg``, a model with a JPEG partner (unwatermark-s)
+            also runs with its own weights on every image (:data:`OWN_WEIGHTS`).
         baselines: subset of :data:`BASELINES`.
         seed: seed of the test set.
         limit: only the first N images.
@@ -157,7 +160,8 @@ def bench_unwatermark(data: str | Path, *, logos: str | Path | list | WatermarkB
         methods.append(Method(_LABELS["telea"], _telea))
     for m in resolve_models("unwatermark", models):
         pipe = load_pipeline("unwatermark", model=m, device=device)
-        for suffix, options in VARIANTS:
+        variants = VARIANTS + ((OWN_WEIGHTS,) if jpeg is not None and pipe.jpeg_partner else ())
+        for suffix, options in variants:
             def run(case: dict, pipe=pipe, options=options) -> tuple[np.ndarray, np.ndarray]:
                 out, mask = pipe(case["marked"], return_mask=True, **options)
                 return out, mask > 127

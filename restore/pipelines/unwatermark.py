@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -10,10 +13,13 @@ import torch
 
 from restore.ops.blend import classical_fill, classical_inpaint
 from restore.ops.color import gray_to_rgb
+from restore.ops.jpeg_history import has_jpeg_history
 from restore.ops.tiling import ArraySource, pad_to_multiple, to_float
 from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, read_mask, to_dtype
 from restore.zoo.archs.unet import compose, watermark_mask
 from restore.zoo.settings import UnwatermarkSettings
+
+log = logging.getLogger(__name__)
 
 #: Refinements of the opaque part of a watermark (predicted alpha above the model's
 #: ``opaque_alpha``): the inpainting pipeline (its default zoo model), OpenCV Telea, or none.
@@ -152,6 +158,15 @@ class UnwatermarkPipeline(Pipeline):
     Gray images run as three equal channels and come back gray; alpha is passed through
     unchanged.
 
+    Marks on a photo that was saved as JPEG look different from marks on a lossless one
+    (the mark is compressed with the photo), and a model trained on lossless marks finds
+    few of them. A model whose settings name a ``jpeg_partner`` (unwatermark-s:
+    unwatermark-jpeg-s, the same network fine-tuned on marked crops saved as JPEG) runs the
+    partner's weights on an input with a JPEG history (:func:`restore.ops.jpeg_history.has_jpeg_history`:
+    the 8x8 DCT coefficients sit on a quantization lattice; quality up to about 95, the
+    8x8 grid where the encoder put it) and its own on the others; ``jpeg=True/False``
+    overrides the detection.
+
     Every default (mask ramp, ``min_confidence``, ``opaque_alpha``, ``refine``, the TTA
     boxes' margin and largest area) is the model's: ``spec.settings``, a
     :class:`restore.zoo.settings.UnwatermarkSettings`.
@@ -163,20 +178,112 @@ class UnwatermarkPipeline(Pipeline):
 
     _inpainter = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()
+        self._states: dict[bool, dict[str, torch.Tensor]] = {}
+        self._networks: dict[bool, Any] = {}     # backend="onnx": the exported network of each set of weights
+        self._jpeg_loaded = False
+        self._active: UnwatermarkSettings = self.spec.settings
+
+    @property
+    def settings(self) -> UnwatermarkSettings:
+        """The settings of the weights in use: the model's, or during a call that runs the
+        JPEG partner's weights, the partner's (its ``min_confidence``, ``opaque_alpha``, ...)."""
+        return self._active
+
+    @property
+    def jpeg_partner(self) -> str | None:
+        """The zoo name of the model whose weights run on JPEG-saved inputs, or None."""
+        return self.spec.settings.jpeg_partner
+
+    def uses_jpeg_weights(self, image: Any, jpeg: bool | None = None) -> bool:
+        """Whether ``__call__`` runs the JPEG partner's weights on ``image``.
+
+        Args:
+            image: one image (numpy ``H x W [x C]``, PIL image, or tensor (C, H, W) /
+                (1, C, H, W)).
+            jpeg: as in ``__call__``: None detects the JPEG history, True/False decide.
+
+        Returns:
+            False for a model without a ``jpeg_partner``; else ``jpeg``, or when None
+            :func:`restore.ops.jpeg_history.has_jpeg_history` of the image.
+        """
+        if self.jpeg_partner is None:
+            return False
+        if jpeg is not None:
+            return bool(jpeg)
+        if not isinstance(image, (np.ndarray, torch.Tensor)):
+            image = prepare(image).array
+        return has_jpeg_history(image)
+
+    def _partner_network(self) -> tuple[torch.nn.Module, Any]:
+        """The JPEG partner's network, loaded on this pipeline's device, and its spec.
+
+        Raises:
+            ValueError: the partner has another architecture.
+            WeightsError: its weights are missing or corrupt.
+        """
+        from restore.zoo.registry import get_spec, load_model
+        partner = get_spec(self.jpeg_partner)
+        if partner.arch is not self.spec.arch or dict(partner.arch_kwargs) != dict(self.spec.arch_kwargs):
+            raise ValueError(f"{self.spec.name}'s JPEG partner {partner.name} has another architecture")
+        net, partner = load_model(partner, self.device, self.dtype if self.dtype == torch.float16 else None)
+        return net, partner
+
+    @contextlib.contextmanager
+    def _weights(self, use_jpeg: bool) -> Iterator[None]:
+        """Hold the lock with the network's weights those of the partner (``use_jpeg``) or
+        the model's own; the partner's are loaded on first use."""
+        with self._lock:
+            if use_jpeg != self._jpeg_loaded:
+                if self.onnx_model is not None:
+                    # ONNX Runtime runs a network exported from fixed weights: one per set, kept apart
+                    if not self._networks:
+                        self._networks[False] = self.onnx_model
+                    if use_jpeg not in self._networks:
+                        from restore.zoo.onnx_backend import OnnxNetwork
+                        net, partner = self._partner_network()
+                        self._networks[True] = OnnxNetwork(net, partner)
+                    self.onnx_model = self._networks[use_jpeg]
+                else:
+                    if not self._states:
+                        self._states[False] = {k: v.clone() for k, v in self.model.state_dict().items()}
+                    if use_jpeg not in self._states:
+                        net, _ = self._partner_network()
+                        self._states[True] = {k: v.to(self._states[False][k].dtype)
+                                              for k, v in net.state_dict().items()}
+                    self.model.load_state_dict(self._states[use_jpeg])
+                self._jpeg_loaded = use_jpeg
+                log.debug("unwatermark: running %s's weights", self.jpeg_partner if use_jpeg else self.spec.name)
+            if use_jpeg:
+                from restore.zoo.registry import get_spec
+                self._active = get_spec(self.jpeg_partner).settings
+            try:
+                yield
+            finally:
+                self._active = self.spec.settings
+
     def _min_confidence(self, min_confidence: float | str | None) -> float | None:
-        """``"auto"`` -> the model's ``min_confidence``; None and numbers as they are."""
-        return self.spec.settings.min_confidence if min_confidence == "auto" else min_confidence
+        """``"auto"`` -> the ``min_confidence`` of the weights in use; None and numbers as they are."""
+        return self.settings.min_confidence if min_confidence == "auto" else min_confidence
 
     def resolve_options(self, *, return_mask: bool = False, refine: str | None = None,
                         opaque_alpha: float | None = None, min_confidence: float | str | None = "auto",
-                        tta: bool = True) -> dict[str, Any]:
+                        tta: bool = True, jpeg: bool | None = None) -> dict[str, Any]:
         """The options of ``__call__``, the model's settings filled in (None, ``"auto"``), checked.
+        (On an image that runs the JPEG partner's weights, ``__call__`` fills in the
+        partner's settings instead.)
 
         Raises:
-            OptionError: for an unknown ``refine``, an ``opaque_alpha`` outside (0, 1], or a
-                ``min_confidence`` outside [the mask ramp's low end, 1] (and not None).
+            OptionError: for an unknown ``refine``, an ``opaque_alpha`` outside (0, 1], a
+                ``min_confidence`` outside [the mask ramp's low end, 1] (and not None), or
+                ``jpeg=True`` for a model without a JPEG partner.
         """
-        d = self.spec.settings
+        if jpeg and self.jpeg_partner is None:
+            raise OptionError("jpeg", f"{self.spec.name} has no JPEG-trained partner; it runs its own weights on "
+                                      "every input (the default model, unwatermark-s, has one)")
+        d = self.settings
         refine = d.refine if refine is None else refine
         opaque_alpha = d.opaque_alpha if opaque_alpha is None else opaque_alpha
         if refine not in REFINE:
@@ -191,11 +298,11 @@ class UnwatermarkPipeline(Pipeline):
         if min_confidence is not None and not low <= min_confidence <= 1:
             raise OptionError("min_confidence", f"must be in [{low}, 1], got {min_confidence}")
         return dict(return_mask=return_mask, refine=refine, opaque_alpha=opaque_alpha, min_confidence=min_confidence,
-                    tta=tta)
+                    tta=tta, jpeg=None if jpeg is None else bool(jpeg))
 
     def __call__(self, image: Any, mask: Any = None, *, return_mask: bool = False, refine: str | None = None,
                  opaque_alpha: float | None = None, min_confidence: float | str | None = "auto",
-                 tta: bool = True) -> Any:
+                 tta: bool = True, jpeg: bool | None = None) -> Any:
         """Remove the watermark of one image (or a batch, for tensors).
 
         Args:
@@ -226,6 +333,10 @@ class UnwatermarkPipeline(Pipeline):
                 every part; ``"auto"``: the model's (0.995 for unwatermark-s).
             tta: average in the mirrored pass around the mask's parts (:meth:`predict`);
                 False runs the network once (faster, more false detections).
+            jpeg: for a model with a ``jpeg_partner``: True runs the partner's weights
+                (trained on marks saved as JPEG), False the model's own; default (None):
+                the partner's on an image with a JPEG history (:meth:`uses_jpeg_weights`),
+                decided per image of a batch.
 
         Returns:
             The restored image, of the same kind, dtype, shape and channel count as
@@ -239,9 +350,28 @@ class UnwatermarkPipeline(Pipeline):
             TypeError: for an unsupported input or mask kind or dtype.
             WeightsError: ``refine="inpaint"`` and the inpainting model's weights are missing.
         """
-        o = self.resolve_options(return_mask=return_mask, refine=refine, opaque_alpha=opaque_alpha,
-                                 min_confidence=min_confidence, tta=tta)
+        raw = dict(return_mask=return_mask, refine=refine, opaque_alpha=opaque_alpha, min_confidence=min_confidence,
+                   tta=tta, jpeg=jpeg)
+        o = self.resolve_options(**raw)
         prep = prepare(image)
+        if prep.array is not None:
+            use_jpeg = self.uses_jpeg_weights(prep.array, o["jpeg"])
+        else:
+            x = prep.x
+            uses = [self.uses_jpeg_weights(x[i], o["jpeg"]) for i in range(x.shape[0])]
+            if len(set(uses)) > 1:        # a batch of both kinds: each image with its own weights
+                parts = [self(image[i:i + 1], None if mask is None else _batch_item(mask, i, x.shape[0]),
+                              **{**raw, "jpeg": u}) for i, u in enumerate(uses)]
+                if return_mask:
+                    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+                return torch.cat(parts)
+            use_jpeg = uses[0]
+        with self._weights(use_jpeg):
+            o = self.resolve_options(**raw)     # the settings of the weights in use (the partner's, or own)
+            return self._call(image, prep, mask, o)
+
+    def _call(self, image: Any, prep: Prepared, mask: Any, o: dict[str, Any]) -> Any:
+        """``__call__`` with the options resolved and the weights chosen."""
         if prep.array is not None and prep.array.dtype in (np.uint8, np.uint16) and o["refine"] != "inpaint":
             h, w = prep.array.shape[:2]
             given = None if mask is None else given_mask(mask, 1, h, w)
@@ -257,7 +387,7 @@ class UnwatermarkPipeline(Pipeline):
         if gray:
             y = y.mean(1, keepdim=True)
         result = prep.finish(y, prep.alpha)
-        return (result, _mask_like(image, mask)) if return_mask else result
+        return (result, _mask_like(image, mask)) if o["return_mask"] else result
 
     def predict(self, x: torch.Tensor, *, tta: bool = True,
                 min_confidence: float | str | None = "auto") -> torch.Tensor:
@@ -311,7 +441,7 @@ class UnwatermarkPipeline(Pipeline):
                       min_confidence: float | str | None = "auto") -> torch.Tensor:
         """:meth:`tta_average` on ``pred`` in place, the image's crops read by
         ``read(i, y0, y1, x0, x1)`` -> (1, 3, y1 - y0, x1 - x0) float32 (image ``i``)."""
-        d = self.spec.settings
+        d = self.settings
         min_confidence = self._min_confidence(min_confidence)
         low = d.mask_ramp[0]
         b, _, h, w = pred.shape
@@ -358,7 +488,7 @@ class UnwatermarkPipeline(Pipeline):
             ValueError: for a ramp that is not ordered within [0, 1], or a ``min_confidence``
                 below its low end.
         """
-        d = self.spec.settings
+        d = self.settings
         refine = d.refine if refine is None else refine
         opaque_alpha = d.opaque_alpha if opaque_alpha is None else opaque_alpha
         ramp = d.mask_ramp if ramp is None else ramp
@@ -396,7 +526,7 @@ class UnwatermarkPipeline(Pipeline):
         arr = prep.array
         h, w = arr.shape[:2]
         gray = arr.shape[2] == 1
-        d = self.spec.settings
+        d = self.settings
         ramp, opaque_alpha = d.mask_ramp, o["opaque_alpha"]
         min_confidence = o["min_confidence"]
         pred = torch.empty(1, 5, h, w)
@@ -493,6 +623,13 @@ def _mask_like(image: Any, mask: torch.Tensor) -> Any:
         return m.astype(image.dtype)
     from PIL import Image
     return Image.fromarray(_quantize(m, np.uint8), mode="L")
+
+
+def _batch_item(mask: Any, i: int, batch: int) -> Any:
+    """Image ``i``'s part of a mask given for a batch of tensors ((B, 1, H, W), or one mask for all)."""
+    if isinstance(mask, torch.Tensor) and mask.ndim == 4 and mask.shape[0] == batch:
+        return mask[i:i + 1]
+    return mask
 
 
 def _quantize(m: np.ndarray, dtype: type) -> np.ndarray:

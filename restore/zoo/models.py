@@ -7,6 +7,8 @@ with a note on how the values were chosen.
 
 from __future__ import annotations
 
+import dataclasses
+
 from restore.zoo.archs.dcgan import LatentInpainter
 from restore.zoo.archs.srresnet import SRResNet
 from restore.zoo.archs.unet import MASK_RAMP, ColorizationUNet, NoiseLevelUNet, WatermarkUNet
@@ -149,21 +151,34 @@ _UNWATERMARK_S = UnwatermarkSettings(mask_ramp=MASK_RAMP, min_confidence=0.995, 
                                      tta_margin=16, tta_max_area=0.25)
 
 
-@register_model(default=True)
-def unwatermark_s() -> ModelSpec:
+def _unwatermark(name: str, settings: UnwatermarkSettings, description: str, trained_on: str) -> ModelSpec:
+    """A WatermarkUNet of unwatermark-s's size (the weights file is ``<name>.safetensors``)."""
     return ModelSpec(
-        name="unwatermark-s", task="unwatermark", arch=WatermarkUNet,
+        name=name, task="unwatermark", arch=WatermarkUNet,
         arch_kwargs=dict(channels=3, width=32, levels=4, blocks=1, dec_blocks=None),
-        weights="unwatermark-s.safetensors", out_channels=5, multiple_of=8, tiling=True, tile=512, overlap=64,
+        weights=f"{name}.safetensors", out_channels=5, multiple_of=8, tiling=True, tile=512, overlap=64,
         # bf16 on the CPU for all but the full-resolution level: its mask is thresholded at 0.995
         # confidence, and bf16 everywhere moved it (Kodak24, 8 images: mask IoU 0.656 -> 0.719,
         # PSNR 35.26 -> 35.65 dB), the full-resolution level in float32 keeps it (docs/bf16_quality.py:
         # CBSD68 16 images / Kodak24 8, PNG and JPEG q90: PSNR within 0.010 dB, mask IoU within 0.001)
         supports_bf16=True, fp32_modules=("head", "enc.0", "dec.2", "tail"),
-        supports_half=True, settings=_UNWATERMARK_S,
-        license=_PHOTOS_LICENSE, trained_on=_WM_DATA,
-        description="two-head U-Net (watermark alpha + restored image), CPU-sized (trained on 2 CPU cores)",
-        device_advice="CPU ok")
+        supports_half=True, settings=settings,
+        license=_PHOTOS_LICENSE, trained_on=trained_on, description=description, device_advice="CPU ok")
+
+
+@register_model(default=True)
+def unwatermark_s() -> ModelSpec:
+    return _unwatermark("unwatermark-s", dataclasses.replace(_UNWATERMARK_S, jpeg_partner="unwatermark-jpeg-s"),
+                        "two-head U-Net (watermark alpha + restored image), CPU-sized (trained on 2 CPU cores); "
+                        "runs unwatermark-jpeg-s's weights on photos saved as JPEG", _WM_DATA)
+
+
+@register_model
+def unwatermark_jpeg_s() -> ModelSpec:
+    return _unwatermark("unwatermark-jpeg-s", _UNWATERMARK_S,
+                        "unwatermark-s fine-tuned on marked crops saved as JPEG (quality 60-95) (trained on 2 CPU "
+                        "cores); unwatermark-s uses it by itself for JPEG-saved inputs",
+                        _WM_DATA + "; 9 in 10 crops saved as JPEG after marking")
 
 
 _COLOR_DATA = ("bsds400 + imagenet-samples (../shared/data/train) resized to short side 256, "

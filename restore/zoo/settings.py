@@ -103,6 +103,10 @@ class UnwatermarkSettings:
         tta_margin: pixels of context, on every side, of the boxes in which the mirrored
             pass of the test-time augmentation runs.
         tta_max_area: a box larger than this share of the image gets no mirrored pass.
+        jpeg_partner: the zoo name of a model of the same architecture fine-tuned on marks
+            saved as JPEG, whose weights run instead of this model's on an input that was
+            saved as JPEG (:func:`restore.ops.jpeg_history.has_jpeg_history`, or the
+            pipeline's ``jpeg`` option); None: this model's weights run on every input.
     """
 
     mask_ramp: tuple[float, float]
@@ -111,6 +115,7 @@ class UnwatermarkSettings:
     refine: str
     tta_margin: int
     tta_max_area: float
+    jpeg_partner: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
