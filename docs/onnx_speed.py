@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,9 @@ from restore.io import read_image, to_rgb8
 from restore import load_pipeline
 from restore.zoo.onnx_backend import OnnxNetwork
 from restore.zoo.registry import get_spec, load_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed_steps import timed_rounds  # noqa: E402  (the same alternating timing loop)
 
 PHOTO = "../shared/data/train/imagenet-samples"
 LOGOS = ["../shared/data/train/logos", "../shared/data/train/watermarks-real"]
@@ -108,15 +112,9 @@ def _variants(name: str, x: torch.Tensor, threads: int, compile_: bool, jit: boo
 
 def _timed(fns: dict[str, Callable[[], torch.Tensor]], repeats: int
            ) -> tuple[dict[str, float], dict[str, float], dict[str, torch.Tensor]]:
-    """Median seconds of each function (timed alternately), the median paired speed-up over
-    the first, and each output."""
-    outs = {k: f() for k, f in fns.items()}  # warm-up (oneDNN's / ORT's kernel choice)
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
+    """Median seconds of each function (timed alternately, :func:`speed_steps.timed_rounds`),
+    the median paired speed-up over the first, and each output."""
+    times, outs = timed_rounds(fns, repeats)
     base = next(iter(times.values()))
     ratios = {k: statistics.median(b / t for b, t in zip(base, v)) for k, v in times.items()}
     return {k: statistics.median(v) for k, v in times.items()}, ratios, outs

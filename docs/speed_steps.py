@@ -61,15 +61,24 @@ NETWORKS = {
 TASKS = {"dae-s": "denoise", "dae-real-s": "denoise", "unwatermark-s": "unwatermark", "srresnet-x4": "upscale", "colorize-s": "colorize"}
 
 
-def _timed(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-    """Median seconds of each function (timed alternately) and its output."""
-    outs = {k: f() for k, f in fns.items()}  # warm-up (and oneDNN's kernel choice)
+def timed_rounds(fns: dict[str, Callable[[], torch.Tensor]], repeats: int
+                 ) -> tuple[dict[str, list[float]], dict[str, torch.Tensor]]:
+    """Each function's output (one warm-up call each, which also settles oneDNN's kernel
+    choice), then ``repeats`` rounds in which every function is timed once, in turn:
+    the seconds of each round per function."""
+    outs = {k: f() for k, f in fns.items()}
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, f in fns.items():
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)
+    return times, outs
+
+
+def _timed(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """Median seconds of each function (timed alternately) and its output."""
+    times, outs = timed_rounds(fns, repeats)
     return {k: statistics.median(v) for k, v in times.items()}, outs
 
 
