@@ -394,6 +394,26 @@ class Pipeline:
         net, spec = load_model(spec, dev, torch.float16 if use_half else None)
         return cls(net, spec, dev, tile=tile, overlap=overlap, half=use_half, precision=prec, backend=backend)
 
+    def load_partner(self, name: str, role: str) -> tuple[torch.nn.Module, ModelSpec]:
+        """A partner model of this one (the PSNR weights a GAN interpolates with, the
+        weights an unwatermark model runs on JPEG inputs): loaded on this pipeline's device
+        and dtype, checked to have the same architecture, so its weights can take this
+        network's place.
+
+        Args:
+            name: the partner's zoo name.
+            role: what it is to this model, for the error message ("PSNR", "JPEG").
+
+        Raises:
+            KeyError: unknown model.
+            ValueError: the partner has another architecture.
+            WeightsError: its weights are missing or corrupt.
+        """
+        partner = get_spec(name)
+        if partner.arch is not self.spec.arch or dict(partner.arch_kwargs) != dict(self.spec.arch_kwargs):
+            raise ValueError(f"{self.spec.name}'s {role} partner {partner.name} has another architecture")
+        return load_model(partner, self.device, self.dtype if self.dtype == torch.float16 else None)
+
     def resolve_options(self, **options: Any) -> dict[str, Any]:
         """The options of ``__call__`` with the model's defaults filled in and checked.
 

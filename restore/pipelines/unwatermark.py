@@ -217,20 +217,6 @@ class UnwatermarkPipeline(Pipeline):
             image = prepare(image).array
         return has_jpeg_history(image)
 
-    def _partner_network(self) -> tuple[torch.nn.Module, Any]:
-        """The JPEG partner's network, loaded on this pipeline's device, and its spec.
-
-        Raises:
-            ValueError: the partner has another architecture.
-            WeightsError: its weights are missing or corrupt.
-        """
-        from restore.zoo.registry import get_spec, load_model
-        partner = get_spec(self.jpeg_partner)
-        if partner.arch is not self.spec.arch or dict(partner.arch_kwargs) != dict(self.spec.arch_kwargs):
-            raise ValueError(f"{self.spec.name}'s JPEG partner {partner.name} has another architecture")
-        net, partner = load_model(partner, self.device, self.dtype if self.dtype == torch.float16 else None)
-        return net, partner
-
     @contextlib.contextmanager
     def _weights(self, use_jpeg: bool) -> Iterator[None]:
         """Hold the lock with the network's weights those of the partner (``use_jpeg``) or
@@ -243,14 +229,14 @@ class UnwatermarkPipeline(Pipeline):
                         self._networks[False] = self.onnx_model
                     if use_jpeg not in self._networks:
                         from restore.zoo.onnx_backend import OnnxNetwork
-                        net, partner = self._partner_network()
+                        net, partner = self.load_partner(self.jpeg_partner, "JPEG")
                         self._networks[True] = OnnxNetwork(net, partner)
                     self.onnx_model = self._networks[use_jpeg]
                 else:
                     if not self._states:
                         self._states[False] = {k: v.clone() for k, v in self.model.state_dict().items()}
                     if use_jpeg not in self._states:
-                        net, _ = self._partner_network()
+                        net, _ = self.load_partner(self.jpeg_partner, "JPEG")
                         self._states[True] = {k: v.to(self._states[False][k].dtype)
                                               for k, v in net.state_dict().items()}
                     self.model.load_state_dict(self._states[use_jpeg])

@@ -126,12 +126,8 @@ class UpscalePipeline(Pipeline):
     def _state_for(self, strength: float) -> dict[str, torch.Tensor]:
         """The weights at ``strength`` (cached; the partner loaded on first use)."""
         if "gan" not in self.__dict__:
-            from restore.zoo.registry import get_spec, load_model
-            partner = get_spec(self.settings.psnr_partner)
-            if partner.arch is not self.spec.arch or dict(partner.arch_kwargs) != dict(self.spec.arch_kwargs):
-                raise ValueError(f"{self.spec.name}'s PSNR partner {partner.name} has another architecture")
+            net, _ = self.load_partner(self.settings.psnr_partner, "PSNR")
             self.gan = {k: v.clone() for k, v in self.model.state_dict().items()}
-            net, _ = load_model(partner, self.device, self.dtype if self.dtype == torch.float16 else None)
             self.psnr = {k: v.to(self.gan[k].dtype) for k, v in net.state_dict().items()}
         if strength not in self._states:
             while len(self._states) >= STRENGTH_CACHE:
