@@ -321,6 +321,13 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
              temperature: Optional[float] = typer.Option(
                  None, "--temperature", help="Annealed-mean temperature in (0, 1]: lower is more vivid, 1 the safe "
                                              "mean (default: the calibrated value, see docs/models.md)."),
+             chroma_spread: Optional[float] = typer.Option(
+                 None, "--chroma-spread", help="Automatic mode: factor on each pixel's color minus the photo's mean "
+                                               "color, >= 0; above 1 the colors move apart (less of one overall "
+                                               "tint), 1 = as decoded (default: the model's, see docs/models.md)."),
+             tta: Optional[bool] = typer.Option(
+                 None, "--tta/--no-tta", help="Average the network over the photo and its mirror image (twice "
+                                              "the network's time; default: the model's)."),
              hints: Optional[Path] = typer.Option(
                  None, "--hints", exists=True,
                  help="Folder of color-hint images paired with the photos by file stem: PNG with transparency, "
@@ -365,7 +372,7 @@ def colorize(input_path: Path = InputArg, output: Path = OutputArg,
             raise _usage_error(str(e)) from None
     pipe, opts = _task("colorize", model, device, None, None, precision, render_size=render_size, saturation=saturation,
                        temperature=temperature, reference=None if reference is None else str(reference),
-                       reference_strength=reference_strength)
+                       reference_strength=reference_strength, chroma_spread=chroma_spread, tta=tta)
     pair = None if source is None else (str(input_path.absolute()), str(source.absolute()), "hint image")
     _run_folder(_job("colorize", model, device, None, None, opts, precision, pair=pair, max_pixels=max_pixels), pipe,
                 input_path, output, recursive=recursive, skip_existing=skip_existing, overwrite=overwrite, fmt=fmt,

@@ -10,6 +10,11 @@ or pass ``prior``, ``temperature`` and ``saturation`` to the call.
     python docs/tune_colorize_decoding.py runs/col-s.ckpt.safetensors
     python docs/tune_colorize_decoding.py runs/col-hints.ckpt.safetensors     # a model with hint inputs
     python docs/tune_colorize_decoding.py --full weights/colorize-hints-s.safetensors   # full-size images
+    python docs/tune_colorize_decoding.py --spread colorize-hints-s   # chroma_spread and tta, full size
+
+``--spread MODEL`` runs a zoo model's pipeline with its decoding on the same held-out
+images at full size for a grid of ``chroma_spread`` and ``tta`` (how the automatic mode's
+were chosen).
 
 ``--full`` runs the bench's protocol (full-size images, render size 256, edge-aware chroma
 upsampling) on the same held-out images, for a smaller grid.
@@ -112,8 +117,40 @@ def main_full(weights: str) -> None:
               f"colorfulness {100 * cf / cf_mean:.0f}%")
 
 
+def main_spread(model: str) -> None:
+    """The zoo model's pipeline, with its own decoding (prior, temperature), on the held-out
+    training images at full size, gray (L*) in as the bench makes it: PSNR and colorfulness
+    (share of the originals') for a grid of ``chroma_spread`` with and without the mirrored
+    pass (``tta``). This is how the automatic mode's ``chroma_spread`` and ``tta`` were
+    chosen: the most PSNR at 80 % or more of the originals' colorfulness (the 75 % aimed
+    for and a margin)."""
+    import numpy as np
+
+    from restore import load_pipeline
+    from restore.bench.colorize import image_colorfulness, to_gray_lightness
+    from restore.metrics import psnr
+
+    pipe = load_pipeline("colorize", model=model, device="cpu", precision="fp32")
+    val = held_out(full=True)
+    grays = [to_gray_lightness(rgb) for rgb in val]
+    p_gray = float(np.mean([psnr(rgb / 255.0, np.repeat(g[..., None], 3, axis=2) / 255.0)
+                            for rgb, g in zip(val, grays)]))
+    cf_mean = float(np.mean([image_colorfulness(rgb) for rgb in val]))
+    d = pipe.spec.settings
+    print(f"{model}: {len(val)} held-out images at full size, prior {d.prior}, T {d.temperature}; "
+          f"gray {p_gray:.2f} dB")
+    for tta, spread in itertools.product((False, True), (1.0, 1.1, 1.15, 1.2, 1.25, 1.3)):
+        outs = [pipe(g, chroma_spread=spread, tta=tta) for g in grays]
+        p = float(np.mean([psnr(rgb / 255.0, out / 255.0) for rgb, out in zip(val, outs)]))
+        cf = float(np.mean([image_colorfulness(out) for out in outs]))
+        print(f"tta {tta!s:5} chroma_spread {spread:4}: PSNR {p:.2f} (+{p - p_gray:.2f}) "
+              f"colorfulness {100 * cf / cf_mean:.0f}%", flush=True)
+
+
 if __name__ == "__main__":
     if "--full" in sys.argv[1:]:
         main_full([a for a in sys.argv[1:] if a != "--full"][0])
+    elif "--spread" in sys.argv[1:]:
+        main_spread([a for a in sys.argv[1:] if a != "--spread"][0])
     else:
         main(sys.argv[1])

@@ -154,7 +154,8 @@ def test_pipeline_takes_its_decoding_from_the_spec(pipe):
     d = pipe.spec.settings
     assert pipe.resolve_options() == dict(render_size=d.render_size, saturation=d.saturation,
                                           temperature=None, prior=None, edge_aware=True,   # by hints or not
-                                          reference=None, reference_strength=d.reference_strength)
+                                          reference=None, reference_strength=d.reference_strength,
+                                          chroma_spread=d.chroma_spread, tta=d.tta)
     assert pipe.resolve_options(temperature=0.5, prior=0.25)["temperature"] == 0.5
     assert np.array_equal(pipe(gray), pipe(gray, render_size=d.render_size, saturation=d.saturation,
                                            temperature=d.temperature, prior=d.prior))
@@ -166,6 +167,48 @@ def test_pipeline_takes_its_decoding_from_the_spec(pipe):
     assert not np.array_equal(out, pipe(gray))
     with pytest.raises(ValueError, match="saturation"):
         other(gray, saturation=-1)
+
+
+def test_spread_chroma_keeps_the_mean_and_scales_the_spread():
+    from restore.ops.color import spread_chroma
+    ab = torch.randn(2, 2, 8, 12) * 20 + torch.tensor([15.0, 30.0]).view(1, 2, 1, 1)
+    assert spread_chroma(ab, 1.0) is ab
+    out = spread_chroma(ab, 1.5)
+    assert torch.allclose(out.mean((2, 3)), ab.mean((2, 3)), atol=1e-4)           # the overall tint stays
+    assert torch.allclose(out.std((2, 3)), 1.5 * ab.std((2, 3)), rtol=1e-4)
+    assert torch.allclose(spread_chroma(ab, 0.0), ab.mean((2, 3), keepdim=True).expand_as(ab))
+    with pytest.raises(ValueError):
+        spread_chroma(ab, -0.5)
+    with pytest.raises(ValueError):
+        spread_chroma(ab[:, :1], 1.2)
+
+
+def test_chroma_spread_moves_colors_apart_only_in_the_automatic_mode(pipe):
+    rgb = real_image(96, 128, index=4)
+    gray = to_gray_lightness(rgb)
+    t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255   # noqa: E731
+    flat, spread = pipe(gray, chroma_spread=1.0), pipe(gray, chroma_spread=1.5)
+    lab_f, lab_s = rgb_to_lab(t(flat)), rgb_to_lab(t(spread))
+    assert float(lab_s[:, 1:].std((2, 3)).sum()) > 1.2 * float(lab_f[:, 1:].std((2, 3)).sum())
+    assert float((lab_s[:, 1:].mean((2, 3)) - lab_f[:, 1:].mean((2, 3))).abs().max()) < 3.0   # same tint
+    assert float((lab_s[:, :1] - lab_f[:, :1]).abs().mean()) < 1.0                       # same lightness
+    with pytest.raises(ValueError, match="chroma_spread"):
+        pipe(gray, chroma_spread=-1)
+    if pipe.takes_hints:   # with hints the colors are the user's: the spread is not applied
+        hints = [(10, 10, (200, 40, 40))]
+        assert np.array_equal(pipe(gray, hints, chroma_spread=1.0), pipe(gray, hints, chroma_spread=1.5))
+
+
+def test_tta_averages_the_mirrored_view_and_keeps_the_lightness(pipe):
+    gray = to_gray_lightness(real_image(96, 128, index=6))
+    one, two = pipe(gray, tta=False), pipe(gray, tta=True)
+    assert not np.array_equal(one, two)
+    assert np.abs(one.astype(int) - two.astype(int)).mean() < 6.0     # the same colors, refined
+    t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255   # noqa: E731
+    assert float((rgb_to_lightness(t(two)) - rgb_to_lightness(t(one))).abs().mean()) < 1.0
+    # the mirrored photo's colors are the photo's colors mirrored
+    mirrored = pipe(np.ascontiguousarray(gray[:, ::-1]), tta=True)[:, ::-1]
+    assert np.abs(mirrored.astype(int) - two.astype(int)).mean() < 0.5
 
 
 # --- CLI, bench, training ------------------------------------------------------------------

@@ -39,8 +39,10 @@ GRAY_LABEL = "gray input (L* only)"
 HINT_COUNTS = (1, 10, 50)
 #: Each model's extra rows with ``variants``: (suffix of the label, pipeline call options).
 VARIANTS = (
-    (" (posterior mean: least squares, as an L2 regression)", dict(temperature=1.0, prior=1.0, saturation=1.0)),
-    (" (Zhang et al. decoding: rebalanced, T=0.38)", dict(temperature=0.38, prior=0.0, saturation=1.0)),
+    (" (posterior mean: least squares, as an L2 regression)",
+     dict(temperature=1.0, prior=1.0, saturation=1.0, chroma_spread=1.0)),
+    (" (Zhang et al. decoding: rebalanced, T=0.38)", dict(temperature=0.38, prior=0.0, saturation=1.0, chroma_spread=1.0)),
+    (" (no chroma spread, no mirrored pass)", dict(chroma_spread=1.0, tta=False)),
     (" (bilinear chroma upsampling)", dict(edge_aware=False)),
 )
 

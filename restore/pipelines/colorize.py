@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore.ops.color import lab_to_rgb, rgb_to_lab, rgb_to_lightness
+from restore.ops.color import lab_to_rgb, rgb_to_lab, rgb_to_lightness, spread_chroma
 from restore.ops.hints import hints_from_rgba, optimize_hints, pool_hints, propagate_hints
 from restore.ops.palette import match_chroma, reference_logits, training_log_prior
 from restore.ops.tiling import to_float
@@ -222,7 +222,8 @@ class ColorizePipeline(Pipeline):
     def resolve_options(self, *, render_size: int | None = None, saturation: float | None = None,
                         temperature: float | None = None, prior: float | None = None,
                         edge_aware: bool = True, reference: Any = None,
-                        reference_strength: float | None = None) -> dict[str, Any]:
+                        reference_strength: float | None = None, chroma_spread: float | None = None,
+                        tta: bool | None = None) -> dict[str, Any]:
         """The options of ``__call__``, checked; None replaced by the model's settings,
         except ``temperature`` and ``prior``, whose defaults depend on whether the call
         has hints (the model's ``hint_temperature`` and ``hint_prior``): they stay None
@@ -233,7 +234,8 @@ class ColorizePipeline(Pipeline):
         Raises:
             OptionError: for a ``render_size`` < 16, a negative ``saturation``, a
                 temperature outside (0, 1], a prior outside [0, 1], a negative
-                ``reference_strength``, or a reference that cannot be read or has no color.
+                ``reference_strength`` or ``chroma_spread``, or a reference that cannot be
+                read or has no color.
         """
         d = self.spec.settings
         render_size = d.render_size if render_size is None else render_size
@@ -249,10 +251,14 @@ class ColorizePipeline(Pipeline):
         strength = d.reference_strength if reference_strength is None else reference_strength
         if strength < 0:
             raise OptionError("reference_strength", f"must be >= 0, got {strength}")
+        spread = d.chroma_spread if chroma_spread is None else chroma_spread
+        if spread < 0:
+            raise OptionError("chroma_spread", f"must be >= 0, got {spread}")
         if reference is not None:
             reference = read_reference(reference, self.model.ab_bins)
         return dict(render_size=render_size, saturation=saturation, temperature=temperature, prior=prior,
-                    edge_aware=edge_aware, reference=reference, reference_strength=strength)
+                    edge_aware=edge_aware, reference=reference, reference_strength=strength,
+                    chroma_spread=spread, tta=d.tta if tta is None else bool(tta))
 
     def _decoding(self, hints: bool, temperature: float | None = None, prior: float | None = None
                  ) -> tuple[float, float]:
@@ -273,7 +279,8 @@ class ColorizePipeline(Pipeline):
 
     def __call__(self, image: Any, hints: Any = None, *, render_size: int | None = None,
                  saturation: float | None = None, temperature: float | None = None, prior: float | None = None,
-                 edge_aware: bool = True, reference: Any = None, reference_strength: float | None = None) -> Any:
+                 edge_aware: bool = True, reference: Any = None, reference_strength: float | None = None,
+                 chroma_spread: float | None = None, tta: bool | None = None) -> Any:
         """Colorize one image (or a batch, for tensors).
 
         Args:
@@ -310,6 +317,14 @@ class ColorizePipeline(Pipeline):
                 (0: only the mean/std move; 1: the reference's color frequencies replace the
                 training set's; above about 1.25 the colors turn garish); default: the
                 model's (1.0 for colorize-hints-s, 0.75 for colorize-s).
+            chroma_spread: automatic mode only (no hints, no reference): factor, >= 0, on
+                each pixel's chroma minus the photo's mean chroma
+                (:func:`restore.ops.color.spread_chroma`; above 1: the photo's colors move
+                apart, less of one overall tint); default: the model's.
+            tta: average the network's log-probabilities over the image and its
+                left-right mirror (the flip self-ensemble of Lim et al., "Enhanced Deep
+                Residual Networks for Single Image Super-Resolution", CVPRW 2017; twice
+                the network's time); default: the model's.
 
         Returns:
             The colorized image, RGB (RGBA if the input had alpha), of the same kind and
@@ -318,14 +333,15 @@ class ColorizePipeline(Pipeline):
         Raises:
             OptionError: for a ``render_size`` < 16, a negative ``saturation``, a
                 temperature outside (0, 1] or a prior outside [0, 1], hints for a model
-                without hint inputs, a negative ``reference_strength``, or a reference that
+                without hint inputs, a negative ``reference_strength`` or ``chroma_spread``,
+                or a reference that
                 is not a readable color image (a ValueError).
             ValueError: for an unsupported shape, or hints that are not a hint image or points.
             TypeError: for an unsupported input kind or dtype.
         """
         o = self.resolve_options(render_size=render_size, saturation=saturation, temperature=temperature,
                                  prior=prior, edge_aware=edge_aware, reference=reference,
-                                 reference_strength=reference_strength)
+                                 reference_strength=reference_strength, chroma_spread=chroma_spread, tta=tta)
         reference = o["reference"]
         render_size, saturation = o["render_size"], o["saturation"]
         if hints is not None and not self.takes_hints:
@@ -346,18 +362,25 @@ class ColorizePipeline(Pipeline):
             hint_maps = render_hints(hints, tuple(L.shape[-2:]), size).to(self.device)
             hint_maps = hint_maps.expand(L.shape[0], -1, -1, -1).to(self.dtype).contiguous(memory_format=cl)
         # a hint image without any hint (all transparent) colors as the automatic mode does
-        temperature, prior = self._decoding(hint_maps is not None and bool(hint_maps[:, 2].any()), o["temperature"],
-                                            o["prior"])
+        has_hints = hint_maps is not None and bool(hint_maps[:, 2].any())
+        temperature, prior = self._decoding(has_hints, o["temperature"], o["prior"])
         with torch.inference_mode():
             with autocast(self.precision):
                 L_in = L_render.to(self.dtype).contiguous(memory_format=cl)
-                logits = (self.model(L_in, hint_maps) if self.takes_hints else self.model(L_in)).float()
+                logits = self._network(L_in, hint_maps)
+                if o["tta"]:  # flip self-ensemble: mean of the log-probabilities of both views
+                    mirrored = self._network(L_in.flip(-1).contiguous(memory_format=cl),
+                                             None if hint_maps is None else
+                                             hint_maps.flip(-1).contiguous(memory_format=cl)).flip(-1)
+                    logits = (torch.log_softmax(logits, 1) + torch.log_softmax(mirrored, 1)) / 2
             if reference is not None:
                 logits = reference_logits(logits, reference, o["reference_strength"],
                                           training_log_prior(self.model.log_weights))
             ab = self.model.decode(logits, temperature, prior)
             if reference is not None:
                 ab = match_chroma(ab, reference, self.spec.settings.reference_match)
+            if reference is None and not has_hints:
+                ab = spread_chroma(ab, o["chroma_spread"])
             ab = ab * saturation
             L_low = F.interpolate(L_render, size=ab.shape[-2:], mode="bilinear", align_corners=False,
                                   antialias=True)
@@ -371,6 +394,11 @@ class ColorizePipeline(Pipeline):
                 ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
             y = lab_to_rgb(torch.cat([L, ab], 1))
         return prep.finish(y.to(prep.x.device), prep.alpha)
+
+    def _network(self, L_in: torch.Tensor, hint_maps: torch.Tensor | None) -> torch.Tensor:
+        """The model's bin logits (B, Q, h, w) float32 for L* (B, 1, H, W) and, for a model
+        with hint inputs, the hint maps (B, 3, H, W) or None."""
+        return (self.model(L_in, hint_maps) if self.takes_hints else self.model(L_in)).float()
 
     def _spread_hints(self, ab: torch.Tensor, L_low: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
         """The decoded chroma with the hints' corrections spread as the model's settings

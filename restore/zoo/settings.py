@@ -71,6 +71,12 @@ class ColorizeSettings:
             reference's color frequencies); 0 ignores the palette.
         reference_match: amount (0-1) of the move of the decoded chroma to the reference's
             a*b* mean and std (:func:`restore.ops.palette.match_chroma`).
+        chroma_spread: automatic mode only (no hints, no reference): factor, >= 0, on each
+            pixel's decoded chroma minus the photo's mean chroma
+            (:func:`restore.ops.color.spread_chroma`); 1 leaves the decoding as it is, above
+            1 the photo's colors move apart (less of one overall tint).
+        tta: average the network's log-probabilities over the photo and its left-right
+            mirror (flip self-ensemble; twice the network's time).
     """
 
     render_size: int
@@ -86,6 +92,8 @@ class ColorizeSettings:
     hint_temperature: float | None = None
     reference_strength: float = 1.0
     reference_match: float = 0.5
+    chroma_spread: float = 1.0
+    tta: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
