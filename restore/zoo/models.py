@@ -222,9 +222,13 @@ def colorize_hints_s() -> ModelSpec:
         # them (docs/tune_colorize_hints.py; the card's "Hints"); the automatic decoding
         # stays colorize-s's
         # --reference chosen as colorize-s's (docs/tune_colorize_reference.py)
+        # automatic mode: colorize-s's prior and temperature, then the chroma spread and the
+        # mirrored pass chosen on the held-out training images at full size for the most PSNR
+        # at 80 % or more of the originals' colorfulness (docs/tune_colorize_decoding.py
+        # --spread; the card's "Decoding")
         settings=ColorizeSettings(render_size=256, prior=0.5, temperature=0.6, saturation=1.0, hint_prior=1.0,
                                   hint_method="optimize", hint_sigma=2.0, hint_decay=1e-5, reference_strength=1.0,
-                                  reference_match=0.5),
+                                  reference_match=0.5, chroma_spread=1.15, tta=True),
         # bf16 on the CPU: Kodak24 (8 images) automatic 22.226 -> 22.229 dB, 10 ground-truth hints
         # 24.182 -> 24.181 dB
         supports_half=True, supports_bf16=True, license=_PHOTOS_LICENSE, trained_on=_COLOR_DATA,
