@@ -7,11 +7,12 @@ reports its peak resident memory (``VmHWM`` of ``/proc/self/status``: the whole 
 Python, torch, the model and the image included; Linux only), its resident memory before
 the call (``VmRSS``) and the seconds of the call. The image is photo-like (smooth shapes, edges, fine texture and a
 semi-transparent text watermark), made with a fixed seed; inpainting gets a mask of a few
-strokes.
+strokes, or with ``--hole SHARE`` one centred box of that share of the area.
 
 Usage:
     nice -n 19 python docs/memory_peak.py --mp 6 --tasks denoise colorize
     nice -n 19 python docs/memory_peak.py --mp 50           # every task (upscale at --mp-upscale)
+    nice -n 19 python docs/memory_peak.py --mp 12 --tasks inpaint --hole 0.1   # a large hole
 Prints a markdown table: MP, task, peak RSS (GiB), RSS before the call (GiB), bytes per pixel the
 call added at its peak, seconds.
 """
@@ -69,6 +70,15 @@ def synthetic_mask(h: int, w: int, seed: int = 1) -> np.ndarray:
     return m
 
 
+def box_mask(h: int, w: int, share: float) -> np.ndarray:
+    """An H x W uint8 mask (255 = fill) of one centred box with the image's aspect and
+    ``share`` of its area (the large-hole case of docs/inpaint_large_hole_speed.py)."""
+    m = np.zeros((h, w), np.uint8)
+    bh, bw = round(h * share ** 0.5), round(w * share ** 0.5)
+    m[(h - bh) // 2:(h - bh) // 2 + bh, (w - bw) // 2:(w - bw) // 2 + bw] = 255
+    return m
+
+
 def _status(key: str) -> int:
     """A memory figure of this process from ``/proc/self/status``, in bytes."""
     for line in open("/proc/self/status"):
@@ -117,6 +127,8 @@ def main() -> None:
     ap.add_argument("--mp-upscale", type=float, default=None,
                     help="input size for upscale (its output is 16x larger); default: --mp / 16")
     ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    ap.add_argument("--hole", type=float, default=None,
+                    help="inpaint: one centred box of this share of the area (e.g. 0.1) instead of the strokes")
     a = ap.parse_args()
     print("| MP | task | peak RSS (GiB) | before the call (GiB) | bytes/px added by the call | seconds |")
     print("|---:|---|---:|---:|---:|---:|")
@@ -130,7 +142,7 @@ def main() -> None:
             mpath = None
             if task == "inpaint":
                 mpath = Path(d) / f"mask_{mp}.npy"
-                np.save(mpath, synthetic_mask(*img.shape[:2]))
+                np.save(mpath, synthetic_mask(*img.shape[:2]) if a.hole is None else box_mask(*img.shape[:2], a.hole))
             del img
             r = measure(task, ip, mpath)
             per_px = (r["call_peak"] - r["base"]) / r["pixels"]

@@ -218,9 +218,10 @@ def test_web_colorize_tab_passes_its_reference_input(tmp_path):
     demo = build_app(device="cpu")
     go = next(f for f in demo.fns.values() if f.name == "c_go")
     assert [getattr(c, "elem_id", None) for c in go.inputs][-1] == "colorize-reference"
-    run = lambda ref: read_image(go.fn([str(tmp_path / "g.png")], None, 1.0, 256, ref,   # noqa: E731
+    run = lambda ref: read_image(go.fn([str(tmp_path / "g.png")], None, 1.0, 1.2, 256, ref,   # noqa: E731
                                        progress=lambda *a, **k: None)[1][0])
     pipe = restore.load_pipeline("colorize", device="cpu")
     gray, ref = read_image(tmp_path / "g.png"), read_image(tmp_path / "r.png")
     assert np.array_equal(run(str(tmp_path / "r.png")), pipe(gray, saturation=1.0, render_size=256, reference=ref))
-    assert np.array_equal(run(None), pipe(gray, saturation=1.0, render_size=256))
+    assert np.array_equal(run(None), pipe(gray, saturation=1.0, render_size=256, chroma_spread=1.2))
+    assert not np.array_equal(run(None), pipe(gray, saturation=1.0, render_size=256, chroma_spread=1.0))

@@ -187,6 +187,9 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                         c_model = gr.Dropdown(_models("colorize"), value=_models("colorize")[0], label="Model")
                         c_sat = gr.Slider(0, 2, value=_settings("colorize").saturation, step=0.05,
                                           label="Saturation (0 = gray; default: the model's calibrated value)")
+                        c_spread = gr.Slider(0, 2, value=_settings("colorize").chroma_spread, step=0.05,
+                                             label="Color spread without hints or reference (1 = as decoded; above: "
+                                                   "the colors move apart, less of one overall tint)")
                         c_size = gr.Number(_settings("colorize").render_size, minimum=16, precision=0,
                                            label="Render size: short side the network sees, in pixels")
                         c_ref = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"],
@@ -196,12 +199,12 @@ def build_app(*, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
                     c_res = results("colorize")
 
                 @_errors
-                def c_go(files, model, saturation, render_size, reference, progress=gr.Progress()):
-                    return several("colorize", files, model, progress, saturation=saturation,
+                def c_go(files, model, saturation, spread, render_size, reference, progress=gr.Progress()):
+                    return several("colorize", files, model, progress, saturation=saturation, chroma_spread=spread,
                                    render_size=None if render_size is None else int(render_size),
                                    reference=upload(reference, "the reference photo") if reference else None)
 
-                c_run.click(c_go, [c_in, c_model, c_sat, c_size, c_ref], c_res, concurrency_limit=1,
+                c_run.click(c_go, [c_in, c_model, c_sat, c_spread, c_size, c_ref], c_res, concurrency_limit=1,
                             concurrency_id="colorize")
 
             # -- colorize with hints: the photo, colors painted over it (the hint image), run, before/after
