@@ -11,8 +11,10 @@ or pass ``prior``, ``temperature`` and ``saturation`` to the call.
     python docs/tune_colorize_decoding.py runs/col-hints.ckpt.safetensors     # a model with hint inputs
     python docs/tune_colorize_decoding.py --full weights/colorize-hints-s.safetensors   # full-size images
     python docs/tune_colorize_decoding.py --spread colorize-hints-s   # chroma_spread and tta, full size
+    python docs/tune_colorize_decoding.py --spread runs/col.safetensors 1.0,1.15 on   # a run's weights, some points
 
-``--spread MODEL`` runs a zoo model's pipeline with its decoding on the same held-out
+``--spread MODEL`` runs a zoo model's pipeline (or the default model's with the weights of a
+``.safetensors`` file) with its decoding on the same held-out
 images at full size for a grid of ``chroma_spread`` and ``tta`` (how the automatic mode's
 were chosen).
 
@@ -117,7 +119,7 @@ def main_full(weights: str) -> None:
               f"colorfulness {100 * cf / cf_mean:.0f}%")
 
 
-def main_spread(model: str) -> None:
+def main_spread(model: str, spreads: tuple = (1.0, 1.1, 1.15, 1.2, 1.25, 1.3), ttas: tuple = (False, True)) -> None:
     """The zoo model's pipeline, with its own decoding (prior, temperature), on the held-out
     training images at full size, gray (L*) in as the bench makes it: PSNR and colorfulness
     (share of the originals') for a grid of ``chroma_spread`` with and without the mirrored
@@ -130,7 +132,13 @@ def main_spread(model: str) -> None:
     from restore.bench.colorize import image_colorfulness, to_gray_lightness
     from restore.metrics import psnr
 
-    pipe = load_pipeline("colorize", model=model, device="cpu", precision="fp32")
+    if model.endswith(".safetensors"):   # a run's weights, of the default model's architecture
+        from restore.train.engine import load_init
+        pipe = load_pipeline("colorize", device="cpu", precision="fp32")
+        load_init(pipe.model, model)
+        pipe.model.eval()
+    else:
+        pipe = load_pipeline("colorize", model=model, device="cpu", precision="fp32")
     val = held_out(full=True)
     grays = [to_gray_lightness(rgb) for rgb in val]
     p_gray = float(np.mean([psnr(rgb / 255.0, np.repeat(g[..., None], 3, axis=2) / 255.0)
@@ -139,7 +147,7 @@ def main_spread(model: str) -> None:
     d = pipe.spec.settings
     print(f"{model}: {len(val)} held-out images at full size, prior {d.prior}, T {d.temperature}; "
           f"gray {p_gray:.2f} dB")
-    for tta, spread in itertools.product((False, True), (1.0, 1.1, 1.15, 1.2, 1.25, 1.3)):
+    for tta, spread in itertools.product(ttas, spreads):
         outs = [pipe(g, chroma_spread=spread, tta=tta) for g in grays]
         p = float(np.mean([psnr(rgb / 255.0, out / 255.0) for rgb, out in zip(val, outs)]))
         cf = float(np.mean([image_colorfulness(out) for out in outs]))
@@ -151,6 +159,9 @@ if __name__ == "__main__":
     if "--full" in sys.argv[1:]:
         main_full([a for a in sys.argv[1:] if a != "--full"][0])
     elif "--spread" in sys.argv[1:]:
-        main_spread([a for a in sys.argv[1:] if a != "--spread"][0])
+        args = [a for a in sys.argv[1:] if a != "--spread"]
+        spreads = tuple(float(v) for v in args[1].split(",")) if len(args) > 1 else None
+        ttas = tuple(v == "on" for v in args[2].split(",")) if len(args) > 2 else None
+        main_spread(args[0], *([spreads] if spreads else []), *([ttas] if ttas else []))
     else:
         main(sys.argv[1])
