@@ -153,6 +153,27 @@ def test_poisson_blend_interpolates_smoothly_where_the_source_is_flat():
         poisson_blend(t, t[:, :, :16], m)
 
 
+def test_large_holes_are_blended_by_multigrid_with_the_factorisations_result(monkeypatch):
+    """Above DIRECT_SOLVE_MAX hole pixels the Poisson system is solved by multigrid-
+    preconditioned conjugate gradients (memory linear in the hole): the same fill as the
+    factorisation, border-touching and interior parts alike."""
+    from restore.ops import blend
+    g = torch.Generator().manual_seed(0)
+    t = torch.rand(1, 3, 90, 110, generator=g)
+    src = torch.rand(1, 3, 90, 110, generator=g).cumsum(2) / 90          # smooth gradients to keep
+    m = torch.zeros(1, 1, 90, 110)
+    m[..., 20:70, 30:95] = 1
+    m[..., 0:12, 0:20] = 1                                               # touches the image border
+    exact = poisson_blend(src, t, m)
+    monkeypatch.setattr(blend, "DIRECT_SOLVE_MAX", 100)
+    calls = []
+    solve = blend._multigrid_solve
+    monkeypatch.setattr(blend, "_multigrid_solve", lambda *a: calls.append(1) or solve(*a))
+    multigrid = poisson_blend(src, t, m)
+    assert calls and (multigrid - exact).abs().max() < 1e-5
+    assert torch.equal(multigrid[m.expand_as(t) == 0], t[m.expand_as(t) == 0])
+
+
 # --- archs and latent search --------------------------------------------------------------------
 
 def test_dcgan_shapes_ranges_and_sphere():
