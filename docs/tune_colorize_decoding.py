@@ -119,11 +119,13 @@ def main_full(weights: str) -> None:
               f"colorfulness {100 * cf / cf_mean:.0f}%")
 
 
-def main_spread(model: str, spreads: tuple = (1.0, 1.1, 1.15, 1.2, 1.25, 1.3), ttas: tuple = (False, True)) -> None:
+def main_spread(model: str, spreads: tuple = (1.0, 1.1, 1.15, 1.2, 1.25, 1.3), ttas: tuple = (False, True),
+                saturations: tuple = (1.1, 1.15)) -> None:
     """The zoo model's pipeline, with its own decoding (prior, temperature), on the held-out
     training images at full size, gray (L*) in as the bench makes it: PSNR and colorfulness
     (share of the originals') for a grid of ``chroma_spread`` with and without the mirrored
-    pass (``tta``). This is how the automatic mode's ``chroma_spread`` and ``tta`` were
+    pass (``tta``), and, with the last ``tta``, a saturation factor instead of the spread
+    (``saturations``). This is how the automatic mode's ``chroma_spread`` and ``tta`` were
     chosen: the most PSNR at 80 % or more of the originals' colorfulness (the 75 % aimed
     for and a margin)."""
     import numpy as np
@@ -147,11 +149,13 @@ def main_spread(model: str, spreads: tuple = (1.0, 1.1, 1.15, 1.2, 1.25, 1.3), t
     d = pipe.spec.settings
     print(f"{model}: {len(val)} held-out images at full size, prior {d.prior}, T {d.temperature}; "
           f"gray {p_gray:.2f} dB")
-    for tta, spread in itertools.product(ttas, spreads):
-        outs = [pipe(g, chroma_spread=spread, tta=tta) for g in grays]
+    grid = [(tta, spread, 1.0) for tta, spread in itertools.product(ttas, spreads)]
+    grid += [(ttas[-1], 1.0, sat) for sat in saturations]   # the saturation factor instead, for comparison
+    for tta, spread, sat in grid:
+        outs = [pipe(g, chroma_spread=spread, tta=tta, saturation=sat) for g in grays]
         p = float(np.mean([psnr(rgb / 255.0, out / 255.0) for rgb, out in zip(val, outs)]))
         cf = float(np.mean([image_colorfulness(out) for out in outs]))
-        print(f"tta {tta!s:5} chroma_spread {spread:4}: PSNR {p:.2f} (+{p - p_gray:.2f}) "
+        print(f"tta {tta!s:5} chroma_spread {spread:4} saturation {sat:4}: PSNR {p:.2f} (+{p - p_gray:.2f}) "
               f"colorfulness {100 * cf / cf_mean:.0f}%", flush=True)
 
 
