@@ -119,7 +119,8 @@ def bench_colorize(data: str | Path, *, models: Iterable[str] | None = None, dev
         models: zoo model names; None = every colorize model, the default first.
         variants: also run each model as the rows of :data:`VARIANTS`: decoded as the
             posterior mean (prior 1, temperature 1: the least-squares chroma, what an L2
-            regression estimates), as Zhang et al. decode (prior 0, temperature 0.38), and
+            regression estimates), as Zhang et al. decode (prior 0, temperature 0.38), both
+            without chroma spread, without the chroma spread and the mirrored pass, and
             with bilinear instead of edge-aware chroma upsampling.
         limit: only the first N images.
         keep_outputs: if a dict is given, ``keep_outputs[method][name]`` receives each
