@@ -80,11 +80,16 @@ def to_dtype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """A float ``H x W x C`` array in [0, 1] (clipped first) as ``dtype``: uint8 and
     uint16 rounded to the nearest level, floats clipped. The inverse of
     :func:`restore.ops.tiling.to_float` for the values it makes."""
+    a = np.clip(a, 0, 1)  # a new array: the scaling below is done in place, one float copy at a time
     if dtype == np.uint8:
-        return (np.clip(a, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+        a *= 255.0
+        a += 0.5
+        return a.astype(np.uint8)
     if dtype == np.uint16:
-        return (np.clip(a, 0, 1) * 65535.0 + 0.5).astype(np.uint16)
-    return np.clip(a, 0, 1).astype(dtype)
+        a *= 65535.0
+        a += 0.5
+        return a.astype(np.uint16)
+    return a.astype(dtype, copy=False)
 
 
 def _tensor_to_numpy(t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
