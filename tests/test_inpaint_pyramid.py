@@ -140,3 +140,31 @@ def test_poisson_blend_inside_gradients_only_drops_the_sources_offset():
     assert (kept - target)[0][:, inside].mean() > 0.2
     err = (free - target)[0][:, inside].abs()
     assert err.mean() < 0.005 and err.max() < 0.03          # only the ramp's step across the border is lost
+
+
+def test_a_box_in_a_large_photo_is_filled_on_a_crop_with_the_whole_image_numbers(photos_pipe, monkeypatch):
+    """An 8-bit photo whose hole has a large part is filled on a float crop around the
+    hole (memory grows with the hole, not the photo), with the numbers of the whole-image
+    tensor path; only the hole's pixels change, 16-bit and alpha included."""
+    rng = np.random.default_rng(3)
+    img = np.clip(_gradient(720, 820).astype(int) + rng.integers(-12, 13, (720, 820, 3)), 0, 255).astype(np.uint8)
+    box = _box(720, 820, 300, 350, 40, 50)
+    shapes = []
+    real = photos_pipe._gan
+    monkeypatch.setattr(photos_pipe, "_gan", lambda x, *a: shapes.append(tuple(x.shape[2:])) or real(x, *a))
+    out = photos_pipe(img, box, steps=2)
+    s = photos_pipe.spec.settings
+    m = s.coarse_context * 2 ** s.max_levels + photos_pipe.model.size
+    assert shapes[0] == (min(720, 340 + m) - max(0, 300 - m), min(820, 400 + m) - max(0, 350 - m))
+    assert shapes[0][0] * shapes[0][1] < 0.8 * 720 * 820                 # a crop, not the photo
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    whole = photos_pipe(x, torch.from_numpy(box)[None, None].float(), steps=2)
+    assert shapes[1] == (720, 820)
+    whole8 = (whole[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    assert np.array_equal(out, whole8)
+    assert np.array_equal(out[~box], img[~box]) and not np.array_equal(out[box], img[box])
+    rgba16 = np.dstack([img.astype(np.uint16) * 257, np.full((720, 820), 40000, np.uint16)])
+    out16 = photos_pipe(rgba16, box, steps=2)
+    assert out16.dtype == np.uint16 and np.array_equal(out16[..., 3], rgba16[..., 3])
+    assert np.array_equal(out16[~box], rgba16[~box])
+    assert np.abs(out16[..., :3].astype(int) // 257 - out.astype(int)).max() <= 1

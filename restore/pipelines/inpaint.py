@@ -283,10 +283,11 @@ class InpaintPipeline(Pipeline):
             search = dataclasses.replace(self.spec.settings, steps=o["steps"], restarts=o["restarts"],
                                          lambda_prior=o["lambda_prior"])
             hole_array = mask_array(mask, *prep.array.shape[:2])
-            # a hole with a large part is filled from coarse to fine on the float image (:meth:`_gan`);
-            # thin holes (strokes) window by window with memory that grows with the hole
+            # thin holes (strokes) window by window with memory that grows with the hole; a
+            # hole with a large part from coarse to fine on a float crop around the hole
             if not split_hole(hole_array, search.coarse_depth)[1]:
                 return self._gan_sparse(prep, hole_array, search, init, seed)
+            return self._gan_cropped(prep, hole_array, search, init, seed)
         x = prep.x.clamp(0, 1)
         if x.shape[0] != 1:
             raise ValueError("inpaint takes one image at a time")
@@ -348,6 +349,40 @@ class InpaintPipeline(Pipeline):
             big = torch.from_numpy(np.any(large, axis=0))[None, None].float()
             return poisson_blend(raw, out, big, across_border=False), raw
         return poisson_blend(raw, x, hole), raw
+
+    def _gan_cropped(self, prep: Prepared, hole: np.ndarray, search: InpaintSettings, init: str,
+                     seed: int) -> Any:
+        """The GAN fill of ``__call__`` (:meth:`_gan`) for a numpy/PIL image of an integer
+        dtype whose hole has a large part, run on a float crop of the image around the hole
+        instead of the whole image: the crop reaches ``coarse_context * 2**max_levels``
+        plus a window beyond the hole on every side (clipped at the image's border), which
+        holds every pixel the coarse-to-fine fill and the Poisson blends read, so a hole
+        with only large parts gets the numbers of the whole-image path; the windows of thin
+        parts lie on the crop's grid. Memory grows with the crop, not with the image; the
+        output is a copy of the input with the hole's pixels replaced."""
+        arr = prep.array
+        h, w = arr.shape[:2]
+        channels = arr.shape[2]
+        out = prep.new_output(h, w, channels)
+        out[..., :channels] = arr
+        if prep.alpha_array is not None:
+            out[..., channels:] = prep.alpha_array
+        ys, xs = np.nonzero(hole)
+        m = search.coarse_context * 2 ** search.max_levels + self.model.size
+        y0, y1 = max(0, int(ys.min()) - m), min(h, int(ys.max()) + 1 + m)
+        x0, x1 = max(0, int(xs.min()) - m), min(w, int(xs.max()) + 1 + m)
+        x = to_float(np.ascontiguousarray(arr[y0:y1, x0:x1])).permute(2, 0, 1)[None].clamp(0, 1)
+        gray = x.shape[1] == 1
+        if gray:
+            x = gray_to_rgb(x)
+        sub = hole[y0:y1, x0:x1]
+        filled, _ = self._gan(x, torch.from_numpy(sub.astype(np.float32))[None, None], search, init, seed)
+        if gray:
+            filled = filled.mean(1, keepdim=True)
+        filled = to_dtype(filled[0].clamp(0, 1).permute(1, 2, 0).numpy(), arr.dtype)
+        region = out[y0:y1, x0:x1, :channels]
+        region[sub] = filled[sub]
+        return prep.finish_array(out)
 
     def _gan_sparse(self, prep: Prepared, hole: np.ndarray, search: InpaintSettings, init: str, seed: int) -> Any:
         """The windowed GAN fill of ``__call__`` for a numpy/PIL image of an integer dtype at
