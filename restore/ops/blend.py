@@ -119,46 +119,71 @@ def poisson_solve(ys: np.ndarray, xs: np.ndarray, height: int, width: int,
         the source's values (relative residual 1e-8), falling back to the factorisation
         if they do not converge.
     """
-    from scipy.sparse import csc_matrix
+    from scipy.sparse import csr_matrix
     from scipy.sparse.linalg import splu
 
     n = ys.size
     linear = ys.astype(np.int64) * width + xs  # sorted: the hole's index of a pixel by binary search
     src = np.asarray(source_at(ys, xs), np.float64)
     c = src.shape[1]
-    rows, cols, vals = [np.arange(n)], [np.arange(n)], []
     diag = np.zeros(n)
     rhs = np.zeros((n, c))
+    neighbours = []  # per direction: the rows with an unknown neighbour there, and its index
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
         ny, nx = ys + dy, xs + dx
         inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)  # outside the image: no constraint (Neumann)
         p = np.nonzero(inside)[0]
+        del inside
         qy, qx = ny[p], nx[p]
+        del ny, nx
         diag[p] += 1
         ql = qy.astype(np.int64) * width + qx
         q = np.minimum(np.searchsorted(linear, ql), max(n - 1, 0))
         unknown = linear[q] == ql
+        del ql
         # guidance: the source's gradient along this edge
         g = src[p] - np.asarray(source_at(qy, qx), np.float64)
         rhs[p] += g if across_border else g * unknown[:, None]
-        rows.append(p[unknown])
-        cols.append(q[unknown])
-        vals.append(-np.ones(unknown.sum()))
+        del g
+        neighbours.append((p[unknown], q[unknown].astype(np.int32)))
         known = ~unknown
         if known.any():
             rhs[p[known]] += np.asarray(target_at(qy[known], qx[known]), np.float64)  # Dirichlet: the known border pixel
+        del p, q, qy, qx, unknown, known
+    del linear
     # a hole component with no known neighbour (the whole image missing) keeps the source's
     # mean level through a weak tie to it
     diag += 1e-6
     rhs += 1e-6 * src
-    vals = [diag] + vals
-    a = csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-    del rows, cols, vals
+    # the matrix built row by row in CSR form (int32 indices): each row its diagonal, then
+    # its unknown neighbours up, down, left, right, as the earlier COO build summed them
+    counts = np.ones(n, np.int64)
+    for rows_d, _ in neighbours:
+        counts[rows_d] += 1
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    del counts
+    nnz = int(indptr[-1])
+    indices = np.empty(nnz, np.int32)
+    data = np.empty(nnz)
+    pos = indptr[:-1].copy()
+    indices[pos] = np.arange(n, dtype=np.int32)
+    data[pos] = diag
+    pos += 1
+    for rows_d, cols_d in neighbours:
+        at = pos[rows_d]
+        indices[at] = cols_d
+        data[at] = -1.0
+        pos[rows_d] += 1
+    del neighbours, pos, diag
+    a = csr_matrix((data, indices, indptr), shape=(n, n))
+    a.sort_indices()
+    del data, indices, indptr
     if n > DIRECT_SOLVE_MAX:
         out = _multigrid_solve(a, rhs, src)
         if out is not None:
             return out
-    return splu(a).solve(rhs)
+    return splu(a.tocsc()).solve(rhs)
 
 
 def _multigrid_solve(a, rhs: np.ndarray, x0: np.ndarray) -> np.ndarray | None:
@@ -217,4 +242,4 @@ def poisson_blend(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
         solved = poisson_solve(ys, xs, *hole.shape, lambda r, c: src[:, r, c].T, lambda r, c: tgt[:, r, c].T,
                                across_border=across_border)
         out[i][:, torch.from_numpy(ys), torch.from_numpy(xs)] = torch.from_numpy(solved.T).to(out)
-    return out.clamp(0, 1)
+    return out.clamp_(0, 1)  # out is this function's own copy
