@@ -12,7 +12,7 @@ strokes, or with ``--hole SHARE`` one centred box of that share of the area.
 Usage:
     nice -n 19 python docs/memory_peak.py --mp 6 --tasks denoise colorize
     nice -n 19 python docs/memory_peak.py --mp 50           # every task (upscale at --mp-upscale)
-    nice -n 19 python docs/memory_peak.py --mp 12 --tasks inpaint --hole 0.1   # a large hole
+    nice -n 19 python docs/memory_peak.py --mp 12 --tasks inpaint --hole 0.1   # a large hole (center_mask)
 Prints a markdown table: MP, task, peak RSS (GiB), RSS before the call (GiB), bytes per pixel the
 call added at its peak, seconds.
 """
@@ -70,15 +70,6 @@ def synthetic_mask(h: int, w: int, seed: int = 1) -> np.ndarray:
     return m
 
 
-def box_mask(h: int, w: int, share: float) -> np.ndarray:
-    """An H x W uint8 mask (255 = fill) of one centred box with the image's aspect and
-    ``share`` of its area (the large-hole case of docs/inpaint_large_hole_speed.py)."""
-    m = np.zeros((h, w), np.uint8)
-    bh, bw = round(h * share ** 0.5), round(w * share ** 0.5)
-    m[(h - bh) // 2:(h - bh) // 2 + bh, (w - bw) // 2:(w - bw) // 2 + bw] = 255
-    return m
-
-
 def _status(key: str) -> int:
     """A memory figure of this process from ``/proc/self/status``, in bytes."""
     for line in open("/proc/self/status"):
@@ -122,6 +113,8 @@ def measure(task: str, image_path: Path, mask_path: Path | None) -> dict:
 
 
 def main() -> None:
+    from restore.ops.degrade import center_mask
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mp", type=float, default=6.0, help="image size in megapixels")
     ap.add_argument("--mp-upscale", type=float, default=None,
@@ -142,7 +135,8 @@ def main() -> None:
             mpath = None
             if task == "inpaint":
                 mpath = Path(d) / f"mask_{mp}.npy"
-                np.save(mpath, synthetic_mask(*img.shape[:2]) if a.hole is None else box_mask(*img.shape[:2], a.hole))
+                np.save(mpath, synthetic_mask(*img.shape[:2]) if a.hole is None
+                        else (center_mask(*img.shape[:2], area=a.hole) * 255).astype(np.uint8))
             del img
             r = measure(task, ip, mpath)
             per_px = (r["call_peak"] - r["base"]) / r["pixels"]

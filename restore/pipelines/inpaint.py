@@ -197,6 +197,17 @@ def _search_chunk(net, y, mask, steps, restarts, lambda_prior, lr, restart_noise
     return fill, per_image.min(1).values, torch.tensor(curve)
 
 
+def _input_copy(prep: Prepared) -> np.ndarray:
+    """A copy of a numpy/PIL input in its file dtype, alpha included: the output whose hole
+    pixels the fill replaces."""
+    arr = prep.array
+    out = prep.new_output(arr.shape[0], arr.shape[1], arr.shape[2])
+    out[..., :arr.shape[2]] = arr
+    if prep.alpha_array is not None:
+        out[..., arr.shape[2]:] = prep.alpha_array
+    return out
+
+
 class InpaintPipeline(Pipeline):
     """Fill the masked parts of a photo: GAN latent optimization (Yeh et al., CVPR 2017)
     with an encoder start and Poisson blending, or a classical method for comparison.
@@ -363,10 +374,7 @@ class InpaintPipeline(Pipeline):
         arr = prep.array
         h, w = arr.shape[:2]
         channels = arr.shape[2]
-        out = prep.new_output(h, w, channels)
-        out[..., :channels] = arr
-        if prep.alpha_array is not None:
-            out[..., channels:] = prep.alpha_array
+        out = _input_copy(prep)
         ys, xs = np.nonzero(hole)
         m = search.coarse_context * 2 ** search.max_levels + self.model.size
         y0, y1 = max(0, int(ys.min()) - m), min(h, int(ys.max()) + 1 + m)
@@ -396,10 +404,7 @@ class InpaintPipeline(Pipeline):
         arr = prep.array
         h, w = arr.shape[:2]
         channels = arr.shape[2]
-        out = prep.new_output(h, w, channels)
-        out[..., :channels] = arr
-        if prep.alpha_array is not None:
-            out[..., channels:] = prep.alpha_array
+        out = _input_copy(prep)
         ys_hole, xs_hole = np.nonzero(hole)
         if ys_hole.size == 0:
             return prep.finish_array(out)
