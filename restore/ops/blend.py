@@ -187,13 +187,12 @@ def poisson_solve(ys: np.ndarray, xs: np.ndarray, height: int, width: int,
 
 
 def _multigrid_solve(a, rhs: np.ndarray, x0: np.ndarray) -> np.ndarray | None:
-    """Solve the symmetric positive definite ``a @ x = rhs`` column by column with
+    """Solve the symmetric positive definite ``a @ x = rhs`` (``a`` in CSR form) column by column with
     conjugate gradients preconditioned by classical (Ruge-Stueben) algebraic multigrid
     (PyAMG; Ruge & Stueben 1987), from ``x0``; None if a column's relative residual stays
     above 1e-6."""
     import pyamg
 
-    a = a.tocsr()
     ml = pyamg.ruge_stuben_solver(a)
     out = np.empty_like(rhs)
     for j in range(rhs.shape[1]):
