@@ -83,6 +83,33 @@ def test_precision_option_and_environment(monkeypatch):
         load_pipeline("denoise", device="cpu")
 
 
+def test_auto_bf16_by_vendor(monkeypatch):
+    """avx512_bf16 without AMX counts on AMD (measured faster there), not on Intel (measured slower)."""
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("no oneDNN in this PyTorch")
+    monkeypatch.setattr(accel, "cpu_features", lambda: frozenset({"avx512_bf16"}))
+    monkeypatch.setattr(accel, "cpu_vendor", lambda: "AuthenticAMD")
+    assert accel.cpu_prefers_bf16()
+    monkeypatch.setattr(accel, "cpu_vendor", lambda: "GenuineIntel")
+    assert not accel.cpu_prefers_bf16()
+    monkeypatch.setattr(accel, "cpu_features", lambda: frozenset({"amx_bf16", "avx512_bf16"}))
+    assert accel.cpu_prefers_bf16()
+    monkeypatch.setattr(accel, "cpu_vendor", lambda: "")
+    assert accel.cpu_prefers_bf16()
+
+
+def test_cpu_vendor_from_proc_cpuinfo(monkeypatch, tmp_path):
+    accel.cpu_vendor.cache_clear()
+    fake = tmp_path / "cpuinfo"
+    fake.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu avx512_bf16\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda p, *a, **k: real_open(fake if p == "/proc/cpuinfo" else p, *a, **k))
+    try:
+        assert accel.cpu_vendor() == "AuthenticAMD"
+    finally:
+        accel.cpu_vendor.cache_clear()
+
+
 def test_cpu_features_from_proc_cpuinfo(monkeypatch, tmp_path):
     accel.cpu_features.cache_clear()
     monkeypatch.setattr(torch._C, "_cpu", None, raising=False)  # no PyTorch probe: read /proc/cpuinfo

@@ -321,8 +321,8 @@ class ColorizePipeline(Pipeline):
                 each pixel's chroma minus the photo's mean chroma
                 (:func:`restore.ops.color.spread_chroma`; above 1: the photo's colors move
                 apart, less of one overall tint); default: the model's.
-            tta: average the network's log-probabilities over the image and its
-                left-right mirror (the flip self-ensemble of Lim et al., "Enhanced Deep
+            tta: average the network's bin logits (for the decoding, the same as its
+                log-probabilities) over the image and its left-right mirror (the flip self-ensemble of Lim et al., "Enhanced Deep
                 Residual Networks for Single Image Super-Resolution", CVPRW 2017; twice
                 the network's time); default: the model's.
 
@@ -367,12 +367,17 @@ class ColorizePipeline(Pipeline):
         with torch.inference_mode():
             with autocast(self.precision):
                 L_in = L_render.to(self.dtype).contiguous(memory_format=cl)
-                logits = self._network(L_in, hint_maps)
-                if o["tta"]:  # flip self-ensemble: mean of the log-probabilities of both views
-                    mirrored = self._network(L_in.flip(-1).contiguous(memory_format=cl),
-                                             None if hint_maps is None else
-                                             hint_maps.flip(-1).contiguous(memory_format=cl)).flip(-1)
-                    logits = (torch.log_softmax(logits, 1) + torch.log_softmax(mirrored, 1)) / 2
+                features = self._features(L_in, hint_maps)
+                if o["tta"]:
+                    # flip self-ensemble: the mean of both views' logits, which differs from the
+                    # mean of their log-probabilities by one constant per pixel that every later
+                    # step (a softmax over the bins after per-bin terms) cancels; the tail being
+                    # a 1x1 conv, it is the tail of the mean of their features
+                    mirrored = self._features(L_in.flip(-1).contiguous(memory_format=cl),
+                                              None if hint_maps is None else
+                                              hint_maps.flip(-1).contiguous(memory_format=cl)).flip(-1)
+                    features = (features.float() + mirrored.float()) / 2
+                logits = self.model.tail(features.to(L_in.dtype).contiguous(memory_format=cl)).float()
             if reference is not None:
                 logits = reference_logits(logits, reference, o["reference_strength"],
                                           training_log_prior(self.model.log_weights))
@@ -395,10 +400,11 @@ class ColorizePipeline(Pipeline):
             y = lab_to_rgb(torch.cat([L, ab], 1))
         return prep.finish(y.to(prep.x.device), prep.alpha)
 
-    def _network(self, L_in: torch.Tensor, hint_maps: torch.Tensor | None) -> torch.Tensor:
-        """The model's bin logits (B, Q, h, w) float32 for L* (B, 1, H, W) and, for a model
-        with hint inputs, the hint maps (B, 3, H, W) or None."""
-        return (self.model(L_in, hint_maps) if self.takes_hints else self.model(L_in)).float()
+    def _features(self, L_in: torch.Tensor, hint_maps: torch.Tensor | None) -> torch.Tensor:
+        """The model's features before its 1x1 tail (B, width, h, w) for L* (B, 1, H, W) and,
+        for a model with hint inputs, the hint maps (B, 3, H, W) or None
+        (:meth:`ColorizationUNet.bin_features`)."""
+        return self.model.bin_features(L_in, hint_maps) if self.takes_hints else self.model.bin_features(L_in)
 
     def _spread_hints(self, ab: torch.Tensor, L_low: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
         """The decoded chroma with the hints' corrections spread as the model's settings

@@ -1,8 +1,12 @@
 """Inference precision: bfloat16 autocast on CPUs that compute bf16 natively.
 
 On an x86 CPU with AMX (Intel Xeon Sapphire Rapids and later: ``amx_bf16``) oneDNN runs
-convolutions in bf16 several times faster than in float32; with only ``avx512_bf16``
-(e.g. AMD Zen 4) it measured slower than float32; elsewhere bf16 is emulated and slower. The weights
+convolutions in bf16 several times faster than in float32; on an AMD CPU with ``avx512_bf16``
+(Zen 4 and later) about twice as fast (docs/speed_steps.py on an idle 2-core AMD EPYC: the
+networks of dae-real-s, unwatermark-s and real-srgan-x4 1.7-2.2x over float32
+channels-last). On an Intel CPU with ``avx512_bf16`` but no AMX (Cooper Lake; measured on a
+Xeon with oneDNN held to that instruction set) it was 10-25 % slower than float32, and
+elsewhere bf16 is emulated and slower. The weights
 stay float32: ``torch.autocast`` casts each convolution's inputs to bf16 and accumulates in
 float32, and the pipelines take the network's output back to float32.
 
@@ -30,11 +34,14 @@ log = logging.getLogger("restore")
 PRECISIONS = ("auto", "fp32", "bf16")
 #: Environment variable giving the default precision.
 ENV_VAR = "RESTORE_PRECISION"
-#: CPU features under which ``auto`` picks bf16. With ``amx_bf16`` bf16 won on every network
-#: of the zoo (docs/speed_steps.py). With ``avx512_bf16`` alone (measured on the same Xeon
-#: with oneDNN held to that instruction set, ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16) bf16 was
-#: 10-25 % slower than float32 channels-last, so it is not picked there.
+#: CPU features under which ``auto`` picks bf16 on any vendor's CPU. With ``amx_bf16`` bf16 won
+#: on every network of the zoo (docs/speed_steps.py).
 AUTO_BF16_FEATURES = ("amx_bf16",)
+#: Per vendor (``vendor_id`` of /proc/cpuinfo), further features under which ``auto`` picks
+#: bf16. AMD's ``avx512_bf16`` (Zen 4, Zen 5) ran the zoo's networks 1.7-2.2x faster than
+#: float32 channels-last on an idle AMD EPYC; Intel's without AMX (Cooper Lake) lost to
+#: float32 (a Xeon with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16), so Intel is not listed.
+AUTO_BF16_VENDOR_FEATURES = {"AuthenticAMD": ("avx512_bf16",)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,10 +71,26 @@ def cpu_features() -> frozenset[str]:
     return frozenset()
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_vendor() -> str:
+    """The CPU's vendor string as the ``vendor_id`` line of /proc/cpuinfo gives it (e.g.
+    ``"AuthenticAMD"``, ``"GenuineIntel"``); ``""`` where there is no such file (not Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def cpu_prefers_bf16() -> bool:
-    """Whether ``precision="auto"`` runs bf16 on this CPU (it has one of :data:`AUTO_BF16_FEATURES`,
-    and oneDNN is built in)."""
-    return bool(cpu_features() & set(AUTO_BF16_FEATURES)) and torch.backends.mkldnn.is_available()
+    """Whether ``precision="auto"`` runs bf16 on this CPU: oneDNN is built in and the CPU has
+    one of :data:`AUTO_BF16_FEATURES`, or one of its vendor's
+    :data:`AUTO_BF16_VENDOR_FEATURES` (AMD with ``avx512_bf16``)."""
+    wanted = set(AUTO_BF16_FEATURES) | set(AUTO_BF16_VENDOR_FEATURES.get(cpu_vendor(), ()))
+    return bool(cpu_features() & wanted) and torch.backends.mkldnn.is_available()
 
 
 def resolve_precision(precision: str, device: torch.device, supports_bf16: bool) -> str:
