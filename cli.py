@@ -195,8 +195,8 @@ GpusOpt = typer.Option(None, "--gpus-per-worker", min=0.0, help="GPUs per Ray wo
                                                                 "(default 0: one CPU core each). --engine ray only.")
 
 PrecisionOpt = typer.Option("auto", "--precision",
-                            help="auto (bf16 on a CPU with AMX for the models that keep their quality in it, "
-                                 "else fp32), fp32 or bf16 (CPU only).")
+                            help="auto (bf16 on a CPU with AMX or an AMD one with avx512_bf16, for the models "
+                                 "that keep their quality in it, else fp32), fp32 or bf16 (CPU only).")
 
 BackendOpt = typer.Option("torch", "--backend",
                           help="torch, or onnx: the network run by ONNX Runtime on the CPU in float32 (faster "

@@ -94,9 +94,9 @@ def main() -> None:
             rows, second = _unwatermark_rows(model, args.limit), ("mask IoU", "iou", ".3f")
         else:
             raise SystemExit(f"{name}: only denoise and unwatermark models are checked here")
-        name, key, fmt = second
+        label, key, fmt = second
         print(f"\n**{name}: float32 against bf16 (CPU)**\n")
-        print(f"| set | PSNR fp32 | PSNR bf16 | change (dB) | {name} fp32 | {name} bf16 | change |")
+        print(f"| set | PSNR fp32 | PSNR bf16 | change (dB) | {label} fp32 | {label} bf16 | change |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for title, r in rows:
             a, b = r["fp32"], r["bf16"]

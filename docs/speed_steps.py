@@ -3,7 +3,8 @@
     python docs/speed_steps.py [--repeats N] [--models dae-s,unwatermark-s,...] [--no-jit] [--no-pipeline]
 
 Network alone: the model on one input of its tile size (dae-s and unwatermark-s 512x512,
-srresnet-x4 192x192 in / 768x768 out, colorize-s its 256x256 render), in seconds per
+srresnet-x4 and real-srgan-x4 192x192 in / 768x768 out, colorize-s and colorize-hints-s their
+256x256 render), in seconds per
 megapixel (of the output for the x4 upscaler), for each step:
 
 - ``fp32 NCHW``: eager float32, contiguous tensors (PyTorch's default layout);
@@ -11,7 +12,7 @@ megapixel (of the output for the x4 upscaler), for each step:
 - ``fp32 CL + jit.freeze``: the channels-last model traced and frozen (``torch.jit.freeze``);
 - ``bf16 NCHW``: ``torch.autocast("cpu", torch.bfloat16)``, contiguous tensors;
 - ``bf16 channels-last``: autocast and channels-last, what ``precision="auto"`` runs on a CPU
-  with AMX (:mod:`restore.zoo.accel`);
+  with AMX or an AMD one with avx512_bf16 (:mod:`restore.zoo.accel`);
 - ``bf16 CL, fp32 modules``: as above with the spec's ``fp32_modules`` kept in float32
   (unwatermark-s: its full-resolution level), what ``precision="auto"`` runs for such a model.
 
@@ -22,7 +23,7 @@ as JPEG quality 20), fp32 against bf16. For unwatermark-s the photo is resized t
 tiled mark over a fifth of the photo, so the mirrored pass runs on many boxes), and each step
 is added to the one before: ``fp32, TTA box by box`` (the mirrored pass one box at a time, as
 before), ``fp32, TTA boxes batched`` (boxes of one padded size in one network call, the same
-numbers), ``bf16 (fp32 modules), batched`` (the default on a CPU with AMX); the table after it
+numbers), ``bf16 (fp32 modules), batched`` (the default on a CPU with AMX or AMD's avx512_bf16); the table after it
 gives where the time of one call of each precision goes.
 
 Protocol: every variant is built and run once before timing; the variants are then timed
@@ -57,8 +58,13 @@ NETWORKS = {
     "unwatermark-s": ((1, 3, 512, 512), ()),
     "srresnet-x4": ((1, 3, 192, 192), ()),
     "colorize-s": ((1, 1, 256, 256), ()),
+    "real-srgan-x4": ((1, 3, 192, 192), ()),
+    "colorize-hints-s": ((1, 1, 256, 256), ()),
 }
-TASKS = {"dae-s": "denoise", "dae-real-s": "denoise", "unwatermark-s": "unwatermark", "srresnet-x4": "upscale", "colorize-s": "colorize"}
+TASKS = {"dae-s": "denoise", "dae-real-s": "denoise", "unwatermark-s": "unwatermark", "srresnet-x4": "upscale",
+         "colorize-s": "colorize", "real-srgan-x4": "upscale", "colorize-hints-s": "colorize"}
+#: The x4 upscalers (timed per output megapixel).
+X4 = ("srresnet-x4", "real-srgan-x4")
 
 
 def timed_rounds(fns: dict[str, Callable[[], torch.Tensor]], repeats: int
@@ -126,7 +132,7 @@ def _pipeline_input(name: str) -> tuple[np.ndarray, dict, float]:
     if name == "dae-real-s":
         from restore.ops.degrade import jpeg_roundtrip
         return jpeg_roundtrip(photo, 20), {}, h * w / 1e6
-    if name == "srresnet-x4":
+    if name in X4:
         return cv2.resize(photo, (w // 4, h // 4), interpolation=cv2.INTER_CUBIC), {}, h * w / 1e6
     if name == "unwatermark-s":
         from restore.ops.degrade import load_watermark_bank, synthesize_watermark
@@ -233,7 +239,7 @@ def main() -> None:
           f"medians of {args.repeats} alternating rounds\n")
     for name in args.models.split(","):
         shape, _ = NETWORKS[name]
-        scale = 4 if name == "srresnet-x4" else 1
+        scale = 4 if name in X4 else 1
         per = shape[2] * shape[3] * scale * scale / 1e6
         medians, outs = _timed(_network_variants(name, not args.no_jit), args.repeats)
         ref = outs["fp32 NCHW"]
