@@ -172,12 +172,16 @@ def _pipelines(name: str) -> dict[str, Callable]:
 def _profile(pipe, image: np.ndarray, mp: float) -> dict[str, float]:
     """Seconds per MP of the parts of one unwatermark call: the network's first pass, its
     mirrored pass, the mask post-processing (hysteresis, boxes), the Telea refinement, and
-    the rest (conversions, composition)."""
+    the rest (conversions, composition). An 8-bit photo takes the pipeline's banded path
+    (first pass streamed by ``run_model_streamed``, mirrored pass by ``_tta_in_place``,
+    Telea by ``classical_inpaint``); a tensor the whole-image one (``run_model``,
+    ``tta_average``, ``classical_fill``): both are timed."""
     import restore.pipelines.unwatermark as uw
 
     spent = {"first pass": 0.0, "mirrored pass (TTA)": 0.0, "mask post-processing": 0.0, "Telea refine": 0.0}
-    originals = {n: getattr(uw, n) for n in ("confident_components", "tta_boxes", "classical_fill")}
-    run_model, in_tta = pipe.run_model, [False]
+    names = ("confident_components", "tta_boxes", "classical_fill", "classical_inpaint")
+    originals = {n: getattr(uw, n) for n in names}
+    in_tta = [False]
 
     def timed(key, f):
         def g(*a, **k):
@@ -188,25 +192,30 @@ def _profile(pipe, image: np.ndarray, mp: float) -> dict[str, float]:
                 spent[key] += time.perf_counter() - t0
         return g
 
-    tta_average = pipe.tta_average
+    def in_mirrored_pass(f):
+        def g(*a, **k):
+            in_tta[0] = True
+            try:
+                return f(*a, **k)
+            finally:
+                in_tta[0] = False
+        return g
 
-    def tta(*a, **k):
-        in_tta[0] = True
-        try:
-            return tta_average(*a, **k)
-        finally:
-            in_tta[0] = False
+    def network(f):
+        def g(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return f(*a, **k)
+            finally:
+                spent["mirrored pass (TTA)" if in_tta[0] else "first pass"] += time.perf_counter() - t0
+        return g
 
-    def model(*a, **k):
-        t0 = time.perf_counter()
-        out = run_model(*a, **k)
-        spent["mirrored pass (TTA)" if in_tta[0] else "first pass"] += time.perf_counter() - t0
-        return out
-
-    uw.confident_components = timed("mask post-processing", originals["confident_components"])
-    uw.tta_boxes = timed("mask post-processing", originals["tta_boxes"])
-    uw.classical_fill = timed("Telea refine", originals["classical_fill"])
-    pipe.run_model, pipe.tta_average = model, tta
+    for n, key in zip(names, ("mask post-processing", "mask post-processing", "Telea refine", "Telea refine")):
+        setattr(uw, n, timed(key, originals[n]))
+    wrapped = {"run_model": network(pipe.run_model), "run_model_streamed": network(pipe.run_model_streamed),
+               "tta_average": in_mirrored_pass(pipe.tta_average), "_tta_in_place": in_mirrored_pass(pipe._tta_in_place)}
+    for n, f in wrapped.items():
+        setattr(pipe, n, f)
     try:
         t0 = time.perf_counter()
         pipe(image)
@@ -214,7 +223,8 @@ def _profile(pipe, image: np.ndarray, mp: float) -> dict[str, float]:
     finally:
         for n, f in originals.items():
             setattr(uw, n, f)
-        del pipe.run_model, pipe.tta_average
+        for n in wrapped:
+            delattr(pipe, n)
     spent["the rest (conversions, composition)"] = total - sum(spent.values())
     spent["whole call"] = total
     return {k: v / mp for k, v in spent.items()}
