@@ -1,6 +1,7 @@
 """Print, as markdown tables, what each inference step gains for each default model on this CPU.
 
     python docs/speed_steps.py [--repeats N] [--models dae-s,unwatermark-s,...] [--no-jit] [--no-pipeline]
+                               [--fp32-modules 'head,enc.0;head']
 
 Network alone: the model on one input of its tile size (dae-s and unwatermark-s 512x512,
 srresnet-x4 and real-srgan-x4 192x192 in / 768x768 out, colorize-s and colorize-hints-s their
@@ -14,7 +15,9 @@ megapixel (of the output for the x4 upscaler), for each step:
 - ``bf16 channels-last``: autocast and channels-last, what ``precision="auto"`` runs on a CPU
   with AMX or an AMD one with avx512_bf16 (:mod:`restore.zoo.accel`);
 - ``bf16 CL, fp32 modules``: as above with the spec's ``fp32_modules`` kept in float32
-  (unwatermark-s: its full-resolution level), what ``precision="auto"`` runs for such a model.
+  (unwatermark-s: its full-resolution level), what ``precision="auto"`` runs for such a model;
+  ``--fp32-modules`` adds a row per other set of float32 modules (a choice to check with
+  ``docs/bf16_quality.py --fp32-modules`` first).
 
 Whole pipeline: ``load_pipeline(task, precision=...)`` on Kodak24's kodim05 (its size is printed; for
 the upscaler its 192x128 bicubic downscale, timed per output MP; for dae-real-s the photo saved
@@ -88,7 +91,8 @@ def _timed(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[di
     return {k: statistics.median(v) for k, v in times.items()}, outs
 
 
-def _network_variants(name: str, use_jit: bool) -> dict[str, Callable[[], torch.Tensor]]:
+def _network_variants(name: str, use_jit: bool, alt_modules: tuple[tuple[str, ...], ...] = ()
+                      ) -> dict[str, Callable[[], torch.Tensor]]:
     shape, extra = NETWORKS[name]
     net, _ = load_model(name, "cpu")  # channels-last on the CPU
     net_nchw = net.to(memory_format=torch.contiguous_format)
@@ -116,6 +120,9 @@ def _network_variants(name: str, use_jit: bool) -> dict[str, Callable[[], torch.
     if spec.fp32_modules:
         net_mixed, _ = load_model(name, "cpu")
         variants["bf16 CL, fp32 modules"] = run(keep_float32(net_mixed, spec.fp32_modules), x_cl, bf16=True)
+        for mods in alt_modules:
+            net_alt, _ = load_model(name, "cpu")
+            variants[f"bf16 CL, fp32 {','.join(mods)}"] = run(keep_float32(net_alt, mods), x_cl, bf16=True)
     return variants
 
 
@@ -243,6 +250,9 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(NETWORKS))
     ap.add_argument("--no-jit", action="store_true", help="skip the jit.freeze step")
     ap.add_argument("--no-pipeline", action="store_true", help="only the network alone")
+    ap.add_argument("--fp32-modules", default="",
+                    help="for a model with fp32_modules, more network rows with other sets kept in float32 "
+                         "(sets separated by ';', modules by ',': e.g. 'head,enc.0;head')")
     args = ap.parse_args()
     feats = ", ".join(sorted(cpu_features())) or "no native bf16"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU bf16 features: {feats}; "
@@ -251,7 +261,8 @@ def main() -> None:
         shape, _ = NETWORKS[name]
         scale = 4 if name in X4 else 1
         per = shape[2] * shape[3] * scale * scale / 1e6
-        medians, outs = _timed(_network_variants(name, not args.no_jit), args.repeats)
+        alt = tuple(tuple(m for m in group.split(",") if m) for group in args.fp32_modules.split(";") if group)
+        medians, outs = _timed(_network_variants(name, not args.no_jit, alt), args.repeats)
         ref = outs["fp32 NCHW"]
         diffs = {k: (o - ref).abs().max().item() for k, o in outs.items()}
         unit = "s per output MP" if scale > 1 else "s/MP"

@@ -258,8 +258,11 @@ def test_bench_pairs_at_another_scale_make_the_lr_from_hr(tmp_path):
     assert format_table(rows).count("\n") == 3
 
 
-def test_bench_strength_rows_only_the_default_one_is_the_models(tmp_path):
+def test_bench_strength_rows_only_the_default_one_is_the_models(tmp_path, monkeypatch):
     from restore.bench.upscale import bench_upscale
+    # float32 for both: srgan-x4 stays float32 under "auto" while srresnet-x4 may run bf16
+    # (a CPU with AMX or AMD's avx512_bf16), which would round the same weights differently
+    monkeypatch.setenv("RESTORE_PRECISION", "fp32")
     data = tmp_path / "Photos"
     write_image(data / "im0.png", real_image(64, 64, index=5))
     rows = bench_upscale(data, models=["srgan-x4", "srresnet-x4"], device="cpu", realistic=True,
