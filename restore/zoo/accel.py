@@ -3,7 +3,7 @@
 On an x86 CPU with AMX (Intel Xeon Sapphire Rapids and later: ``amx_bf16``) oneDNN runs
 convolutions in bf16 several times faster than in float32; on an AMD CPU with ``avx512_bf16``
 (Zen 4 and later) about twice as fast (docs/speed_steps.py on an idle 2-core AMD EPYC: the
-networks of dae-real-s, unwatermark-s and real-srgan-x4 1.7-2.2x over float32
+networks of dae-real-s, unwatermark-s, real-srgan-x4 and colorize-hints-s 1.6-2.5x over float32
 channels-last). On an Intel CPU with ``avx512_bf16`` but no AMX (Cooper Lake; measured on a
 Xeon with oneDNN held to that instruction set) it was 10-25 % slower than float32, and
 elsewhere bf16 is emulated and slower. The weights
@@ -38,7 +38,7 @@ ENV_VAR = "RESTORE_PRECISION"
 #: on every network of the zoo (docs/speed_steps.py).
 AUTO_BF16_FEATURES = ("amx_bf16",)
 #: Per vendor (``vendor_id`` of /proc/cpuinfo), further features under which ``auto`` picks
-#: bf16. AMD's ``avx512_bf16`` (Zen 4, Zen 5) ran the zoo's networks 1.7-2.2x faster than
+#: bf16. AMD's ``avx512_bf16`` (Zen 4, Zen 5) ran the zoo's networks 1.6-2.5x faster than
 #: float32 channels-last on an idle AMD EPYC; Intel's without AMX (Cooper Lake) lost to
 #: float32 (a Xeon with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16), so Intel is not listed.
 AUTO_BF16_VENDOR_FEATURES = {"AuthenticAMD": ("avx512_bf16",)}

@@ -9,7 +9,9 @@ so tiles of any size run on one file. The file is cached in the user's cache fol
 the input channels, so a changed model is exported again and nothing is written into the
 package. On a 2-core AMD EPYC (no AMX) the networks of dae-real-s and unwatermark-s ran
 1.4-1.5x faster than eager float32 channels-last PyTorch, with outputs within 1e-6 on the
-image (``docs/onnx_speed.py``; docs/benchmarks.md, speed section).
+image (``docs/onnx_speed.py``; docs/benchmarks.md, speed section). Where ``precision="auto"``
+runs bf16 (AMX, or AMD's ``avx512_bf16``: :mod:`restore.zoo.accel`) the default PyTorch path
+is faster than this float32 backend; it pays off on CPUs without native bf16.
 
 Needs the ``onnx`` extra: ``pip install 'restore[onnx]'`` (onnx, onnxruntime, and onnxscript,
 which the exporter of PyTorch 2.x uses) and PyTorch >= 2.6.
