@@ -58,6 +58,32 @@ def test_colorization_unet_shapes_and_decode_temperature():
         net.decode(logits, temperature=0)
 
 
+def test_mean_of_features_before_the_tail_decodes_as_the_mean_of_log_probabilities():
+    """The pipeline's mirrored pass averages the two views' features before the 1x1 tail;
+    that must decode exactly as averaging their log-probabilities (the flip self-ensemble):
+    the tail is linear, and a per-pixel constant cancels in the decoding's softmax, also
+    with the prior and a reference's per-bin term."""
+    from restore.ops.palette import reference_logits
+    torch.manual_seed(0)
+    net = ColorizationUNet(width=8, levels=3, bins=len(BINS)).eval()
+    net.ab_bins.copy_(BINS)
+    net.log_weights.copy_(torch.randn(len(BINS)))
+    with torch.no_grad():
+        net.tail.bias.copy_(torch.randn(len(BINS)))                 # a tail with a bias, as trained ones have
+        L = torch.rand(1, 1, 32, 48) * 100
+        assert torch.allclose(net.tail(net.bin_features(L)), net(L))
+        f1, f2 = net.bin_features(L), net.bin_features(L.flip(-1)).flip(-1)
+        via_features = net.tail((f1 + f2) / 2)
+        via_log_probs = (torch.log_softmax(net(L), 1) + torch.log_softmax(net(L.flip(-1)).flip(-1), 1)) / 2
+        for t, prior in ((0.6, 0.5), (1.0, 0.0), (0.38, 1.0)):
+            assert torch.allclose(net.decode(via_features, t, prior), net.decode(via_log_probs, t, prior), atol=1e-4)
+
+        class Ref:  # a reference palette: a per-bin term
+            hist = torch.rand(len(BINS)) + 0.01
+        a = net.decode(reference_logits(via_features, Ref, 0.75), 0.6, 0.5)
+        assert torch.allclose(a, net.decode(reference_logits(via_log_probs, Ref, 0.75), 0.6, 0.5), atol=1e-4)
+
+
 # --- edge-aware upsampling, metrics --------------------------------------------------------
 
 def test_guided_upsampling_keeps_chroma_edges_where_bilinear_bleeds():
