@@ -3,6 +3,7 @@ and one cached denoise pipeline for the CLI tests."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -52,8 +53,10 @@ def cached_pipelines():
     cache: dict = {}
 
     def load_pipeline(task, model=None, device="auto", **kwargs):
-        # the weights folder too: a test pointing RESTORE_WEIGHTS at broken weights must load them
-        key = (task, model, device, str(weights_dir()), tuple(sorted(kwargs.items())))
+        # the weights folder too: a test pointing RESTORE_WEIGHTS at broken weights must load them;
+        # and RESTORE_PRECISION, which sets what precision="auto" loads
+        key = (task, model, device, str(weights_dir()), os.environ.get("RESTORE_PRECISION", ""),
+               tuple(sorted(kwargs.items())))
         if key not in cache:
             cache[key] = real(task, model=model, device=device, **kwargs)
         return cache[key]
