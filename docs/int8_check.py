@@ -23,7 +23,9 @@ tuning: this is a check, nothing is chosen from it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
+import io
 import tempfile
 import time
 from pathlib import Path
@@ -96,10 +98,11 @@ def main() -> None:
     for method, cm in (("min-max", CalibrationMethod.MinMax), ("percentile", CalibrationMethod.Percentile)):
         for label, exclude in (("all int8", []), ("last conv + subtraction fp32", [last_conv, last_sub])):
             out = tmp / f"{method}-{len(exclude)}.onnx"
-            quantize_static(str(tmp / "pre.onnx"), str(out), Reader(feeds), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=cm, nodes_to_exclude=exclude,
-                            extra_options={"CalibPercentile": 99.999} if method == "percentile" else {})
+            with contextlib.redirect_stdout(io.StringIO()):   # the calibrator's progress lines
+                quantize_static(str(tmp / "pre.onnx"), str(out), Reader(feeds), quant_format=QuantFormat.QDQ,
+                                per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                calibrate_method=cm, nodes_to_exclude=exclude,
+                                extra_options={"CalibPercentile": 99.999} if method == "percentile" else {})
             sessions[f"int8 {method}, {label}"] = ort.InferenceSession(str(out), so, providers=["CPUExecutionProvider"])
     ref = load_pipeline("denoise", "dae-real-s", device="cpu", precision="fp32")
     jpeg = [(jpeg_roundtrip(c, 20), c) for c in (to_rgb8(read_image(f)) for f in
