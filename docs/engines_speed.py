@@ -93,7 +93,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="engines_speed_"))
     try:
         n, mp = prepare(args.data, args.scale, tmp / "in")
-        job = PipelineJob("denoise", load=dict(device="cpu"), options=dict(sigma=25.0))
+        job = PipelineJob("denoise", load=dict(model="dae-s", device="cpu"), options=dict(sigma=25.0))
         rows = []
         wall, steady, k = measure(job, tmp / "in", tmp / "out", tmp / "log")
         rows.append((f"local ({torch.get_num_threads()} torch threads)", k, wall, steady))
