@@ -94,7 +94,8 @@ def main() -> None:
     last_sub = [n.name for n in nodes if n.op_type == "Sub"][-1]
     so = ort.SessionOptions()
     so.intra_op_num_threads = torch.get_num_threads()
-    sessions = {"onnxruntime fp32": ort.InferenceSession(str(tmp / "fp32.onnx"), so, providers=["CPUExecutionProvider"])}
+    cpu = ["CPUExecutionProvider"]
+    sessions = {"onnxruntime fp32": ort.InferenceSession(str(tmp / "fp32.onnx"), so, providers=cpu)}
     for method, cm in (("min-max", CalibrationMethod.MinMax), ("percentile", CalibrationMethod.Percentile)):
         for label, exclude in (("all int8", []), ("last conv + subtraction fp32", [last_conv, last_sub])):
             out = tmp / f"{method}-{len(exclude)}.onnx"
@@ -103,7 +104,7 @@ def main() -> None:
                                 per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                 calibrate_method=cm, nodes_to_exclude=exclude,
                                 extra_options={"CalibPercentile": 99.999} if method == "percentile" else {})
-            sessions[f"int8 {method}, {label}"] = ort.InferenceSession(str(out), so, providers=["CPUExecutionProvider"])
+            sessions[f"int8 {method}, {label}"] = ort.InferenceSession(str(out), so, providers=cpu)
     ref = load_pipeline("denoise", "dae-real-s", device="cpu", precision="fp32")
     jpeg = [(jpeg_roundtrip(c, 20), c) for c in (to_rgb8(read_image(f)) for f in
                                                  sorted(glob.glob(f"{DATA}/bench/denoise/CBSD68/*"))[:args.limit])]

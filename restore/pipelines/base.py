@@ -366,9 +366,10 @@ class Pipeline:
             overlap: tile overlap in input pixels; default: the model's ``spec.overlap``.
             half: fp16 inference; default: on when the device is CUDA and the spec allows it.
             precision: ``auto`` (bf16 autocast on a CPU with AMX, or an AMD one with
-                avx512_bf16, when the model's ``spec.supports_bf16`` says it keeps its figures, else fp32; the environment
-                variable ``RESTORE_PRECISION`` changes this default), ``fp32`` (also turns the
-                default ``half`` off) or ``bf16`` (CPU only). See :mod:`restore.zoo.accel`.
+                avx512_bf16, when the model's ``spec.supports_bf16`` says it keeps its
+                figures, else fp32; the environment variable ``RESTORE_PRECISION`` changes
+                this default), ``fp32`` (also turns the default ``half`` off) or ``bf16``
+                (CPU only). See :mod:`restore.zoo.accel`.
             backend: ``torch`` (eager PyTorch) or ``onnx`` (ONNX Runtime on the CPU, float32,
                 for the tasks of :attr:`backends`: denoise and unwatermark; the network is
                 exported once into the user's cache folder; needs ``pip install

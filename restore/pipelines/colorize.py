@@ -322,9 +322,10 @@ class ColorizePipeline(Pipeline):
                 (:func:`restore.ops.color.spread_chroma`; above 1: the photo's colors move
                 apart, less of one overall tint); default: the model's.
             tta: average the network's bin logits (for the decoding, the same as its
-                log-probabilities) over the image and its left-right mirror (the flip self-ensemble of Lim et al., "Enhanced Deep
-                Residual Networks for Single Image Super-Resolution", CVPRW 2017; twice
-                the network's time); default: the model's.
+                log-probabilities) over the image and its left-right mirror (the flip
+                self-ensemble of Lim et al., "Enhanced Deep Residual Networks for Single
+                Image Super-Resolution", CVPRW 2017; about twice the network's time);
+                default: the model's.
 
         Returns:
             The colorized image, RGB (RGBA if the input had alpha), of the same kind and

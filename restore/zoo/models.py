@@ -162,7 +162,7 @@ def _unwatermark(name: str, settings: UnwatermarkSettings, description: str, tra
         # 35.65 dB), as did bf16 with only the decoder's full-resolution level in float32; the head
         # conv in float32 keeps it (docs/bf16_quality.py --fp32-modules head: CBSD68 16 images /
         # Kodak24 8, PNG and JPEG q90: PSNR within 0.027 dB, mask IoU within 0.001; the full bench
-        # tables in docs/benchmarks.md), with the network 7-14 % faster than with the whole
+        # tables in docs/benchmarks.md), with the network about 10 % faster than with the whole
         # full-resolution level in float32 (docs/speed_steps.py --fp32-modules)
         supports_bf16=True, fp32_modules=("head",),
         supports_half=True, settings=settings,
