@@ -26,6 +26,8 @@ import argparse
 import contextlib
 import glob
 import io
+import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -53,6 +55,17 @@ def _calibration(n: int) -> list[dict[str, np.ndarray]]:
         feeds.append({"image": d.transpose(2, 0, 1)[None].astype(np.float32),
                       "extra0": np.zeros((1, 1, 1, 1), np.float32)})
     return feeds
+
+
+@contextlib.contextmanager
+def _working_folder(path: Path):
+    """Run the block with ``path`` as the working folder (``contextlib.chdir`` from Python 3.11)."""
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
 
 
 def _runner(session):
@@ -87,7 +100,9 @@ def main() -> None:
     model, spec = load_model("dae-real-s", "cpu")
     tmp = Path(tempfile.mkdtemp())
     export_onnx(model, tmp / "fp32.onnx", 3, (torch.zeros(1, 1, 1, 1),), spec.multiple_of)
-    quant_pre_process(str(tmp / "fp32.onnx"), str(tmp / "pre.onnx"), skip_symbolic_shape=True)
+    # ONNX Runtime's tools leave temporary files in the working folder: run them in tmp
+    with _working_folder(tmp):
+        quant_pre_process(str(tmp / "fp32.onnx"), str(tmp / "pre.onnx"), skip_symbolic_shape=True)
     import onnx
     nodes = onnx.load(str(tmp / "pre.onnx")).graph.node
     last_conv = [n.name for n in nodes if n.op_type == "Conv"][-1]
@@ -99,12 +114,13 @@ def main() -> None:
     for method, cm in (("min-max", CalibrationMethod.MinMax), ("percentile", CalibrationMethod.Percentile)):
         for label, exclude in (("all int8", []), ("last conv + subtraction fp32", [last_conv, last_sub])):
             out = tmp / f"{method}-{len(exclude)}.onnx"
-            with contextlib.redirect_stdout(io.StringIO()):   # the calibrator's progress lines
+            with _working_folder(tmp), contextlib.redirect_stdout(io.StringIO()):   # its progress lines too
                 quantize_static(str(tmp / "pre.onnx"), str(out), Reader(feeds), quant_format=QuantFormat.QDQ,
                                 per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                 calibrate_method=cm, nodes_to_exclude=exclude,
                                 extra_options={"CalibPercentile": 99.999} if method == "percentile" else {})
             sessions[f"int8 {method}, {label}"] = ort.InferenceSession(str(out), so, providers=cpu)
+    shutil.rmtree(tmp, ignore_errors=True)   # the sessions hold their models
     ref = load_pipeline("denoise", "dae-real-s", device="cpu", precision="fp32")
     jpeg = [(jpeg_roundtrip(c, 20), c) for c in (to_rgb8(read_image(f)) for f in
                                                  sorted(glob.glob(f"{DATA}/bench/denoise/CBSD68/*"))[:args.limit])]
