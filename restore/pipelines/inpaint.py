@@ -296,9 +296,10 @@ class InpaintPipeline(Pipeline):
             hole_array = mask_array(mask, *prep.array.shape[:2])
             # thin holes (strokes) window by window with memory that grows with the hole; a
             # hole with a large part from coarse to fine on a float crop around the hole
-            if not split_hole(hole_array, search.coarse_depth)[1]:
+            parts = split_hole(hole_array, search.coarse_depth)
+            if not parts[1]:
                 return self._gan_sparse(prep, hole_array, search, init, seed)
-            return self._gan_cropped(prep, hole_array, search, init, seed)
+            return self._gan_cropped(prep, hole_array, parts, search, init, seed)
         x = prep.x.clamp(0, 1)
         if x.shape[0] != 1:
             raise ValueError("inpaint takes one image at a time")
@@ -320,8 +321,10 @@ class InpaintPipeline(Pipeline):
         result = prep.finish(out.clamp(0, 1), prep.alpha)
         return (result, prep.finish(raw.clamp(0, 1), prep.alpha)) if return_raw else result
 
-    def _gan(self, x: torch.Tensor, hole: torch.Tensor, search: InpaintSettings, init: str,
-             seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _gan(self, x: torch.Tensor, hole: torch.Tensor, search: InpaintSettings, init: str, seed: int,
+             parts: tuple[np.ndarray, list[np.ndarray]] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The GAN fill of ``x`` (1, 3, H, W) where ``hole`` (1, 1, H, W) is 1: ``(blended,
+        raw)``. ``parts``: :func:`split_hole` of the hole, if the caller has it already."""
         settings = dict(search.search_kwargs(), init=init, seed=seed)
         net = self.model
         s = net.size
@@ -333,7 +336,7 @@ class InpaintPipeline(Pipeline):
             fill, _, _ = latent_search(net, xs.to(dev), ms.to(dev), **settings)
             raw = F.interpolate(fill.cpu(), size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
             return poisson_blend(raw, x, hole), raw
-        thin, large = split_hole(hole[0, 0].numpy() > 0.5, search.coarse_depth)
+        thin, large = parts if parts is not None else split_hole(hole[0, 0].numpy() > 0.5, search.coarse_depth)
         if not large:  # strokes and other thin holes: window by window at full resolution
             raw = self._windows(x, hole, settings)
         else:
@@ -361,16 +364,19 @@ class InpaintPipeline(Pipeline):
             return poisson_blend(raw, out, big, across_border=False), raw
         return poisson_blend(raw, x, hole), raw
 
-    def _gan_cropped(self, prep: Prepared, hole: np.ndarray, search: InpaintSettings, init: str,
-                     seed: int) -> Any:
+    def _gan_cropped(self, prep: Prepared, hole: np.ndarray, parts: tuple[np.ndarray, list[np.ndarray]],
+                     search: InpaintSettings, init: str, seed: int) -> Any:
         """The GAN fill of ``__call__`` (:meth:`_gan`) for a numpy/PIL image of an integer
         dtype whose hole has a large part, run on a float crop of the image around the hole
         instead of the whole image: the crop reaches ``coarse_context * 2**max_levels``
         plus a window beyond the hole on every side (clipped at the image's border), which
         holds every pixel the coarse-to-fine fill and the Poisson blends read, so a hole
         with only large parts gets the numbers of the whole-image path; the windows of thin
-        parts lie on the crop's grid. Memory grows with the crop, not with the image; the
-        output is a copy of the input with the hole's pixels replaced."""
+        parts lie on the crop's grid. ``parts``: :func:`split_hole` of ``hole``, cut to the
+        crop for the fill (the crop holds the whole hole and every known pixel nearer to it
+        than the crop's border, so splitting the crop again would give the same parts).
+        Memory grows with the crop, not with the image; the output is a copy of the input
+        with the hole's pixels replaced."""
         arr = prep.array
         h, w = arr.shape[:2]
         channels = arr.shape[2]
@@ -384,7 +390,9 @@ class InpaintPipeline(Pipeline):
         if gray:
             x = gray_to_rgb(x)
         sub = hole[y0:y1, x0:x1]
-        filled, _ = self._gan(x, torch.from_numpy(sub.astype(np.float32))[None, None], search, init, seed)
+        thin, large = parts
+        filled, _ = self._gan(x, torch.from_numpy(sub.astype(np.float32))[None, None], search, init, seed,
+                              (thin[y0:y1, x0:x1], [p[y0:y1, x0:x1] for p in large]))
         if gray:
             filled = filled.mean(1, keepdim=True)
         filled = to_dtype(filled[0].clamp(0, 1).permute(1, 2, 0).numpy(), arr.dtype)
