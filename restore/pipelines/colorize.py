@@ -335,8 +335,7 @@ class ColorizePipeline(Pipeline):
             OptionError: for a ``render_size`` < 16, a negative ``saturation``, a
                 temperature outside (0, 1] or a prior outside [0, 1], hints for a model
                 without hint inputs, a negative ``reference_strength`` or ``chroma_spread``,
-                or a reference that
-                is not a readable color image (a ValueError).
+                or a reference that is not a readable color image (a ValueError).
             ValueError: for an unsupported shape, or hints that are not a hint image or points.
             TypeError: for an unsupported input kind or dtype.
         """
@@ -368,15 +367,16 @@ class ColorizePipeline(Pipeline):
         with torch.inference_mode():
             with autocast(self.precision):
                 L_in = L_render.to(self.dtype).contiguous(memory_format=cl)
-                features = self._features(L_in, hint_maps)
+                # the features before the 1x1 tail; hint_maps is None for a model without hint inputs
+                features = self.model.bin_features(L_in, hint_maps)
                 if o["tta"]:
                     # flip self-ensemble: the mean of both views' logits, which differs from the
                     # mean of their log-probabilities by one constant per pixel that every later
                     # step (a softmax over the bins after per-bin terms) cancels; the tail being
                     # a 1x1 conv, it is the tail of the mean of their features
-                    mirrored = self._features(L_in.flip(-1).contiguous(memory_format=cl),
-                                              None if hint_maps is None else
-                                              hint_maps.flip(-1).contiguous(memory_format=cl)).flip(-1)
+                    mirrored = self.model.bin_features(L_in.flip(-1).contiguous(memory_format=cl),
+                                                       None if hint_maps is None else
+                                                       hint_maps.flip(-1).contiguous(memory_format=cl)).flip(-1)
                     features = (features.float() + mirrored.float()) / 2
                 logits = self.model.tail(features.to(L_in.dtype).contiguous(memory_format=cl)).float()
             if reference is not None:
@@ -400,12 +400,6 @@ class ColorizePipeline(Pipeline):
                 ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
             y = lab_to_rgb(torch.cat([L, ab], 1))
         return prep.finish(y.to(prep.x.device), prep.alpha)
-
-    def _features(self, L_in: torch.Tensor, hint_maps: torch.Tensor | None) -> torch.Tensor:
-        """The model's features before its 1x1 tail (B, width, h, w) for L* (B, 1, H, W) and,
-        for a model with hint inputs, the hint maps (B, 3, H, W) or None
-        (:meth:`ColorizationUNet.bin_features`)."""
-        return self.model.bin_features(L_in, hint_maps) if self.takes_hints else self.model.bin_features(L_in)
 
     def _spread_hints(self, ab: torch.Tensor, L_low: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
         """The decoded chroma with the hints' corrections spread as the model's settings
