@@ -15,7 +15,7 @@ megapixel (of the output for the x4 upscaler), for each step:
 - ``bf16 channels-last``: autocast and channels-last, what ``precision="auto"`` runs on a CPU
   with AMX or an AMD one with avx512_bf16 (:mod:`restore.zoo.accel`);
 - ``bf16 CL, fp32 modules``: as above with the spec's ``fp32_modules`` kept in float32
-  (unwatermark-s: its full-resolution level), what ``precision="auto"`` runs for such a model;
+  (unwatermark-s: its head conv), what ``precision="auto"`` runs for such a model;
   ``--fp32-modules`` adds a row per other set of float32 modules (a choice to check with
   ``docs/bf16_quality.py --fp32-modules`` first).
 
@@ -26,8 +26,8 @@ as JPEG quality 20), fp32 against bf16. For unwatermark-s the photo is resized t
 tiled mark over a fifth of the photo, so the mirrored pass runs on many boxes), and each step
 is added to the one before: ``fp32, TTA box by box`` (the mirrored pass one box at a time, as
 before), ``fp32, TTA boxes batched`` (boxes of one padded size in one network call, the same
-numbers), ``bf16 (fp32 modules), batched`` (the default on a CPU with AMX or AMD's avx512_bf16); the table after it
-gives where the time of one call of each precision goes.
+numbers), ``bf16 (fp32 modules), batched`` (the default on a CPU with AMX or AMD's
+avx512_bf16); the table after it gives where the time of one call of each precision goes.
 
 Protocol: every variant is built and run once before timing; the variants are then timed
 alternately, ``--repeats`` rounds (default 3), and the median is printed, so a load that
@@ -257,11 +257,11 @@ def main() -> None:
     feats = ", ".join(sorted(cpu_features())) or "no native bf16"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU bf16 features: {feats}; "
           f"medians of {args.repeats} alternating rounds\n")
+    alt = tuple(tuple(m for m in group.split(",") if m) for group in args.fp32_modules.split(";") if group)
     for name in args.models.split(","):
         shape, _ = NETWORKS[name]
         scale = 4 if name in X4 else 1
         per = shape[2] * shape[3] * scale * scale / 1e6
-        alt = tuple(tuple(m for m in group.split(",") if m) for group in args.fp32_modules.split(";") if group)
         medians, outs = _timed(_network_variants(name, not args.no_jit, alt), args.repeats)
         ref = outs["fp32 NCHW"]
         diffs = {k: (o - ref).abs().max().item() for k, o in outs.items()}
