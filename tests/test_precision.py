@@ -142,12 +142,26 @@ def test_cli_precision_option(tmp_path):
 
 
 def _conv_dtypes_by_name(model: torch.nn.Module, run) -> dict[str, set[torch.dtype]]:
-    """The output dtypes of each named convolution of ``model`` during ``run()``."""
+    """The dtypes each named convolution of ``model`` computes in during ``run()``: the input
+    dtype of the ATen convolution it calls, after autocast has cast it (the module's own input
+    or output dtype would not tell: a kept module casts both)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
     seen: dict[str, set[torch.dtype]] = {}
-    hooks = [m.register_forward_hook(lambda _m, _i, out, n=n: seen.setdefault(n, set()).add(out.dtype))
+    current: list[str] = []
+    convs = (torch.ops.aten.conv2d, torch.ops.aten.convolution, torch.ops.aten.conv_transpose2d)
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.overloadpacket in convs and current:
+                seen.setdefault(current[-1], set()).add(args[0].dtype)
+            return func(*args, **(kwargs or {}))
+
+    hooks = [m.register_forward_pre_hook(lambda _m, _i, n=n: current.append(n))
              for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     try:
-        run()
+        with Record():
+            run()
     finally:
         for h in hooks:
             h.remove()
@@ -173,6 +187,19 @@ def test_keep_float32_runs_named_modules_in_fp32():
 
     seen = _conv_dtypes_by_name(net, run)
     kept = {n for n in seen if n.split(".")[0] in ("head", "tail") or n.startswith(("enc.0.", "dec.1."))}
+    # a kept module hands its output on in bf16, so what follows it runs as without keep_float32
+    out_dtypes = {}
+
+    def record(name):
+        def hook(module, args, output):
+            out_dtypes[name] = output.dtype
+        return hook
+
+    hooks = [net.get_submodule(n).register_forward_hook(record(n)) for n in ("head", "enc.0")]
+    run()
+    for h in hooks:
+        h.remove()
+    assert out_dtypes == {"head": torch.bfloat16, "enc.0": torch.bfloat16}
     assert kept >= {"head", "tail", "enc.0.0.conv1", "dec.1.0.conv2"}
     assert all(seen[n] == {torch.float32} for n in kept), {n: seen[n] for n in kept}
     assert all(seen[n] == {torch.bfloat16} for n in set(seen) - kept), "the rest must run in bf16"
@@ -181,7 +208,7 @@ def test_keep_float32_runs_named_modules_in_fp32():
         accel.keep_float32(net, ("no_such_layer",))
 
 
-def test_unwatermark_bf16_keeps_its_full_resolution_level_fp32(monkeypatch):
+def test_unwatermark_bf16_keeps_its_head_conv_fp32(monkeypatch):
     monkeypatch.delenv(accel.ENV_VAR, raising=False)
     spec = get_spec("unwatermark-s")
     assert spec.supports_bf16 and spec.fp32_modules

@@ -160,10 +160,11 @@ def _unwatermark(name: str, settings: UnwatermarkSettings, description: str, tra
         # bf16 on the CPU for all but the head conv: its mask is thresholded at 0.995 confidence,
         # and bf16 everywhere moved it (Kodak24, 8 images: mask IoU 0.656 -> 0.719, PSNR 35.26 ->
         # 35.65 dB), as did bf16 with only the decoder's full-resolution level in float32; the head
-        # conv in float32 keeps it (docs/bf16_quality.py --fp32-modules head: CBSD68 16 images /
-        # Kodak24 8, PNG and JPEG q90: PSNR within 0.027 dB, mask IoU within 0.001; the full bench
-        # tables in docs/benchmarks.md), with the network about 10 % faster than with the whole
-        # full-resolution level in float32 (docs/speed_steps.py --fp32-modules)
+        # conv computed in float32 (the image and its weights not rounded to bf16; its output goes
+        # on in bf16, keep_float32) keeps it (docs/bf16_quality.py --fp32-modules head: CBSD68 16
+        # images / Kodak24 8, PNG and JPEG q90: PSNR within 0.025 dB, mask IoU within 0.001; the
+        # full bench tables in docs/benchmarks.md), with the network within 10 % of bf16 throughout
+        # (docs/speed_steps.py)
         supports_bf16=True, fp32_modules=("head",),
         supports_half=True, settings=settings,
         license=_PHOTOS_LICENSE, trained_on=trained_on, description=description, device_advice="CPU ok")

@@ -79,9 +79,10 @@ class ModelSpec:
         supports_bf16: whether bf16 autocast on the CPU keeps the model's bench figures
             (within 0.05 dB of float32 on each bench set); ``precision="auto"`` uses it
             only then, on a CPU with native bf16 (:mod:`restore.zoo.accel`).
-        fp32_modules: submodule names (``model.get_submodule``) kept in float32 when the
-            rest runs in bf16 (:func:`restore.zoo.accel.keep_float32`), where the figures
-            need them; empty: the whole network in bf16.
+        fp32_modules: submodule names (``model.get_submodule``) computed in float32 when the
+            rest runs in bf16, their output handed on in bf16
+            (:func:`restore.zoo.accel.keep_float32`), where the figures need them; empty:
+            the whole network in bf16.
         license: licence of the weights.
         trained_on: training data, in words.
         description: one line for ``restore models``.
