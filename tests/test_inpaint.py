@@ -291,6 +291,27 @@ def test_classical_methods_fill_only_the_hole():
         classical_inpaint(img, m, "magic")
 
 
+def test_opencv_fills_on_the_holes_box_are_the_whole_images_fill():
+    """classical_inpaint runs Telea / Navier-Stokes on the hole's box only: the same pixels as
+    OpenCV on the whole image, for holes in the middle, at the borders and in several parts."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        h, w = (int(v) for v in rng.integers(24, 90, 2))
+        img = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (5, 5), 2)
+        m = np.zeros((h, w), bool)
+        for _ in range(int(rng.integers(1, 4))):
+            y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+            m[y:y + int(rng.integers(1, 12)), x:x + int(rng.integers(1, 12))] = True
+        radius = int(rng.choice([1, 3, 5]))
+        for method, flag in (("telea", cv2.INPAINT_TELEA), ("ns", cv2.INPAINT_NS)):
+            whole = cv2.inpaint(img, m.astype(np.uint8), radius, flag)
+            assert np.array_equal(classical_inpaint(img, m, method, radius), whole), (trial, method, radius)
+    img = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    assert np.array_equal(classical_inpaint(img, np.zeros((16, 16), bool), "telea"), img)
+
+
 def test_classical_fill_on_tensors_is_the_8bit_fill_inside_the_region_only():
     img = real_image(48, 64, index=3)
     m = center_mask(48, 64) > 0
