@@ -151,7 +151,8 @@ _UNWATERMARK_S = UnwatermarkSettings(mask_ramp=MASK_RAMP, min_confidence=0.995, 
                                      tta_margin=16, tta_max_area=0.25)
 
 
-def _unwatermark(name: str, settings: UnwatermarkSettings, description: str, trained_on: str) -> ModelSpec:
+def _unwatermark(name: str, settings: UnwatermarkSettings, description: str, trained_on: str,
+                 fp32_modules: tuple[str, ...] = ("head",)) -> ModelSpec:
     """A WatermarkUNet of unwatermark-s's size (the weights file is ``<name>.safetensors``)."""
     return ModelSpec(
         name=name, task="unwatermark", arch=WatermarkUNet,
@@ -165,7 +166,7 @@ def _unwatermark(name: str, settings: UnwatermarkSettings, description: str, tra
         # images / Kodak24 8, PNG and JPEG q90: PSNR within 0.025 dB, mask IoU within 0.001; the
         # full bench tables in docs/benchmarks.md), with the network within 10 % of bf16 throughout
         # (docs/speed_steps.py)
-        supports_bf16=True, fp32_modules=("head",),
+        supports_bf16=True, fp32_modules=fp32_modules,
         supports_half=True, settings=settings,
         license=_PHOTOS_LICENSE, trained_on=trained_on, description=description, device_advice="CPU ok")
 
@@ -179,10 +180,16 @@ def unwatermark_s() -> ModelSpec:
 
 @register_model
 def unwatermark_jpeg_s() -> ModelSpec:
+    # run alone (--model unwatermark-jpeg-s) its full-resolution encoder block stays in float32
+    # too: with the head conv alone its CBSD68 PNG figures moved +0.059 dB / +0.005 IoU from
+    # float32, with head and enc.0 +0.005 dB / 0.000 (docs/bf16_quality.py --models
+    # unwatermark-jpeg-s --limit 68 --fp32-modules ...). As unwatermark-s's JPEG partner its
+    # weights run in unwatermark-s's network, with unwatermark-s's fp32_modules (its JPEG rows
+    # within 0.025 dB of float32).
     return _unwatermark("unwatermark-jpeg-s", _UNWATERMARK_S,
                         "unwatermark-s fine-tuned on marked crops saved as JPEG (quality 60-95) (trained on 2 CPU "
                         "cores); unwatermark-s uses it by itself for JPEG-saved inputs",
-                        _WM_DATA + "; 9 in 10 crops saved as JPEG after marking")
+                        _WM_DATA + "; 9 in 10 crops saved as JPEG after marking", fp32_modules=("head", "enc.0"))
 
 
 _COLOR_DATA = ("bsds400 + imagenet-samples (../shared/data/train) resized to short side 256, "
