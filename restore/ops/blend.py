@@ -31,9 +31,18 @@ DIRECT_SOLVE_MAX = 2**17
 CLASSICAL_FILLS = ("telea", "ns", "biharmonic")
 
 
-def _hole_box(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
-    """The bounding box of the nonzero pixels of ``mask`` (H, W), grown by ``margin`` px and
-    cut to the image, as a pair of slices; ``None`` for an empty mask."""
+def hole_box(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+    """The bounding box of the nonzero pixels of ``mask``, grown by ``margin`` pixels on every
+    side and cut to the image.
+
+    Args:
+        mask: (H, W) bool or numbers, nonzero = in the hole.
+        margin: pixels added on every side (>= 0).
+
+    Returns:
+        ``(rows, cols)`` slices (``mask[rows, cols]`` holds every nonzero pixel), or ``None``
+        for a mask with no nonzero pixel.
+    """
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
@@ -69,7 +78,7 @@ def classical_inpaint(image: np.ndarray, mask: np.ndarray, method: str, radius: 
     m = (np.asarray(mask) > 0).astype(np.uint8)
     if method in ("telea", "ns"):
         flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS
-        box = _hole_box(m, 2 * radius + 2)
+        box = hole_box(m, 2 * radius + 2)
         if box is None:
             return image.copy()
         # both methods read only pixels within their radius of the hole, so the hole's bounding

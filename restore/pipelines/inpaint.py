@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore.ops.blend import CLASSICAL_FILLS, classical_fill, poisson_blend, poisson_solve
+from restore.ops.blend import CLASSICAL_FILLS, classical_fill, hole_box, poisson_blend, poisson_solve
 from restore.ops.color import gray_to_rgb
 from restore.ops.tiling import to_float
 from restore.pipelines.base import OptionError, Pipeline, Prepared, prepare, read_mask, to_dtype
@@ -378,13 +378,10 @@ class InpaintPipeline(Pipeline):
         Memory grows with the crop, not with the image; the output is a copy of the input
         with the hole's pixels replaced."""
         arr = prep.array
-        h, w = arr.shape[:2]
         channels = arr.shape[2]
         out = _input_copy(prep)
-        ys, xs = np.nonzero(hole)
-        m = search.coarse_context * 2 ** search.max_levels + self.model.size
-        y0, y1 = max(0, int(ys.min()) - m), min(h, int(ys.max()) + 1 + m)
-        x0, x1 = max(0, int(xs.min()) - m), min(w, int(xs.max()) + 1 + m)
+        rows, cols = hole_box(hole, search.coarse_context * 2 ** search.max_levels + self.model.size)
+        y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
         x = to_float(np.ascontiguousarray(arr[y0:y1, x0:x1])).permute(2, 0, 1)[None].clamp(0, 1)
         gray = x.shape[1] == 1
         if gray:
